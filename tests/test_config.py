@@ -1,0 +1,132 @@
+"""Config validation: defaults from the schema, readable errors naming key and allowed values."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from srflow.config import config_schema, load_config
+from srflow.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "config" / "config.yaml"
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load(DEFAULT.read_text())
+
+
+def _error(raw: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    return str(info.value)
+
+
+def test_default_config_loads_with_schema_defaults():
+    cfg = load_config(DEFAULT)
+    cohort = cfg.cohort("synthetic")
+    assert cfg.seed == 20261121
+    assert cohort.problems.name == "ghq12"
+    assert [s.name for s in cohort.stressors] == ["hassles", "life_events"]
+    # defaults come from the schema, not from code
+    assert cohort.layout == "long"
+    assert cohort.exposure_combine == "sum"
+    assert cohort.careless.instruments == ("ghq12",)
+    assert cohort.careless.min_items == 6
+    assert cohort.report == {"min_cell": 5, "max_points": 5000, "title": None}
+    assert cohort.instruments["hassles"].selector_kind == "regex"
+
+
+def test_workflow_schema_is_the_package_schema():
+    linked = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    assert yaml.safe_load(linked.read_text()) == config_schema()
+
+
+def test_every_schema_property_has_description_and_leaf_default():
+    """The contract: each key documented; optional keys carry a default."""
+    missing = []
+
+    def walk(schema, path):
+        for name, sub in schema.get("properties", {}).items():
+            here = f"{path}.{name}"
+            if "description" not in sub:
+                missing.append(f"{here}: description")
+            required = name in schema.get("required", [])
+            if not required and "default" not in sub and "$ref" not in sub and path.split(".")[-1] != "items":
+                missing.append(f"{here}: default")
+            walk(sub, here)
+        for key in ("additionalProperties",):
+            if isinstance(schema.get(key), dict):
+                walk(schema[key], path + ".*")
+
+    schema = config_schema()
+    walk(schema, "")
+    for name, sub in schema["$defs"].items():
+        walk(sub, "$defs." + name)
+    # item selectors are exclusive alternatives, so they have no default
+    assert [m for m in missing if ".items." not in m and "anchor." not in m] == []
+
+
+def test_typo_names_key_and_suggests(raw):
+    raw["cohorts"]["synthetic"]["lyout"] = "long"
+    message = _error(raw)
+    assert "cohorts.synthetic: unknown key 'lyout' (did you mean 'layout'?)" in message
+    assert "allowed keys:" in message and "layout" in message
+
+
+def test_wrong_enum_lists_allowed_values(raw):
+    raw["cohorts"]["synthetic"]["on_invalid"] = "drop"
+    assert "cohorts.synthetic.on_invalid: 'drop' is not allowed; allowed values: fail, exclude" in _error(raw)
+
+
+def test_wrong_type_names_key(raw):
+    raw["cohorts"]["synthetic"]["instruments"]["ghq12"]["min_answered"] = "most"
+    assert "cohorts.synthetic.instruments.ghq12.min_answered: 'most' has the wrong type" in _error(raw)
+
+
+def test_exactly_one_problems_instrument(raw):
+    raw["cohorts"]["synthetic"]["instruments"]["hassles"]["role"] = "problems"
+    assert "exactly one instrument must have role 'problems'" in _error(raw)
+
+
+def test_method_on_problems_instrument_is_an_error(raw):
+    raw["cohorts"]["synthetic"]["instruments"]["ghq12"]["method"] = "count"
+    assert "ghq12.method: only stressor instruments have a method" in _error(raw)
+
+
+def test_long_layout_needs_wave_column(raw):
+    del raw["cohorts"]["synthetic"]["columns"]["wave"]
+    assert "columns.wave: required for layout 'long'" in _error(raw)
+
+
+def test_code_in_model_terms_is_rejected(raw):
+    raw["mixed_models"] = {"m": {"fixed": ["__import__('os').system('x')"]}}
+    assert "mixed_models.m.fixed.0" in _error(raw)
+
+
+def test_cohort_blocks_override_top_level(raw):
+    raw["sr"] = {"person": {"level": "period"}}
+    other = copy.deepcopy(raw["cohorts"]["synthetic"])
+    other["sr"] = {"waves": {"level": "wave", "form": "quadratic"}}
+    raw["cohorts"]["second"] = other
+    cfg = load_config(raw)
+    assert list(cfg.cohort("synthetic").sr) == ["person"]
+    assert cfg.cohort("synthetic").sr["person"]["form"] == "linear"  # default filled
+    assert cfg.cohort("second").sr["waves"]["form"] == "quadratic"
+
+
+def test_unknown_cohort_lists_known():
+    cfg = load_config(DEFAULT)
+    with pytest.raises(ConfigError, match="no cohort named 'x'; cohorts: synthetic|no cohort named 'x' in the config; cohorts: synthetic"):
+        cfg.cohort("x")
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cohorts: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
