@@ -130,3 +130,13 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("cohorts: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_config_readme_lists_every_key():
+    """config/README.md embeds the generated key table; regenerate with `srflow config-reference`."""
+    from srflow.config import schema_reference
+
+    text = (ROOT / "config" / "README.md").read_text()
+    start = text.index("<!-- BEGIN KEYS")
+    body = text[text.index("\n", start) + 1 : text.index("<!-- END KEYS -->")]
+    assert body == schema_reference()

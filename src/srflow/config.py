@@ -364,3 +364,58 @@ def load_config(source: str | Path | Mapping[str, Any]) -> Config:
 def canonical_json(data: Any) -> str:
     """Stable JSON text (sorted keys) used for hashing configs and writing JSON outputs."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def schema_reference() -> str:
+    """A Markdown table of every config key (path, type, default, description), from the schema.
+
+    ``config/README.md`` embeds this table between markers; a test keeps the two in sync.
+    """
+    schema = config_schema()
+    rows: list[tuple[str, str, str, str]] = []
+
+    def resolve(sub: Mapping[str, Any]) -> Mapping[str, Any]:
+        if "$ref" in sub:
+            target = schema["$defs"][sub["$ref"].split("/")[-1]]
+            return {**target, **{k: v for k, v in sub.items() if k != "$ref"}}
+        return sub
+
+    def type_of(sub: Mapping[str, Any]) -> str:
+        if "enum" in sub:
+            return " \\| ".join(f"`{v}`" for v in sub["enum"])
+        if "oneOf" in sub:
+            return "see description"
+        kind = sub.get("type", "object" if "properties" in sub else "")
+        return " or ".join(kind) if isinstance(kind, list) else str(kind)
+
+    expanded: dict[str, str] = {}  # $ref -> the path where its keys are listed
+
+    def walk(sub: Mapping[str, Any], path: str) -> None:
+        sub = resolve(sub)
+        properties = list(sub.get("properties", {}).items())
+        if not path:  # list the shared blocks in full at the top level, cohort overrides refer to them
+            properties.sort(key=lambda item: item[0] == "cohorts")
+        for name, child in properties:
+            child_resolved = resolve(child)
+            here = f"{path}.{name}" if path else name
+            default = child.get("default", child_resolved.get("default", ""))
+            shown = "" if default == "" else f"`{json.dumps(default)}`"
+            if name in sub.get("required", []):
+                shown = "required"
+            description = " ".join(str(child.get("description", child_resolved.get("description", ""))).split())
+            ref = child.get("$ref", "")
+            if ref in expanded:
+                description += f" Same keys as `{expanded[ref]}`."
+            rows.append((f"`{here}`", type_of(child_resolved), shown, description.replace("|", "\\|")))
+            if ref not in expanded:
+                if ref:
+                    expanded[ref] = here
+                walk(child_resolved, here)
+        extra = sub.get("additionalProperties")
+        if isinstance(extra, dict):
+            walk(extra, f"{path}.<name>")
+
+    walk(schema, "")
+    lines = ["| key | type | default | description |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,268 @@
+"""Pipeline stages as file-to-file functions.
+
+Each stage reads its inputs from paths, calls the library, and writes its outputs.
+The Snakemake scripts and the ``srflow`` command both call these, so a stage
+behaves the same however it is run. Nothing here imports Snakemake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from srflow.config import CohortConfig, canonical_json, load_config
+
+#: Packages whose versions go into the report's reproducibility footer.
+PROVENANCE_PACKAGES = ("srflow", "numpy", "pandas", "scipy", "statsmodels", "pandera", "pyarrow", "matplotlib", "snakemake")
+
+
+def say(message: str) -> None:
+    """Write a progress line to stderr (the rule's log under Snakemake)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _cohort(config_data: Mapping[str, Any], cohort_name: str) -> CohortConfig:
+    return load_config(config_data).cohort(cohort_name)
+
+
+def _mkparent(*paths: str | Path) -> None:
+    for path in paths:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as Parquet (``.parquet``) or CSV, deterministically.
+
+    Columns holding a mix of text and numbers (raw values awaiting validation) are
+    stored as text so Parquet keeps them exactly.
+    """
+    _mkparent(path)
+    path = Path(path)
+    if path.suffix == ".parquet":
+        out = df.copy()
+        for column in out.columns:
+            if out[column].dtype == object:
+                values = out[column]
+                mask = values.notna()
+                out[column] = values.where(~mask, values[mask].map(str)).astype("string")
+        out.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False, lineterminator="\n")
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    """Write JSON with sorted keys and a final newline (stable bytes across runs)."""
+    _mkparent(path)
+    Path(path).write_text(json.dumps(_plain(data), indent=2, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy/pandas scalars and containers to JSON-ready Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def provenance(config_data: Mapping[str, Any], cohort: CohortConfig) -> dict[str, Any]:
+    """Hashes and versions for the reproducibility footer (no timestamps, no absolute paths)."""
+    versions = {}
+    for package in PROVENANCE_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return {
+        "config_sha256": hashlib.sha256(canonical_json(config_data).encode()).hexdigest(),
+        "input_file": cohort.input.name,
+        "input_sha256": file_sha256(cohort.input) if cohort.input.exists() else None,
+        "seed": config_data.get("seed"),
+        "versions": versions,
+    }
+
+
+def run_logged(log_path: str | Path, stage, /, **kwargs: Any) -> None:
+    """Run a stage with stderr sent to ``log_path``; srflow errors end the job without a traceback.
+
+    A data or config problem is the user's to fix, so its message (which names the file,
+    row, column, value and rule) goes to the log and to the console, and the process
+    exits with status 1. Anything else is a bug and keeps its traceback.
+    """
+    from srflow.errors import SrflowError
+
+    _mkparent(log_path)
+    console = sys.stderr
+    with open(log_path, "w", encoding="utf-8", buffering=1) as log:
+        sys.stderr = log
+        try:
+            stage(**kwargs)
+        except SrflowError as error:
+            text = f"srflow: {type(error).__name__}: {error}"
+            print(text, file=log)
+            print(text, file=console)
+            sys.exit(1)
+        finally:
+            sys.stderr = console
+
+
+# --- ingest and validation -------------------------------------------------------------------
+
+
+def ingest_stage(config_data: Mapping[str, Any], cohort_name: str, table_out: str, meta_out: str) -> None:
+    """Read the cohort's raw file into the canonical long table plus a JSON of what was resolved."""
+    from srflow import io
+
+    cohort = _cohort(config_data, cohort_name)
+    ingested = io.read_cohort(cohort)
+    for note in ingested.notes:
+        say(f"note: {note}")
+    say(f"read {ingested.n_source_rows} rows from {cohort.input} -> {len(ingested.table)} canonical rows")
+    write_table(ingested.table, table_out)
+    write_json(
+        {
+            "source": str(cohort.input),
+            "n_source_rows": ingested.n_source_rows,
+            "items": ingested.items,
+            "notes": ingested.notes,
+        },
+        meta_out,
+    )
+
+
+def _load_ingested(table_in: str | Path, meta_in: str | Path):
+    from srflow import io
+
+    meta = json.loads(Path(meta_in).read_text(encoding="utf-8"))
+    table = pd.read_parquet(table_in)
+    # text columns came back as pandas' string dtype; validation expects raw object values
+    for column in table.columns:
+        if isinstance(table[column].dtype, pd.StringDtype):
+            table[column] = table[column].astype(object).where(table[column].notna(), np.nan)
+    return io.IngestResult(
+        table=table,
+        items={k: list(v) for k, v in meta["items"].items()},
+        notes=list(meta["notes"]),
+        source=Path(meta["source"]),
+        n_source_rows=int(meta["n_source_rows"]),
+    )
+
+
+def validate_stage(
+    config_data: Mapping[str, Any],
+    cohort_name: str,
+    table_in: str,
+    meta_in: str,
+    validated_out: str,
+    failures_out: str,
+    ledger_out: str,
+    diagnostics_prefix: str,
+) -> None:
+    """Validate; write the validated table, failures and ledger, or stop with a readable message.
+
+    Under ``on_invalid: fail`` nothing is written to ``results/`` when a rule is broken; the
+    failures and ledger go to ``<diagnostics_prefix>.failures.csv`` / ``.ledger.csv`` so the
+    user can see every problem.
+    """
+    from srflow import validation
+    from srflow.errors import ValidationError
+
+    cohort = _cohort(config_data, cohort_name)
+    ingested = _load_ingested(table_in, meta_in)
+    try:
+        result = validation.validate(ingested, cohort)
+    except ValidationError as error:
+        failures = getattr(error, "failures", None)
+        ledger = getattr(error, "ledger", None)
+        if failures is not None:
+            write_table(failures, f"{diagnostics_prefix}.failures.csv")
+        if ledger is not None:
+            write_table(ledger, f"{diagnostics_prefix}.ledger.csv")
+        raise
+    say(result.summary_text())
+    write_table(result.failures, failures_out)
+    write_table(result.ledger, ledger_out)
+    write_table(result.table, validated_out)
+
+
+def score_stage(config_data: Mapping[str, Any], cohort_name: str, validated_in: str, parquet_out: str, csv_out: str) -> None:
+    """Score the questionnaires of a validated table into P, E and one column per instrument."""
+    from srflow import scoring
+
+    cohort = _cohort(config_data, cohort_name)
+    scores = scoring.score(pd.read_parquet(validated_in), cohort)
+    say(f"scored {len(scores)} rows; P missing in {int(scores['P'].isna().sum())}, E missing in {int(scores['E'].isna().sum())}")
+    write_table(scores, parquet_out)
+    write_table(scores, csv_out)
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+def sr_stage(config_data: Mapping[str, Any], cohort_name: str, spec_name: str, scores_in: str, table_out: str, line_out: str) -> None:
+    """Compute one SR spec; a spec that cannot be computed is written as failed, with the reason."""
+    from srflow import sr
+
+    cohort = _cohort(config_data, cohort_name)
+    result = sr.safe_compute_sr(pd.read_parquet(scores_in), cohort.sr[spec_name], spec_name)
+    if result.status != "ok":
+        say(f"SR spec '{spec_name}' could not be computed: {result.reason}")
+    write_table(result.table, table_out)
+    write_json(result.line, line_out)
+
+
+def mixed_stage(
+    config_data: Mapping[str, Any],
+    cohort_name: str,
+    model_name: str,
+    scores_in: str,
+    fixed_out: str,
+    fit_out: str,
+    random_out: str,
+) -> None:
+    """Fit one mixed model (with its likelihood-ratio comparison if configured)."""
+    from srflow import mixed
+
+    cohort = _cohort(config_data, cohort_name)
+    specs = cohort.mixed_models
+    scores = pd.read_parquet(scores_in)
+    result = mixed.fit_mixed_model(scores, mixed.MixedModelSpec.from_config(model_name, specs[model_name]))
+    fit = dict(result.fit)
+    other = specs[model_name].get("compare_to")
+    if other is not None and result.status == "ok":
+        small = mixed.MixedModelSpec.from_config(other, specs[other])
+        large = mixed.MixedModelSpec.from_config(model_name, specs[model_name])
+        fit["comparison"] = mixed.likelihood_ratio_test(scores, small, large)
+    if result.status != "ok":
+        say(f"model '{model_name}' could not be fitted: {result.reason}")
+    write_table(result.fixed, fixed_out)
+    write_json(fit, fit_out)
+    write_table(result.random, random_out)

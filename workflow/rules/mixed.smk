@@ -1,0 +1,19 @@
+rule fit_mixed_model:
+    input:
+        scores="results/{cohort}/scores.parquet",
+    output:
+        fixed="results/{cohort}/mixed/{model}.fixed.csv",
+        fit="results/{cohort}/mixed/{model}.fit.json",
+        random="results/{cohort}/mixed/{model}.random.csv",
+    log:
+        "logs/fit_mixed_model/{cohort}.{model}.log",
+    benchmark:
+        "logs/benchmarks/fit_mixed_model/{cohort}.{model}.tsv"
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(40),
+        runtime=60,
+    script:
+        "../scripts/mixed.py"

@@ -1,0 +1,18 @@
+rule score:
+    input:
+        validated="results/{cohort}/validated.parquet",
+    output:
+        parquet="results/{cohort}/scores.parquet",
+        csv="results/{cohort}/scores.csv",
+    log:
+        "logs/score/{cohort}.log",
+    benchmark:
+        "logs/benchmarks/score/{cohort}.tsv"
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(20),
+        runtime=30,
+    script:
+        "../scripts/score.py"

@@ -1,0 +1,13 @@
+"""Score one cohort's questionnaires into P, E and subscales (see srflow.stages.score_stage)."""
+
+from srflow.stages import run_logged, score_stage
+
+run_logged(
+    snakemake.log[0],
+    score_stage,
+    config_data=snakemake.config,
+    cohort_name=snakemake.wildcards.cohort,
+    validated_in=snakemake.input.validated,
+    parquet_out=snakemake.output.parquet,
+    csv_out=snakemake.output.csv,
+)
