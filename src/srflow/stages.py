@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from srflow.config import CohortConfig, canonical_json, load_config
+from srflow.tables import write_json, write_table
 
 #: Packages whose versions go into the report's reproducibility footer.
 PROVENANCE_PACKAGES = ("srflow", "numpy", "pandas", "scipy", "statsmodels", "pandera", "pyarrow", "matplotlib", "snakemake")
@@ -35,53 +36,6 @@ def _cohort(config_data: Mapping[str, Any], cohort_name: str) -> CohortConfig:
 def _mkparent(*paths: str | Path) -> None:
     for path in paths:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-def write_table(df: pd.DataFrame, path: str | Path) -> None:
-    """Write a table as Parquet (``.parquet``) or CSV, deterministically.
-
-    Columns holding a mix of text and numbers (raw values awaiting validation) are
-    stored as text so Parquet keeps them exactly.
-    """
-    _mkparent(path)
-    path = Path(path)
-    if path.suffix == ".parquet":
-        out = df.copy()
-        for column in out.columns:
-            if out[column].dtype == object:
-                values = out[column]
-                mask = values.notna()
-                out[column] = values.where(~mask, values[mask].map(str)).astype("string")
-        out.to_parquet(path, index=False)
-    else:
-        df.to_csv(path, index=False, lineterminator="\n")
-
-
-def write_json(data: Any, path: str | Path) -> None:
-    """Write JSON with sorted keys and a final newline (stable bytes across runs)."""
-    _mkparent(path)
-    Path(path).write_text(json.dumps(_plain(data), indent=2, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8")
-
-
-def _plain(value: Any) -> Any:
-    """Convert numpy/pandas scalars and containers to JSON-ready Python values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, Path):
-        return str(value)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
 
 
 def file_sha256(path: str | Path) -> str:
@@ -235,8 +189,7 @@ def sr_stage(config_data: Mapping[str, Any], cohort_name: str, spec_name: str, s
     result = sr.safe_compute_sr(pd.read_parquet(scores_in), cohort.sr[spec_name], spec_name)
     if result.status != "ok":
         say(f"SR spec '{spec_name}' could not be computed: {result.reason}")
-    write_table(result.table, table_out)
-    write_json(result.line, line_out)
+    result.write(table_out, line_out)
 
 
 def mixed_stage(
