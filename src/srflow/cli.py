@@ -25,8 +25,13 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import warnings
+
     from srflow.config import load_config
+    from srflow.errors import DataWarning
     from srflow.stages import check_cohort
+
+    warnings.simplefilter("ignore", DataWarning)  # each one is printed as a note of its cohort
 
     config = load_config(args.config)
     names = [args.cohort] if args.cohort else list(config.cohorts)

@@ -122,7 +122,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     if errors:
         lines = [_describe(best) for best in _most_specific(errors)]
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(dict.fromkeys(lines)))
-    problems = _given_method_problems(raw) + _semantic_problems(filled)
+    problems = _semantic_problems(filled)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     return filled
@@ -137,19 +137,6 @@ def _most_specific(errors: list[jsonschema.ValidationError]) -> list[jsonschema.
         else:
             out.append(error)
     return out
-
-
-def _given_method_problems(raw: Mapping[str, Any]) -> list[str]:
-    """A ``method`` written on a non-stressor instrument is a mistake (the default fills it silently)."""
-    problems = []
-    for cohort_name, cohort in raw["cohorts"].items():
-        for name, inst in cohort["instruments"].items():
-            if "method" in inst and inst["role"] != "stressors":
-                problems.append(
-                    f"cohorts.{cohort_name}.instruments.{name}.method: only stressor instruments have a "
-                    "method (severity or count)"
-                )
-    return problems
 
 
 def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:

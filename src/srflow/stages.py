@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
@@ -147,24 +148,49 @@ def validate_stage(
     user can see every problem.
     """
     from srflow import validation
-    from srflow.errors import ValidationError
 
     cohort = _cohort(config_data, cohort_name)
-    ingested = _load_ingested(table_in, meta_in)
-    try:
-        result = validation.validate(ingested, cohort)
-    except ValidationError as error:
-        failures = getattr(error, "failures", None)
-        ledger = getattr(error, "ledger", None)
-        if failures is not None:
-            write_table(failures, f"{diagnostics_prefix}.failures.csv")
-        if ledger is not None:
-            write_table(ledger, f"{diagnostics_prefix}.ledger.csv")
-        raise
+    result = validation.validate(_load_ingested(table_in, meta_in), cohort, raise_on_fail=False)
     say(result.summary_text())
+    if cohort.on_invalid == "fail" and not result.ok:
+        failures_path = f"{diagnostics_prefix}.failures.csv"
+        write_table(result.failures, failures_path)
+        write_table(result.ledger, f"{diagnostics_prefix}.ledger.csv")
+        result.raise_for_failures(failures_path)
     write_table(result.failures, failures_out)
     write_table(result.ledger, ledger_out)
     write_table(result.table, validated_out)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``srflow validate`` prints for one cohort, and whether a run would go on."""
+
+    ok: bool
+    text: str
+
+
+def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -> CheckReport:
+    """Ingest and validate one cohort without writing results; for ``srflow validate``.
+
+    ``ok`` is False when a pipeline run would stop (``on_invalid: fail`` with failures).
+    """
+    from srflow import io, validation
+
+    ingested = io.read_cohort(cohort)
+    result = validation.validate(ingested, cohort, raise_on_fail=False)
+    if failures_out is not None:
+        write_table(result.failures, failures_out)
+        write_table(result.ledger, Path(failures_out).with_suffix(".ledger.csv"))
+    lines = [f"cohort {cohort.name}: {cohort.input}"]
+    lines += [f"note: {note}" for note in ingested.notes]
+    lines.append(result.summary_text())
+    would_stop = cohort.on_invalid == "fail" and not result.ok
+    if would_stop:
+        lines.append(result.error_message(failures_out))
+    elif not result.ok:
+        lines.append("on_invalid is exclude: the failing rows are dropped and listed in the ledger")
+    return CheckReport(ok=not would_stop, text="\n".join(lines))
 
 
 def score_stage(config_data: Mapping[str, Any], cohort_name: str, validated_in: str, parquet_out: str, csv_out: str) -> None:
