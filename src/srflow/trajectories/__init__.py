@@ -1,0 +1,40 @@
+"""Trajectory models: LCGA / growth mixture models by EM, longitudinal k-means,
+model selection over the number of classes, Bonanno labels and stressor anchoring.
+
+Every function takes a long table (one row per participant and wave) with the
+participant, time and outcome columns named by arguments; rows with a missing
+outcome are dropped and unbalanced times are allowed.
+"""
+
+from srflow.trajectories.anchoring import AnchorResult, anchor_on_event
+from srflow.trajectories.kmeans import LongitudinalKMeans
+from srflow.trajectories.labels import LabelThresholds, label_classes
+from srflow.trajectories.lcga import GMM, LCGA, PanelData, prepare_panel
+from srflow.trajectories.selection import (
+    bootstrap_lrt_pvalue,
+    bootstrap_lrt_replicate,
+    classes_table,
+    curves_table,
+    fit_trajectory_grid,
+    model_seed,
+    selection_row,
+)
+
+__all__ = [
+    "AnchorResult",
+    "GMM",
+    "LCGA",
+    "LabelThresholds",
+    "LongitudinalKMeans",
+    "PanelData",
+    "anchor_on_event",
+    "bootstrap_lrt_pvalue",
+    "bootstrap_lrt_replicate",
+    "classes_table",
+    "curves_table",
+    "fit_trajectory_grid",
+    "label_classes",
+    "model_seed",
+    "prepare_panel",
+    "selection_row",
+]
