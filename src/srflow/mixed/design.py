@@ -1,0 +1,294 @@
+"""Mixed-model specs as data, and the design matrices built from them.
+
+A term is a column name, an interaction of columns (``a:b:c``) or a power (``E^2``,
+``E^3``; also inside an interaction). Terms are matched against a regular expression and
+then looked up as column names: user text is never evaluated, and never reaches
+patsy or formulaic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from srflow.errors import ConfigError
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
+_PART = rf"{_NAME}(?:\^[23])?"
+TERM_PATTERN = re.compile(rf"{_PART}(?::{_PART})*")
+ALLOWED_FORMS = (
+    "a column name matching [A-Za-z_][A-Za-z0-9_.]* (e.g. E), an interaction of columns "
+    "joined by ':' (e.g. E:wave), or a power name^2 / name^3 (e.g. wave^2); the intercept "
+    "is always included"
+)
+METHODS = ("reml", "ml")
+SPEC_KEYS = ("outcome", "fixed", "random", "method", "group", "compare_to")
+INTERCEPT = "Intercept"
+
+
+@dataclasses.dataclass(frozen=True)
+class TermPart:
+    """One factor of a term: a column, raised to ``power`` (1, 2 or 3)."""
+
+    column: str
+    power: int = 1
+
+
+def parse_term(term: Any, model: str = "model", where: str = "fixed") -> tuple[TermPart, ...]:
+    """Validate one term string and split it into its parts.
+
+    Parameters
+    ----------
+    term : str
+        E.g. ``"E"``, ``"E:wave"``, ``"wave^2"``.
+    model, where : str
+        Model name and list name, used in error messages.
+
+    Returns
+    -------
+    tuple of TermPart
+
+    Raises
+    ------
+    ConfigError
+        The term is not a string of the allowed forms, or repeats a column.
+    """
+    if not isinstance(term, str) or not TERM_PATTERN.fullmatch(term):
+        raise ConfigError(
+            f"mixed_models.{model}.{where}: term {term!r} is not allowed. A term must be {ALLOWED_FORMS}."
+        )
+    parts = []
+    for piece in term.split(":"):
+        column, _, power = piece.partition("^")
+        parts.append(TermPart(column, int(power) if power else 1))
+    columns = [part.column for part in parts]
+    if len(set(columns)) != len(columns):
+        raise ConfigError(
+            f"mixed_models.{model}.{where}: term {term!r} repeats a column; write a power such as "
+            f"{columns[0]}^2 instead of {columns[0]}:{columns[0]}."
+        )
+    return tuple(parts)
+
+
+def _term_key(parts: tuple[TermPart, ...]) -> tuple[tuple[str, int], ...]:
+    """Order-free identity of a term, so that a:b and b:a count as the same term."""
+    return tuple(sorted((p.column, p.power) for p in parts))
+
+
+@dataclasses.dataclass(frozen=True)
+class MixedModelSpec:
+    """A linear mixed model declared as data.
+
+    Parameters
+    ----------
+    outcome : str
+        Outcome column.
+    fixed : sequence of str
+        Fixed-effect terms (the intercept is always included).
+    random : sequence of str
+        Random slopes by group; a random intercept is always included, so ``[]`` means
+        a random-intercept model.
+    method : {"reml", "ml"}
+        Restricted or full maximum likelihood.
+    group : str
+        Grouping column, default ``participant_id``.
+    name : str
+        Model name, used in messages and outputs.
+
+    Raises
+    ------
+    ConfigError
+        A term of the wrong form, a duplicate term, an unknown method.
+    """
+
+    outcome: str
+    fixed: tuple[str, ...] = ()
+    random: tuple[str, ...] = ()
+    method: str = "reml"
+    group: str = "participant_id"
+    name: str = "model"
+
+    def __post_init__(self) -> None:
+        model = self.name
+        for key in ("fixed", "random"):
+            value = getattr(self, key)
+            if isinstance(value, str) or not isinstance(value, Sequence):
+                raise ConfigError(f"mixed_models.{model}.{key} must be a list of terms, got {value!r}.")
+            object.__setattr__(self, key, tuple(value))
+        for key in ("outcome", "group"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not re.fullmatch(_NAME, value):
+                raise ConfigError(
+                    f"mixed_models.{model}.{key}: {value!r} is not a column name (letters, digits, '_' and '.', "
+                    "not starting with a digit)."
+                )
+        method = self.method.lower() if isinstance(self.method, str) else self.method
+        if method not in METHODS:
+            raise ConfigError(f"mixed_models.{model}.method: {self.method!r} is not one of {', '.join(METHODS)}.")
+        object.__setattr__(self, "method", method)
+        for key in ("fixed", "random"):
+            seen: dict[tuple, str] = {}
+            for term in getattr(self, key):
+                parts = parse_term(term, model, key)
+                if any(p.column in (self.outcome, self.group) for p in parts):
+                    raise ConfigError(
+                        f"mixed_models.{model}.{key}: term {term!r} uses the outcome or the grouping column "
+                        f"({self.outcome!r}, {self.group!r}) as a predictor."
+                    )
+                if _term_key(parts) in seen:
+                    raise ConfigError(
+                        f"mixed_models.{model}.{key}: term {term!r} duplicates {seen[_term_key(parts)]!r}."
+                    )
+                seen[_term_key(parts)] = term
+
+    @classmethod
+    def from_config(cls, name: str, config: Mapping[str, Any]) -> "MixedModelSpec":
+        """Build a spec from a config mapping (keys as in the config's ``mixed_models``).
+
+        Parameters
+        ----------
+        name : str
+            The model's name in the config.
+        config : mapping
+            ``outcome`` (default ``"P"``), ``fixed``, ``random`` (default ``[]``),
+            ``method`` (default ``"reml"``), ``group`` (default ``"participant_id"``);
+            ``compare_to`` is accepted and ignored here.
+
+        Returns
+        -------
+        MixedModelSpec
+        """
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"mixed_models.{name} must be a mapping of keys {', '.join(SPEC_KEYS)}.")
+        unknown = sorted(set(config) - set(SPEC_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"mixed_models.{name}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(SPEC_KEYS)}."
+            )
+        if "fixed" not in config:
+            raise ConfigError(f"mixed_models.{name}: 'fixed' is required (use [] for an intercept-only model).")
+        return cls(
+            outcome=config.get("outcome", "P"),
+            fixed=config["fixed"] if config["fixed"] is not None else (),
+            random=config.get("random") or (),
+            method=config.get("method", "reml"),
+            group=config.get("group", "participant_id"),
+            name=name,
+        )
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any], name: str = "model") -> "MixedModelSpec":
+        """Same as :meth:`from_config` with the name second (and optional)."""
+        return cls.from_config(name, config)
+
+    def with_method(self, method: str) -> "MixedModelSpec":
+        """A copy of the spec fitted by ``method`` instead."""
+        return dataclasses.replace(self, method=method)
+
+    def used_columns(self) -> list[str]:
+        """Every data column the model reads, in first-use order."""
+        columns = [self.group, self.outcome]
+        for term in (*self.fixed, *self.random):
+            for part in parse_term(term, self.name):
+                if part.column not in columns:
+                    columns.append(part.column)
+        return columns
+
+
+# --------------------------------------------------------------------------------------
+# Design matrices
+# --------------------------------------------------------------------------------------
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _sorted_levels(series: pd.Series) -> list:
+    values = pd.unique(series.dropna())
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types: order by their text
+        return sorted(values, key=str)
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignRecipe:
+    """How to turn data into X and Z for a spec: the terms and each categorical column's levels."""
+
+    spec: MixedModelSpec
+    levels: Mapping[str, tuple]
+
+    @classmethod
+    def from_data(cls, spec: MixedModelSpec, data: pd.DataFrame) -> "DesignRecipe":
+        """Check the spec's columns exist and record the levels of categorical ones.
+
+        Raises
+        ------
+        ConfigError
+            A column the spec names is not in the data, the outcome is not numeric, or a
+            categorical column is raised to a power.
+        """
+        missing = [c for c in spec.used_columns() if c not in data.columns]
+        if missing:
+            raise ConfigError(
+                f"mixed_models.{spec.name}: column(s) {', '.join(map(repr, missing))} not found in the data; "
+                f"available columns: {', '.join(map(str, data.columns))}."
+            )
+        if not _is_numeric(data[spec.outcome]):
+            raise ConfigError(f"mixed_models.{spec.name}.outcome: column {spec.outcome!r} is not numeric.")
+        levels: dict[str, tuple] = {}
+        for term in (*spec.fixed, *spec.random):
+            for part in parse_term(term, spec.name):
+                if _is_numeric(data[part.column]):
+                    continue
+                if part.power != 1:
+                    raise ConfigError(
+                        f"mixed_models.{spec.name}: term {term!r} raises the categorical column "
+                        f"{part.column!r} to a power; only numeric columns can be."
+                    )
+                levels.setdefault(part.column, tuple(_sorted_levels(data[part.column])))
+        return cls(spec, levels)
+
+    def term_block(self, data: pd.DataFrame, term: str) -> tuple[np.ndarray, list[str]]:
+        """Columns and names of one term (none for a categorical column with a single level)."""
+        columns: list[np.ndarray] = [np.ones(len(data))]
+        names: list[str] = [""]
+        for part in parse_term(term, self.spec.name):
+            series = data[part.column]
+            if part.column in self.levels:
+                block = [(series == level).to_numpy(dtype=float) for level in self.levels[part.column][1:]]
+                labels = [f"{part.column}[T.{level}]" for level in self.levels[part.column][1:]]
+            else:
+                block = [series.to_numpy(dtype=float) ** part.power]
+                labels = [part.column if part.power == 1 else f"{part.column}^{part.power}"]
+            columns = [c * b for c in columns for b in block]
+            names = [f"{n}:{lab}" if n else lab for n in names for lab in labels]
+        return np.column_stack(columns) if columns else np.empty((len(data), 0)), names
+
+    def matrices(self, data: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+        """Fixed and random designs (each with the intercept first) and their column names.
+
+        Parameters
+        ----------
+        data : DataFrame
+            Rows to use, without missing values in the spec's columns.
+
+        Returns
+        -------
+        X, x_names, Z, z_names
+        """
+        out = []
+        for terms in (self.spec.fixed, self.spec.random):
+            blocks, names = [np.ones((len(data), 1))], [INTERCEPT]
+            for term in terms:
+                block, labels = self.term_block(data, term)
+                blocks.append(block)
+                names.extend(labels)
+            out.extend([np.column_stack(blocks), names])
+        return out[0], out[1], out[2], out[3]
