@@ -241,11 +241,16 @@ def mixed_stage(
         small = mixed.MixedModelSpec.from_config(other, specs[other])
         large = mixed.MixedModelSpec.from_config(model_name, specs[model_name])
         fit["comparison"] = mixed.likelihood_ratio_test(scores, small, large)
-    if result.status != "ok":
+    random = result.random
+    if result.status == "ok":
+        # each person's own coefficient (fixed + random); for E this is their stressor reactivity
+        own = result.coefficients().drop(columns="participant_id").add_suffix("_person")
+        random = pd.concat([random, own.set_axis(random.index)], axis=1)
+    else:
         say(f"model '{model_name}' could not be fitted: {result.reason}")
     write_table(result.fixed, fixed_out)
     write_json(fit, fit_out)
-    write_table(result.random, random_out)
+    write_table(random, random_out)
 
 
 # --- trajectories ------------------------------------------------------------------------------
