@@ -7,24 +7,18 @@ behaves the same however it is run. Nothing here imports Snakemake.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import zlib
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from srflow.config import CohortConfig, canonical_json, load_config
+from srflow.config import CohortConfig, load_config
 from srflow.tables import write_json, write_table
-
-#: Packages whose versions go into the report's reproducibility footer.
-PROVENANCE_PACKAGES = ("srflow", "numpy", "pandas", "scipy", "statsmodels", "pandera", "pyarrow", "matplotlib", "snakemake")
-
 
 def say(message: str) -> None:
     """Write a progress line to stderr (the rule's log under Snakemake)."""
@@ -38,32 +32,6 @@ def _cohort(config_data: Mapping[str, Any], cohort_name: str) -> CohortConfig:
 def _mkparent(*paths: str | Path) -> None:
     for path in paths:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def provenance(config_data: Mapping[str, Any], cohort: CohortConfig) -> dict[str, Any]:
-    """Hashes and versions for the reproducibility footer (no timestamps, no absolute paths)."""
-    versions = {}
-    for package in PROVENANCE_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return {
-        "config_sha256": hashlib.sha256(canonical_json(config_data).encode()).hexdigest(),
-        "input_file": cohort.input.name,
-        "input_sha256": file_sha256(cohort.input) if cohort.input.exists() else None,
-        "seed": config_data.get("seed"),
-        "versions": versions,
-    }
 
 
 def run_logged(log_path: str | Path, stage, /, **kwargs: Any) -> None:
@@ -352,3 +320,24 @@ def trajectory_select_stage(
     write_table(selection, selection_out)
     write_table(classes, classes_out)
     write_table(curves, curves_out)
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def report_stage(
+    config_data: Mapping[str, Any],
+    cohort_name: str,
+    results_dir: str,
+    html_out: str,
+    figures_out: Mapping[str, str],
+) -> None:
+    """Render the cohort's self-contained HTML report and the key figures flagged for Snakemake's report."""
+    from srflow import report
+
+    cohort = _cohort(config_data, cohort_name)
+    provenance = report.collect_provenance(config_data, cohort.input)
+    inputs = report.load_report_inputs(results_dir, cohort, config_data, provenance)
+    report.write_report(inputs, html_out)
+    report.write_key_figures(inputs, figures_out)
+    say(f"wrote {html_out}")

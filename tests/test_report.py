@@ -1,0 +1,669 @@
+"""Tests of the HTML report (srflow.report).
+
+The fixture is a small, hand-made cohort (DataFrames built here, no other srflow stage
+involved) whose every number is known: 40 participants, waves 1-3 with 40, 33 and 3
+observed participants, hand-written validation ledger/failures, and result tables for
+two SR specs, one failed SR spec, one mixed model, one failed mixed model and one
+trajectory spec. Expected values below are computed directly from these frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srflow.config import load_config
+from srflow.report import (
+    ReportInputs,
+    build_report,
+    config_sha256,
+    load_report_inputs,
+    suppress_count,
+    write_report,
+)
+from srflow.report.text import GROLTS_ITEMS
+
+# ----------------------------------------------------------------------------- fixture
+
+N_PARTICIPANTS = 40
+IDS = [f"pid{i:03d}x" for i in range(1, N_PARTICIPANTS + 1)]  # distinctive, so a search cannot hit by chance
+
+
+def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", combine="sum", report=None):
+    """A validated config with one cohort 'demo'; the analysis blocks are given per test."""
+    raw = {
+        "seed": 7,
+        "cohorts": {
+            "demo": {
+                "input": "data/demo.csv",
+                "columns": {"participant": "id", "wave": "wave", "time": "day", "covariates": {"age": "numeric"}},
+                "missing_codes": [-99],
+                "on_invalid": on_invalid,
+                "instruments": {
+                    "ghq12": {"role": "problems", "items": {"prefix": "GHQ_"}, "range": [0, 3], "score": "prorated_sum",
+                              "reverse": []},
+                    "hassles": {"role": "stressors", "items": {"prefix": "GE_"}, "range": [0, 5], "method": "severity"},
+                    "events": {"role": "stressors", "items": {"prefix": "LE_"}, "range": [0, 5], "method": "count"},
+                },
+                "exposure": {"combine": combine},
+            }
+        },
+        "sr": sr if sr is not None else {},
+        "mixed_models": mixed if mixed is not None else {},
+        "trajectories": trajectories if trajectories is not None else {},
+        "report": report if report is not None else {"min_cell": 5, "max_points": 100},
+    }
+    config = load_config(raw)
+    return config, config.cohort("demo")
+
+
+FULL_SR = {
+    "per_wave": {"level": "wave", "form": "quadratic"},
+    "person": {"level": "period", "form": "linear", "outliers": "winsorize", "min_waves": 2},
+    "windows": {"level": "sliding", "window": 2},
+}
+FULL_MIXED = {"reactivity": {"fixed": ["E", "wave"], "random": ["E"]}, "broken": {"fixed": ["E"]}}
+FULL_TRAJ = {"problems": {"variable": "P", "classes": [1, 3], "degree": 2, "starts": 20}}
+
+
+def make_scores() -> pd.DataFrame:
+    """40 participants at wave 1, 33 at wave 2, 3 at wave 3 (a small cell)."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for index, pid in enumerate(IDS):
+        waves = [1] + ([2] if index < 33 else []) + ([3] if index < 3 else [])
+        for wave in waves:
+            e = float(rng.gamma(2.0, 3.0))
+            p = 4.0 + 0.7 * e + float(rng.normal(0, 2.0))
+            rows.append({"participant_id": pid, "wave": wave, "time": 30.0 * (wave - 1) + index % 4, "P": p, "E": e,
+                         "ghq12": p, "hassles": e * 0.6, "events": e * 0.4, "age": 20.0 + index})
+    scores = pd.DataFrame(rows)
+    # P missing for 2 rows at wave 2, E missing for 1 row at wave 1
+    scores.loc[scores.index[(scores["wave"] == 2)][:2], ["P", "ghq12"]] = np.nan
+    scores.loc[scores.index[(scores["wave"] == 1)][5], ["E", "hassles", "events"]] = np.nan
+    return scores
+
+
+def make_ledger(scores: pd.DataFrame) -> pd.DataFrame:
+    """One ledger row per scored row (kept), plus 9 excluded rows; 2 straightlining flags, 7 'speeding' flags."""
+    kept = scores[["participant_id", "wave"]].copy()
+    kept.insert(0, "source_row", np.arange(1, len(kept) + 1))
+    kept["status"] = "kept"
+    kept["reason"] = ""
+    kept["flags"] = ""
+    kept.loc[kept.index[:2], "flags"] = "straightlining:ghq12"
+    kept.loc[kept.index[10:17], "flags"] = "speeding"
+    excluded = pd.DataFrame({
+        "source_row": np.arange(len(kept) + 1, len(kept) + 10),
+        "participant_id": [IDS[i] for i in range(9)],
+        "wave": [4] * 9,
+        "status": "excluded",
+        "reason": ["item_range"] * 6 + ["item_range; duplicate_id"] * 2 + ["duplicate_id"],
+        "flags": [""] * 9,
+    })
+    return pd.concat([kept, excluded], ignore_index=True)
+
+
+def make_failures(ledger: pd.DataFrame) -> pd.DataFrame:
+    excluded = ledger[ledger["status"] == "excluded"]
+    rows = []
+    for _, r in excluded.iterrows():
+        for check in r["reason"].split("; "):
+            rows.append({"source_row": r["source_row"], "participant_id": r["participant_id"], "wave": r["wave"],
+                         "column": "GHQ_01" if check == "item_range" else "id", "value": "7", "check": check,
+                         "message": f"{check} failed"})
+    return pd.DataFrame(rows)
+
+
+def make_sr_results(scores: pd.DataFrame) -> dict:
+    both = scores.dropna(subset=["P", "E"])
+    out = {}
+    # per wave: quadratic line per wave, residual quantiles stored as probabilities/values
+    tables, lines = [], []
+    for wave, part in both.groupby("wave"):
+        coef = np.polyfit(part["E"], part["P"], 2) if len(part) > 3 else np.array([0.0, 0.7, 4.0])
+        expected = np.polyval(coef, part["E"])
+        sr = part["P"].to_numpy() - expected
+        tables.append(pd.DataFrame({"participant_id": part["participant_id"], "wave": wave, "E": part["E"], "P": part["P"],
+                                    "P_expected": expected, "sr": sr}))
+        probs = [0.1, 0.25, 0.5, 0.75, 0.9]
+        lines.append({"wave": int(wave), "form": "quadratic", "coefficients": {"Intercept": coef[2], "E": coef[1], "E^2": coef[0]},
+                      "se": {"Intercept": 0.5, "E": 0.1, "E^2": 0.01}, "r2": 0.41, "n_used": int(len(part)), "n_excluded": 0,
+                      "residual_quantiles": {"probabilities": probs, "values": np.quantile(sr, probs).tolist()}})
+    table = pd.concat(tables, ignore_index=True)
+    table["sr_z"] = (table["sr"] - table["sr"].mean()) / table["sr"].std()
+    out["per_wave"] = {"table": table, "line": {"spec": "per_wave", "lines": lines}}
+    # person level: one row per participant
+    means = both.groupby("participant_id", as_index=False)[["P", "E"]].mean()
+    coef = np.polyfit(means["E"], means["P"], 1)
+    expected = np.polyval(coef, means["E"])
+    person = pd.DataFrame({"participant_id": means["participant_id"], "E": means["E"], "P": means["P"], "P_expected": expected,
+                           "sr": means["P"] - expected})
+    person["sr_z"] = (person["sr"] - person["sr"].mean()) / person["sr"].std()
+    out["person"] = {"table": person, "line": {
+        "form": "linear", "r2": 0.38, "n_used": int(len(person)), "n_excluded": 3,
+        "coefficients": [{"term": "Intercept", "estimate": coef[1], "se": 0.4, "ci_low": coef[1] - 0.8, "ci_high": coef[1] + 0.8},
+                         {"term": "E", "estimate": coef[0], "se": 0.05, "ci_low": coef[0] - 0.1, "ci_high": coef[0] + 0.1}],
+        "linear_vs_quadratic": {"statistic": 1.2, "p": 0.27},
+    }}
+    out["windows"] = {
+        "table": pd.DataFrame(columns=["participant_id", "window", "E", "P", "P_expected", "sr", "sr_z"]),
+        "line": {"status": "failed", "reason": "no window has 5 participants with 2 observed waves"},
+    }
+    return out
+
+
+def make_mixed_results() -> dict:
+    fixed = pd.DataFrame({"term": ["Intercept", "E", "wave"], "estimate": [3.9, 0.71, -0.2], "se": [0.4, 0.05, 0.1],
+                          "statistic": [9.75, 14.2, -2.0], "p": [1e-12, 1e-9, 0.045], "ci_low": [3.1, 0.61, -0.4],
+                          "ci_high": [4.7, 0.81, 0.0]})
+    fit = {"method": "REML", "loglik": -160.25, "aic": 334.5, "bic": 352.1, "n_obs": 74, "n_groups": 40,
+           "variance_components": {"Intercept": {"sd": 1.1}, "E": {"sd": 0.2, "corr_Intercept": 0.3}, "Residual": {"sd": 1.9}},
+           "icc": 0.21, "converged": True, "singular": False, "gradient_norm": 2e-6, "optimizer": "L-BFGS-B",
+           "warnings": ["E slope variance is small"], "status": "ok"}
+    random = pd.DataFrame({"participant_id": IDS, "Intercept": np.linspace(-1, 1, 40), "E": np.linspace(-0.2, 0.2, 40)})
+    return {
+        "reactivity": {"fixed": fixed, "fit": fit, "random": random},
+        "broken": {"fixed": pd.DataFrame(columns=["term", "estimate", "se", "statistic", "p", "ci_low", "ci_high"]),
+                   "fit": {"status": "failed", "reason": "the design matrix is singular: E is constant"},
+                   "random": None},
+    }
+
+
+def make_trajectory_results() -> dict:
+    """K = 1..3; K = 3 has the lowest BIC but is degenerate (a class of 2), so K = 2 is chosen."""
+    selection = pd.DataFrame({"K": [1, 2, 3], "loglik": [-300.0, -280.0, -270.0], "npm": [4, 9, 14],
+                              "aic": [608.0, 578.0, 568.0], "bic": [615.0, 593.0, 590.0], "sabic": [603.0, 565.0, 546.0],
+                              "entropy": [1.0, 0.83, 0.88], "smallest_class_size": [40, 12, 2],
+                              "smallest_class_share": [1.0, 0.3, 0.05], "converged": [True, True, True],
+                              "degenerate": [False, False, True]})
+    rows = []
+    for k, sizes in ((1, [40]), (2, [28, 12]), (3, [26, 12, 2])):
+        start = 0
+        for c, size in enumerate(sizes, start=1):
+            for pid in IDS[start:start + size]:
+                post = {f"post_{j}": (0.9 if j == c else 0.1 / max(k - 1, 1)) if k > 1 else 1.0 for j in range(1, k + 1)}
+                rows.append({"participant_id": pid, "K": k, "class": c, "label": ["resilient", "chronic", "recovery"][c - 1], **post})
+            start += size
+    classes = pd.DataFrame(rows)
+    curve_rows = []
+    for k in (1, 2, 3):
+        for c in range(1, k + 1):
+            for t in (1, 2, 3):
+                curve_rows.append({"K": k, "class": c, "time": t, "fitted": 4.0 + c * (t - 1) * 0.5, "observed": 4.1 + c * (t - 1) * 0.5})
+    return {"problems": {"selection": selection, "classes": classes, "curves": pd.DataFrame(curve_rows)}}
+
+
+PROVENANCE = {"input_sha256": "ab" * 32, "input_file": "demo.csv", "seed": 7,
+              "packages": {"srflow": "0.1.0", "numpy": "2.4.0", "pandas": "3.1.0", "statsmodels": "0.15.0",
+                           "snakemake": "9.27.0", "python": "3.11.9"}}
+
+
+def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, **config_kwargs) -> ReportInputs:
+    config, cohort = make_config(sr=sr, mixed=mixed, trajectories=trajectories, **config_kwargs)
+    scores = make_scores()
+    ledger = make_ledger(scores)
+    return ReportInputs(
+        cohort="demo", cohort_config=cohort, config_data=config.data, scores=scores, ledger=ledger,
+        failures=make_failures(ledger),
+        sr=make_sr_results(scores) if (with_results and sr) else None,
+        mixed=make_mixed_results() if (with_results and mixed) else None,
+        trajectories=make_trajectory_results() if (with_results and trajectories) else None,
+        provenance=PROVENANCE,
+    )
+
+
+@pytest.fixture(scope="module")
+def full_html() -> str:
+    return build_report(make_inputs())
+
+
+# ----------------------------------------------------------------------------- HTML helpers
+
+class _TableParser(HTMLParser):
+    """Collect every <table> as (caption, header, rows) of cell texts, and all visible text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tables, self._table, self._cell, self._in = [], None, None, None
+        self._row = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._table = {"caption": "", "header": [], "rows": []}
+        elif self._table is not None and tag == "caption":
+            self._in = "caption"
+        elif self._table is not None and tag == "tr":
+            self._row = []
+        elif self._table is not None and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._table is not None:
+            self.tables.append(self._table)
+            self._table = None
+        elif tag == "caption":
+            self._in = None
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if self._table["header"] == [] and not self._table["rows"] and self._row and self._is_header:
+                self._table["header"] = self._row
+            else:
+                self._table["rows"].append(self._row)
+            self._row = None
+
+    _is_header = True
+
+    def handle_data(self, data):
+        if self._in == "caption":
+            self._table["caption"] += data
+        elif self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(html: str) -> list[dict]:
+    parser = _TableParser()
+    parser.feed(html)
+    return parser.tables
+
+
+def table_with(html: str, caption_start: str) -> dict:
+    found = [t for t in tables(html) if t["caption"].startswith(caption_start)]
+    assert found, f"no table whose caption starts with {caption_start!r}"
+    return found[0]
+
+
+def section_html(html: str, section_id: str) -> str:
+    match = re.search(rf'<section id="{section_id}">(.*?)</section>', html, flags=re.S)
+    assert match, section_id
+    return match.group(1)
+
+
+def visible_text(fragment: str) -> str:
+    fragment = re.sub(r"<svg.*?</svg>", " ", fragment, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", fragment)
+    import html as html_module
+
+    return re.sub(r"\s+", " ", html_module.unescape(text))
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_suppress_count_rule():
+    # hand-checked: 1..min_cell-1 hidden, 0 and >= min_cell shown, separators for thousands
+    assert [suppress_count(n, 5) for n in (0, 1, 4, 5, 6)] == ["0", "<5", "<5", "5", "6"]
+    assert suppress_count(12345, 5) == "12,345"
+    assert suppress_count(9, 10) == "<10"
+    assert suppress_count(np.int64(3), 5) == "<5"
+    assert suppress_count(float("nan"), 5) == "–"
+
+
+def test_no_participant_id_anywhere(full_html):
+    for pid in IDS:
+        assert pid not in full_html, pid
+    # the id column name itself never labels a table either
+    assert "participant_id" not in full_html
+
+
+def test_overview_numbers_match_direct_computation(full_html):
+    scores = make_scores()
+    observed = scores[scores["P"].notna() | scores["E"].notna()]
+    per_wave = observed.groupby("wave")["participant_id"].nunique()
+    assert per_wave.tolist() == [40, 33, 3]  # the fixture's design
+    overview = section_html(full_html, "overview")
+    text = visible_text(overview)
+    assert f"Participants {scores['participant_id'].nunique()}" in text  # 40
+    assert "Waves 3 " in text
+    assert f"Scored rows (participant × wave) {len(scores)}" in text  # 76
+    assert f"Rows with P {int(scores['P'].notna().sum())}" in text  # 74
+    assert f"Rows with E {int(scores['E'].notna().sum())}" in text  # 75
+    table = table_with(full_html, "Completeness, retention")
+    assert table["header"][:7] == ["wave", "rows", "observed (P or E)", "with P", "with E", "with P and E", "retention vs wave 1"]
+    expected = []
+    for wave in (1, 2, 3):
+        part = scores[scores["wave"] == wave]
+        counts = [len(part), int((part["P"].notna() | part["E"].notna()).sum()), int(part["P"].notna().sum()),
+                  int(part["E"].notna().sum()), int((part["P"].notna() & part["E"].notna()).sum())]
+        expected.append([str(wave)] + [suppress_count(c, 5) for c in counts])
+    assert [row[:6] for row in table["rows"]] == expected
+    # wave 1: 40 rows, 39 with E; wave 2: 33 rows, 31 with P; wave 3: 3 rows -> every count "<5"
+    assert expected[0][1:] == ["40", "40", "40", "39", "39"]
+    assert expected[2][1:] == ["<5"] * 5
+    # retention 33/40 = 82.5 %, wave 3 withheld (count below 5)
+    assert [row[6] for row in table["rows"]] == ["100.0%", "82.5%", "–"]
+    # mean and SD of time per wave: wave 2 times are 30 + index % 4 over participants 0..32
+    times = 30.0 + np.arange(33) % 4
+    assert table["rows"][1][7] == f"{times.mean():.2f}"
+    assert table["rows"][1][8] == f"{times.std(ddof=1):.2f}"
+
+
+def test_small_counts_suppressed_exactly(full_html):
+    validation = table_with(full_html, "Careless-responding flags")
+    rows = {r[0]: r[1:] for r in validation["rows"]}
+    assert rows["straightlining:ghq12"] == ["<5", "<5", "0"]  # 2 flagged rows
+    assert rows["speeding"] == ["7", "7", "0"]
+    reasons = {r[0]: r[1] for r in table_with(full_html, "Exclusions by reason")["rows"]}
+    assert reasons == {"item_range": "8", "duplicate_id": "<5"}  # 6 + 2 and 2 + 1
+    failed = {r[0]: r[1:3] for r in table_with(full_html, "Failed checks")["rows"]}
+    assert failed == {"duplicate_id": ["<5", "<5"], "item_range": ["8", "8"]}
+    # in the raw HTML the suppressed cell is the escaped text "&lt;5", never a bare 1-4
+    assert "<td class=\"num\">&lt;5</td>" in full_html
+    for digit in "1234":
+        assert f'<td class="num">{digit}</td>' not in section_html(full_html, "validation")
+    # the trajectory class of 2 participants shows n "<5" and no share
+    classes = table_with(full_html, "Class sizes")
+    k3 = [r for r in classes["rows"] if r[0] == "3"]
+    assert [r[3] for r in k3] == ["26", "12", "<5"]
+    assert k3[2][4] == "–"
+    # the smallest-class share of K = 3 (2 of 40) is withheld too
+    selection = table_with(full_html, "Model selection")
+    share_col = selection["header"].index("smallest class share")
+    assert selection["rows"][2][share_col] == "–"
+    assert selection["rows"][1][share_col] == "30.0%"
+
+
+def test_validation_policy_and_counts(full_html):
+    text = visible_text(section_html(full_html, "validation"))
+    ledger = make_ledger(make_scores())
+    assert f"Source rows {len(ledger)}" in text  # 85
+    assert "Kept 76" in text and "Excluded 9" in text
+    assert "on_invalid: exclude" in text
+    # failing values never appear: the fixture's value "7" is not in the failure table
+    failed = table_with(full_html, "Failed checks")
+    assert failed["header"] == ["check", "failures", "rows affected", "columns"]
+
+
+def test_methods_follow_config(full_html):
+    html = full_html
+    methods = visible_text(section_html(html, "methods"))
+    assert "SR spec 'per_wave' used a quadratic normative line, fitted by ordinary least squares separately at each wave" in methods
+    assert "SR spec 'person' used a linear normative line" in methods
+    assert "P and E winsorized at the mean ± 3 SD" in methods
+    assert "rows failing any check were excluded (9 rows)" in methods
+    assert "the sum of the stressor instrument scores" in methods
+    assert "P ~ 1 + E + wave + (1 + E | participant)" in methods
+    assert "Kalisch et al., 2017" in methods and "Kalisch et al., 2021" in methods
+    assert "described by Bonanno (2004)" in methods and "van de Schoot et al., 2017" in methods
+    assert "The code -99 was read as missing." in methods
+    assert "Snakemake 9.27.0 (Mölder et al., 2021)" in methods
+    assert "The GRoLTS-Checklist" in methods  # reference list entry
+    # change the config: zmean, fail policy, linear only -> the text changes accordingly
+    other = visible_text(section_html(build_report(make_inputs(
+        sr={"lin": {"level": "wave", "form": "linear", "reference": {"waves": [1]}}}, mixed={}, trajectories={},
+        combine="zmean", on_invalid="fail")), "methods"))
+    assert "mean of the z-scored stressor instrument scores" in other
+    assert "any failure stopped the run" in other
+    assert "quadratic" not in other
+    assert "the line was defined on wave 1 and applied to every row" in other
+    assert "Bonanno" not in other  # no trajectories -> not cited
+
+
+def test_grolts_rows_depend_on_trajectories(full_html):
+    def marks(html):
+        table = [t for t in tables(html) if t["caption"].startswith("GRoLTS items")][0]
+        return [(r[0], r[2]) for r in table["rows"]]
+
+    with_traj = marks(full_html)
+    without = marks(build_report(make_inputs(sr={}, mixed={}, trajectories={})))
+    assert len(with_traj) == len(without) == 21 == len(GROLTS_ITEMS)
+    assert [item for item, _ in with_traj] == [item for item, _ in GROLTS_ITEMS]
+    count = lambda rows, mark: sum(m == mark for _, m in rows)  # noqa: E731
+    assert count(without, "not applicable") == 17  # only items 1, 2, 4, 5 apply without a trajectory model
+    assert count(with_traj, "not applicable") == 0
+    assert dict(with_traj)["13"] == "filled automatically"  # entropy present in the selection table
+    assert dict(with_traj)["11"] == "filled automatically"  # K starts at 1
+    assert dict(with_traj)["6a"] == "partly"  # one method only
+    assert dict(without)["2"] == "filled automatically"  # a time column is configured
+
+
+def test_failed_results_shown_with_reason(full_html):
+    sr = visible_text(section_html(full_html, "sr"))
+    assert "Could not be computed: no window has 5 participants with 2 observed waves" in sr
+    mixed = visible_text(section_html(full_html, "mixed"))
+    assert "Could not be computed: the design matrix is singular: E is constant" in mixed
+    # the working model's details are there
+    fixed = table_with(full_html, "Fixed effects")
+    assert fixed["header"] == ["term", "estimate", "SE", "z", "p", "95% CI low", "95% CI high"]
+    assert fixed["rows"][1][:2] == ["E", "0.710"] and fixed["rows"][0][4] == "<0.001"
+    assert "The optimiser (L-BFGS-B) converged" in mixed and "The fit is not singular." in mixed
+    assert "E slope variance is small" in mixed
+    assert "n observations 74" in mixed and "n participants 40" in mixed and "ICC (null model) 0.210" in mixed
+
+
+def test_trajectory_choice_skips_degenerate(full_html):
+    traj = visible_text(section_html(full_html, "trajectories"))
+    assert "Chosen number of classes: K = 2" in traj  # K = 3 has lower BIC but is degenerate
+    selection = table_with(full_html, "Model selection")
+    notes = [r[-1] for r in selection["rows"]]
+    assert notes == ["–", "chosen", "degenerate"]
+    assert '<tr class="chosen">' in full_html
+    classes = table_with(full_html, "Class sizes")
+    k2 = [r for r in classes["rows"] if r[0] == "2"]
+    # 28 and 12 of 40 participants; AvePP 0.9 by construction
+    assert [(r[2], r[3], r[4], r[5]) for r in k2] == [("resilient", "28", "70.0%", "0.900"), ("chronic", "12", "30.0%", "0.900")]
+
+
+def test_sr_line_tables_and_figures(full_html):
+    sr = section_html(full_html, "sr")
+    coef = table_with(full_html, "Coefficients of the normative line")
+    assert coef["header"] == ["line", "term", "estimate", "SE", "95% CI low", "95% CI high"]
+    assert [r[:2] for r in coef["rows"][:3]] == [["wave 1", "Intercept"], ["wave 1", "E"], ["wave 1", "E^2"]]
+    # scatter subset: wave-level spec has 73 scored units > max_points 100? no -> all drawn; person level 40
+    assert "random subset" not in sr
+    assert sr.count("<figure") >= 7  # per_wave: scatter, QQ, histogram, by wave; person: scatter, QQ, histogram
+    assert "residual quantiles stored with the line" in sr
+
+
+def test_scatter_downsampling_is_said_and_seeded(full_html):
+    assert "random subset" not in full_html  # 73 units <= max_points 100
+    inputs = make_inputs(sr={"per_wave": FULL_SR["per_wave"]}, mixed={}, trajectories={})
+    big = pd.concat([inputs.sr["per_wave"]["table"]] * 3, ignore_index=True)
+    inputs.sr = {"per_wave": {"table": big, "line": inputs.sr["per_wave"]["line"]}}
+    html = build_report(inputs)
+    assert "A random subset of 100 of 219 units is drawn (seeded, seed 7)" in html
+
+
+def test_missing_sections_say_not_configured():
+    html = build_report(make_inputs(sr={}, mixed={}, trajectories={}))
+    assert "SR scores: not configured" in html
+    assert "Mixed models: not configured" in html
+    assert "Trajectory models: not configured" in html
+
+
+def test_configured_but_missing_results_and_odd_shapes():
+    inputs = make_inputs()
+    inputs.sr = {"per_wave": {"table": None, "line": None}}  # person/windows absent entirely
+    inputs.mixed = {"reactivity": {"fixed": None, "fit": {"converged": "False", "singular": "True"}, "random": None}}
+    inputs.trajectories = {"problems": {"selection": pd.DataFrame({"K": [1, 2]}), "classes": None, "curves": None}}
+    html = build_report(inputs)
+    text = visible_text(html)
+    assert "No results found for this spec (expected sr/person.csv and sr/person.line.json)" in text
+    assert "The SR table is empty or missing." in text
+    assert "did not meet its convergence criterion" in text and "The fit is singular" in text
+    assert "No K could be chosen: every solution is degenerate, failed, or lacks a BIC." in text  # no BIC column
+    assert "No results found for this model (expected mixed/broken.fit.json)" in text
+
+
+def test_render_is_deterministic(full_html):
+    assert build_report(make_inputs()) == full_html
+
+
+def test_render_is_deterministic_across_processes(full_html):
+    # another interpreter with another hash seed must give the same bytes
+    code = (
+        "import sys, hashlib; sys.path.insert(0, sys.argv[1]);"
+        "import test_report as t; from srflow.report import build_report;"
+        "print(hashlib.sha256(build_report(t.make_inputs()).encode()).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)], capture_output=True, text=True,
+                         env=env, check=True)
+    assert out.stdout.strip() == hashlib.sha256(full_html.encode()).hexdigest()
+
+
+def test_no_external_resources(full_html):
+    assert not re.search(r"""(src|href|xlink:href)\s*=\s*["']?\s*(https?:)?//""", full_html, flags=re.I)
+    assert "@import" not in full_html and "url(http" not in full_html
+    # stricter: no URL at all (SVG namespace declarations are dropped; DOIs are text)
+    assert "http://" not in full_html and "https://" not in full_html
+    assert "doi:10.1038/s41562-017-0200-8" in full_html
+    # every figure is inline: SVG elements or PNG data URIs only
+    for src in re.findall(r'<img[^>]*\ssrc="([^"]*)"', full_html):
+        assert src.startswith("data:image/png;base64,")
+
+
+def test_accessibility_basics(full_html):
+    figures = re.findall(r"<figure.*?</figure>", full_html, flags=re.S)
+    assert figures
+    for fig in figures:
+        assert "<figcaption>" in fig
+        assert re.search(r'(<svg role="img" aria-label="[^"]+"|<img [^>]*alt="[^"]+")', fig)
+    assert 'class="table-wrap"' in full_html and "overflow-x: auto" in full_html
+    assert '<nav class="toc"' in full_html and 'href="#sr-per-wave"' in full_html
+
+
+def test_footer_provenance(full_html):
+    inputs = make_inputs()
+    footer = visible_text(full_html.split('<footer id="reproducibility">')[1])
+    assert f"Config SHA-256 {config_sha256(inputs.config_data)}" in footer
+    assert f"Input SHA-256 {'ab' * 32}" in footer and "Input file demo.csv" in footer
+    assert "Seed 7" in footer and "srflow 0.1.0" in footer and "statsmodels 0.15.0" in footer
+    assert not re.search(r"20\d\d-\d\d-\d\d", full_html)  # no date stamp
+
+
+def test_load_report_inputs_round_trip(tmp_path, full_html):
+    inputs = make_inputs()
+    base = tmp_path / "results" / "demo"
+    (base / "validation").mkdir(parents=True)
+    inputs.scores.to_parquet(base / "scores.parquet", index=False)
+    inputs.ledger.to_csv(base / "validation" / "ledger.csv", index=False)
+    inputs.failures.to_csv(base / "validation" / "failures.csv", index=False)
+    (base / "sr").mkdir()
+    for name, result in inputs.sr.items():
+        result["table"].to_csv(base / "sr" / f"{name}.csv", index=False)
+        (base / "sr" / f"{name}.line.json").write_text(json.dumps(result["line"]))
+    (base / "mixed").mkdir()
+    for name, result in inputs.mixed.items():
+        result["fixed"].to_csv(base / "mixed" / f"{name}.fixed.csv", index=False)
+        (base / "mixed" / f"{name}.fit.json").write_text(json.dumps(result["fit"]))
+        if result["random"] is not None:
+            result["random"].to_csv(base / "mixed" / f"{name}.random.csv", index=False)
+    for name, result in inputs.trajectories.items():
+        (base / "trajectories" / name).mkdir(parents=True)
+        for part, frame in result.items():
+            frame.to_csv(base / "trajectories" / name / f"{part}.csv", index=False)
+    loaded = load_report_inputs(tmp_path / "results", inputs.cohort_config, inputs.config_data, PROVENANCE)
+    assert sorted(loaded.sr) == ["per_wave", "person", "windows"] and sorted(loaded.mixed) == ["broken", "reactivity"]
+    assert loaded.ledger["reason"].iloc[0] == ""  # empty reasons stay empty text
+    html_loaded = build_report(loaded)
+    # the same content as the in-memory inputs (CSV round trip changes no displayed value)
+    assert html_loaded == full_html
+    out = write_report(loaded, tmp_path / "out" / "report.html")
+    assert out.read_text(encoding="utf-8") == html_loaded
+
+
+def test_load_report_inputs_requires_scores(tmp_path):
+    from srflow.errors import InputError
+
+    inputs = make_inputs()
+    with pytest.raises(InputError, match="no scores table"):
+        load_report_inputs(tmp_path, inputs.cohort_config, inputs.config_data)
+
+
+def test_collect_provenance_hashes(tmp_path):
+    from srflow.config import canonical_json
+    from srflow.report import collect_provenance
+
+    data_file = tmp_path / "cohort.csv"
+    data_file.write_bytes(b"id,wave\nA,1\n")
+    config, _ = make_config()
+    provenance = collect_provenance(config.data, data_file)
+    # reference: hashlib over the same bytes / the canonical JSON text
+    assert provenance["input_sha256"] == hashlib.sha256(b"id,wave\nA,1\n").hexdigest()
+    assert provenance["config_sha256"] == hashlib.sha256(canonical_json(config.data).encode()).hexdigest()
+    assert provenance["input_file"] == "cohort.csv" and provenance["seed"] == 7
+    assert provenance["packages"]["numpy"] == np.__version__ and provenance["packages"]["pandas"] == pd.__version__
+
+
+def test_residual_quantile_layouts():
+    from srflow.report.context import _parse_quantiles
+
+    # Phi^-1(0.5) = 0, Phi^-1(0.975) = 1.959964 (normal table); tolerance 1e-6
+    t, s = _parse_quantiles({"residual_quantiles": {"probabilities": [0.025, 0.5, 0.975], "values": [-2.0, 0.1, 2.1]}})
+    np.testing.assert_allclose(t, [-1.959964, 0.0, 1.959964], atol=1e-6)
+    np.testing.assert_allclose(s, [-2.0, 0.1, 2.1])
+    t, s = _parse_quantiles({"qq": {"theoretical": [-1, 0, 1], "sample": [-1.5, 0, 1.4]}})
+    np.testing.assert_allclose(t, [-1, 0, 1])
+    t, s = _parse_quantiles({"quantiles": {"0.025": -2.0, "0.5": 0.0, "0.975": 2.0}})
+    np.testing.assert_allclose(t, [-1.959964, 0.0, 1.959964], atol=1e-6)
+    assert _parse_quantiles({"quantiles": "not a table"}) is None
+    assert _parse_quantiles({}) is None
+
+
+def test_grolts_when_trajectory_results_are_missing():
+    inputs = make_inputs(sr={}, mixed={})
+    inputs.trajectories = None  # configured, but nothing was computed
+    html = build_report(inputs)
+    table = [t for t in tables(html) if t["caption"].startswith("GRoLTS items")][0]
+    marks = {r[0]: r[2] for r in table["rows"]}
+    assert marks["14a"] == "partly" and marks["12"] == "partly"  # automatic only once results exist
+    assert "No results found for this spec (expected trajectories/problems/selection.csv)" in visible_text(html)
+
+
+def test_number_formatting():
+    from srflow.report.formatting import format_number, format_p, format_share
+
+    # hand-checked strings
+    assert format_number(1912345.678, 2) == "1,912,345.7"  # large ICs keep their digits
+    assert format_number(-160.25) == "-160.250"
+    assert format_number(2e-6) == "2.00e-06"
+    assert format_number(-2.5e-15) == "0"
+    assert format_number(True) == "yes" and format_number(None) == "–"
+    assert format_p(0.0449) == "0.045" and format_p(1e-9) == "<0.001"
+    assert format_share(33, 40, 5) == "82.5%" and format_share(3, 40, 5) == "–"
+
+
+def test_write_key_figures(tmp_path):
+    import matplotlib.image as mpimg
+
+    from srflow.errors import InputError
+    from srflow.report import write_key_figures
+
+    inputs = make_inputs(sr={}, mixed={}, trajectories={})
+    first = write_key_figures(inputs, {"overview": tmp_path / "a" / "overview.svg", "scores": tmp_path / "a" / "scores.png"})
+    again = write_key_figures(inputs, {"overview": tmp_path / "b" / "overview.svg", "scores": tmp_path / "b" / "scores.png"})
+    for name in ("overview", "scores"):
+        assert first[name].read_bytes() == again[name].read_bytes()  # byte-identical reruns
+    svg = first["overview"].read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<dc:date>" not in svg
+    assert mpimg.imread(first["scores"]).shape[:2] == (330, 792)  # two panels: 7.2 x 3.0 in at 110 dpi
+    with pytest.raises(InputError, match="unknown report figure 'sr'"):
+        write_key_figures(inputs, {"sr": tmp_path / "x.svg"})
+    with pytest.raises(InputError, match="write .svg or .png"):
+        write_key_figures(inputs, {"overview": tmp_path / "x.pdf"})
+
+
+def test_provenance_versions_key_and_missing_packages():
+    # srflow.stages.provenance names the mapping "versions" and marks absent packages "not installed"
+    inputs = make_inputs(sr={}, mixed={}, trajectories={})
+    inputs.provenance = {"config_sha256": "cd" * 32, "input_file": "demo.csv", "input_sha256": None, "seed": 7,
+                         "versions": {"srflow": "0.1.0", "numpy": "2.4.0", "statsmodels": "not installed"}}
+    html = build_report(inputs)
+    methods = visible_text(section_html(html, "methods"))
+    assert "numpy 2.4.0 (Harris et al., 2020)" in methods
+    assert "not installed" not in html
+    footer = visible_text(html.split('<footer id="reproducibility">')[1])
+    assert f"Config SHA-256 {'cd' * 32}" in footer and "Input SHA-256 –" in footer
