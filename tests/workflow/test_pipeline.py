@@ -61,7 +61,7 @@ def test_scores_match_ground_truth(finished_run):
     merged = scores.merge(truth, on=["participant_id", "wave"], validate="one_to_one")
     assert len(merged) == len(truth) == len(scores)
     complete_p = merged["n_missing_problem_items"] == 0
-    assert complete_p.sum() > 0.9 * len(merged)
+    assert complete_p.sum() > 0.6 * len(merged)  # about 0.98**12 of rows have every GHQ item
     np.testing.assert_array_equal(merged.loc[complete_p, "P"], merged.loc[complete_p, "P_full"])
     complete_e = (merged["n_missing_general_items"] == 0) & (merged["n_missing_life_items"] == 0)
     np.testing.assert_allclose(
