@@ -71,33 +71,14 @@ def ingest_stage(config_data: Mapping[str, Any], cohort_name: str, table_out: st
         say(f"note: {note}")
     say(f"read {ingested.n_source_rows} rows from {cohort.input} -> {len(ingested.table)} canonical rows")
     write_table(ingested.table, table_out)
-    write_json(
-        {
-            "source": str(cohort.input),
-            "n_source_rows": ingested.n_source_rows,
-            "items": ingested.items,
-            "notes": ingested.notes,
-        },
-        meta_out,
-    )
+    write_json(ingested.meta(), meta_out)
 
 
 def _load_ingested(table_in: str | Path, meta_in: str | Path):
     from srflow import io
 
     meta = json.loads(Path(meta_in).read_text(encoding="utf-8"))
-    table = pd.read_parquet(table_in)
-    # text columns came back as pandas' string dtype; validation expects raw object values
-    for column in table.columns:
-        if isinstance(table[column].dtype, pd.StringDtype):
-            table[column] = table[column].astype(object).where(table[column].notna(), np.nan)
-    return io.IngestResult(
-        table=table,
-        items={k: list(v) for k, v in meta["items"].items()},
-        notes=list(meta["notes"]),
-        source=Path(meta["source"]),
-        n_source_rows=int(meta["n_source_rows"]),
-    )
+    return io.IngestResult.from_meta(pd.read_parquet(table_in), meta)
 
 
 def validate_stage(
