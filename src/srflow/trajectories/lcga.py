@@ -48,7 +48,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.polynomial import legendre as npleg
-from numpy.polynomial import polynomial as nppoly
 
 from srflow.errors import ConvergenceWarning, InputError, ModelError
 
