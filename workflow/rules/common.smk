@@ -39,7 +39,12 @@ def mem_for_input(factor, floor=1000):
 
 def sr_outputs(cohort):
     specs = SRFLOW.cohort(cohort).sr
-    return expand("results/{cohort}/sr/{spec}.{ext}", cohort=cohort, spec=sorted(specs), ext=["csv", "line.json"])
+    return expand(
+        "results/{cohort}/sr/{spec}.{ext}",
+        cohort=cohort,
+        spec=sorted(specs),
+        ext=["csv", "line.json"],
+    )
 
 
 def mixed_outputs(cohort):
@@ -88,11 +93,16 @@ def all_targets():
             f"results/{cohort}/scores.csv",
             f"results/{cohort}/validated.parquet",
         ]
-        targets += sr_outputs(cohort) + mixed_outputs(cohort) + trajectory_outputs(cohort)
+        targets += (
+            sr_outputs(cohort) + mixed_outputs(cohort) + trajectory_outputs(cohort)
+        )
         targets += report_figures(cohort)
     return targets
 
 
 def report_figures(cohort):
     """Figures flagged for `snakemake --report` (each is a target of rule all)."""
-    return [f"results/{cohort}/figures/overview.svg", f"results/{cohort}/figures/scores.svg"]
+    return [
+        f"results/{cohort}/figures/overview.svg",
+        f"results/{cohort}/figures/scores.svg",
+    ]

@@ -6,9 +6,6 @@ rule validate:
         validated="results/{cohort}/validated.parquet",
         failures="results/{cohort}/validation/failures.csv",
         ledger="results/{cohort}/validation/ledger.csv",
-    params:
-        # on failure the full tables go here (outputs of a failed job are removed)
-        diagnostics="logs/validate/{cohort}",
     log:
         "logs/validate/{cohort}.log",
     benchmark:
@@ -19,5 +16,8 @@ rule validate:
     resources:
         mem_mb=mem_for_input(20),
         runtime=30,
+    params:
+        # on failure the full tables go here (outputs of a failed job are removed)
+        diagnostics="logs/validate/{cohort}",
     script:
         "../scripts/validate.py"
