@@ -140,3 +140,15 @@ def test_exclude_policy_drops_and_lists_rows(tmp_path):
     assert "item_in_range" in excluded["reason"].iloc[0]
     scores = pd.read_csv(tmp_path / "results" / "small" / "scores.csv")
     assert len(scores) == len(raw) - 1
+
+
+def test_snakemake_report_collects_flagged_figures(finished_run):
+    """Every file flagged with report() is a target of rule all, so --report works after a run."""
+    import zipfile
+
+    done = _snakemake(finished_run, finished_run / "config.yaml", "--report", "report.zip")
+    assert done.returncode == 0, done.stderr[-4000:]
+    with zipfile.ZipFile(finished_run / "report.zip") as archive:
+        names = archive.namelist()
+    assert any(name.endswith("overview.svg") for name in names)
+    assert any(name.endswith("scores.svg") for name in names)
