@@ -152,3 +152,15 @@ def test_snakemake_report_collects_flagged_figures(finished_run):
         names = archive.namelist()
     assert any(name.endswith("overview.svg") for name in names)
     assert any(name.endswith("scores.svg") for name in names)
+
+
+def test_config_typo_stops_snakemake_with_the_key_named(tmp_path):
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["cohorts"]["synthetic"]["lyout"] = "long"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = _snakemake(tmp_path, path, "-n")
+    assert done.returncode == 1
+    message = done.stdout + done.stderr
+    assert "cohorts.synthetic: unknown key 'lyout' (did you mean 'layout'?)" in message
+    assert "Traceback" not in message and 'File "' not in message

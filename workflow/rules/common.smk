@@ -1,12 +1,18 @@
 # Config validation, getters and target lists. The only place with Python helpers for the rules.
 import re
+import sys
 
 from snakemake.utils import validate
 
 from srflow.config import load_config
+from srflow.errors import ConfigError
 
-# srflow's own check first: its messages name the key, the value and what is allowed.
-SRFLOW = load_config(config)
+# srflow's own check first: its messages name the key, the value and what is allowed
+# (printed as they are: a config mistake is the user's to fix, not a crash).
+try:
+    SRFLOW = load_config(config)
+except ConfigError as error:
+    sys.exit(f"srflow: {error}")
 
 
 validate(config, schema="../schemas/config.schema.yaml")
