@@ -74,7 +74,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # not scipy.stats: its import costs ~0.5 s in every SR job
 
 from srflow.errors import ConfigError, InputError, ModelError
 from srflow.tables import jsonable, write_json, write_table
@@ -783,9 +783,9 @@ def _clean(variables: dict[str, np.ndarray], line: np.ndarray, n_lines: int, met
                 cov[:, a, b] = cov[:, b, a] = _per_line(line, dev[:, a] * dev[:, b], n_lines) / (n - 1)
         inv = np.linalg.pinv(cov, hermitian=True)
         d2 = np.einsum("na,nab,nb->n", dev, inv[line], dev)
-        keep = stats.chi2.sf(d2, df=d) > MAHALANOBIS_P
+        keep = special.chdtrc(d, d2) > MAHALANOBIS_P
         info = {"variables": names, "df": d, "p_threshold": MAHALANOBIS_P,
-                "d2_threshold": float(stats.chi2.isf(MAHALANOBIS_P, d))}
+                "d2_threshold": float(special.chdtri(d, MAHALANOBIS_P))}
     info["n_excluded"] = [int(c) for c in _per_line(line, (~keep) * 1.0, n_lines)]
     return keep, {v: values[keep] for v, values in variables.items()}, info
 
@@ -860,7 +860,7 @@ def _line_order(line: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]
 
 def _qq(std_resid: np.ndarray) -> dict[str, list[float]]:
     probs = (np.arange(1, QQ_POINTS + 1) - 0.5) / QQ_POINTS
-    return {"probabilities": probs.tolist(), "theoretical": stats.norm.ppf(probs).tolist(),
+    return {"probabilities": probs.tolist(), "theoretical": special.ndtri(probs).tolist(),
             "sample": np.quantile(std_resid, probs).tolist() if len(std_resid) else None}
 
 
@@ -900,7 +900,7 @@ def _fit_form(units: _Units, s: Mapping[str, Any], name: str, fit_y: np.ndarray,
     r2_adj = 1 - (1 - r2) * (fit.n - 1) / fit.df_resid
     entries = []
     for g in range(G):
-        crit = float(stats.t.ppf(0.975, fit.df_resid[g]))
+        crit = float(special.stdtrit(fit.df_resid[g], 0.975))
         entries.append({
             "label": _line_label(units, g),
             "n_used": int(fit.n[g]),
@@ -963,7 +963,7 @@ def _fit_huber(units: _Units, names: list[str], form: str, fit_y: np.ndarray, X:
         yc = fit_y[idx] - fit_y[idx].mean()
         r2 = 1 - resid @ resid / (yc @ yc)
         raw, raw_cov = _to_raw_scale(beta[g:g + 1], cov[g:g + 1], center[g:g + 1], quadratic)
-        crit = float(stats.norm.ppf(0.975))
+        crit = float(special.ndtri(0.975))
         entries.append({
             "label": _line_label(units, g),
             "n_used": int(len(idx)),
@@ -1086,13 +1086,13 @@ def _form_test(linear: _FormFit | str, quadratic: _FormFit | str, G: int) -> dic
     if quadratic.loglik is None:
         z2 = quadratic.quad_z ** 2
         stat = float(z2.sum())
-        return {"method": "wald_robust", "statistic": stat, "df": G, "p": float(stats.chi2.sf(stat, G)),
+        return {"method": "wald_robust", "statistic": stat, "df": G, "p": float(special.chdtrc(G, stat)),
                 "per_line": [float(v) for v in z2],
                 "note": "Huber fits have no Gaussian likelihood: Wald chi-square of the squared term, "
                         "robust SE, summed over lines"}
     per_line = 2 * (quadratic.loglik - linear.loglik)
     stat = float(per_line.sum())
-    return {"method": "likelihood_ratio", "statistic": stat, "df": G, "p": float(stats.chi2.sf(stat, G)),
+    return {"method": "likelihood_ratio", "statistic": stat, "df": G, "p": float(special.chdtrc(G, stat)),
             "per_line": [float(v) for v in per_line],
             "note": "2 (loglik_quadratic - loglik_linear), ML OLS fits on the same units"
                     + (", summed over lines (df = number of lines)" if G > 1 else "")}
@@ -1148,7 +1148,7 @@ def _fit_multilevel(units: _Units, s: Mapping[str, Any], name: str) -> tuple[np.
     if s["form"] == "auto":
         ml_lin, ml_quad = lmm(False, False), lmm(True, False)
         stat = float(2 * (ml_quad.loglik - ml_lin.loglik))
-        test = {"method": "likelihood_ratio", "statistic": stat, "df": 1, "p": float(stats.chi2.sf(stat, 1)),
+        test = {"method": "likelihood_ratio", "statistic": stat, "df": 1, "p": float(special.chdtrc(1, stat)),
                 "note": "2 (loglik_quadratic - loglik_linear) of ML mixed-model fits"}
         quadratic = test["p"] < s["alpha"]
         fits_json = {"linear": _lmm_entry(ml_lin, units, fit_y, np.column_stack([np.ones_like(Ec), Ec]), Z,
@@ -1187,7 +1187,7 @@ def _lmm_entry(fit: Any, units: _Units, y: np.ndarray, X: np.ndarray, Z: np.ndar
                quadratic: bool) -> dict[str, Any]:
     beta = fit.beta[None, :]
     raw, raw_cov = _to_raw_scale(beta, fit.beta_cov[None], np.array([center]), quadratic)
-    crit = float(stats.norm.ppf(0.975))
+    crit = float(special.ndtri(0.975))
     fixed = X @ fit.beta
     marginal = y - fixed
     var_fixed = float(np.var(fixed))
