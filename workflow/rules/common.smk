@@ -1,4 +1,5 @@
 # Config validation, getters and target lists. The only place with Python helpers for the rules.
+import copy
 import re
 import sys
 
@@ -65,12 +66,17 @@ def mixed_outputs(cohort):
 
 def trajectory_outputs(cohort):
     specs = SRFLOW.cohort(cohort).trajectories
-    return expand(
+    outputs = expand(
         "results/{cohort}/trajectories/{name}/{table}.csv",
         cohort=cohort,
         name=sorted(specs),
         table=["selection", "classes", "curves"],
     )
+    anchored = [name for name in sorted(specs) if specs[name].get("anchor")]
+    outputs += [
+        f"results/{cohort}/trajectories/{name}/anchors.csv" for name in anchored
+    ]
+    return outputs
 
 
 def trajectory_k_values(cohort, name):
@@ -112,3 +118,92 @@ def report_figures(cohort):
         f"results/{cohort}/figures/overview.svg",
         f"results/{cohort}/figures/scores.svg",
     ]
+
+
+def trajectory_spec(cohort, name):
+    """The trajectory spec (defaults filled) as a plain dict, passed to jobs as a param."""
+    try:
+        spec = SRFLOW.cohort(cohort).trajectories[name]
+    except KeyError:
+        known = ", ".join(sorted(SRFLOW.cohort(cohort).trajectories))
+        raise ValueError(
+            f"no trajectory spec '{name}' for cohort '{cohort}' (specs: {known})"
+        ) from None
+    return copy.deepcopy(dict(spec))
+
+
+def trajectory_series_file(cohort, name):
+    """The series a spec's fits read: aligned on the stressor event when the spec has an anchor."""
+    table = (
+        "series_anchored" if trajectory_spec(cohort, name).get("anchor") else "series"
+    )
+    return f"results/{cohort}/trajectories/{name}/{table}.parquet"
+
+
+def trajectory_score_columns(cohort):
+    """Columns of the scores table: P, E, instrument scores and covariates."""
+    settings = SRFLOW.cohort(cohort)
+    return {"P", "E", *settings.instruments, *settings.columns.covariates}
+
+
+def trajectory_series_inputs(wildcards):
+    """Scores, plus the SR table for variable "sr:<spec>" and the validated table for an item anchor."""
+    cohort, name = wildcards.cohort, wildcards.name
+    spec = trajectory_spec(cohort, name)
+    inputs = {"scores": f"results/{cohort}/scores.parquet"}
+    variable = spec["variable"]
+    if variable.startswith("sr:"):
+        sr_name = variable[3:]
+        sr_spec = SRFLOW.cohort(cohort).sr.get(sr_name)
+        if sr_spec is None or sr_spec["level"] not in ("wave", "multilevel"):
+            raise ValueError(
+                f"trajectories.{name}.variable '{variable}': a trajectory needs an SR spec with one score per wave "
+                f"(level wave or multilevel); '{sr_name}' is "
+                + ("not defined" if sr_spec is None else f"level {sr_spec['level']}")
+            )
+        inputs["sr"] = f"results/{cohort}/sr/{sr_name}.csv"
+    anchor = spec.get("anchor")
+    if anchor and anchor["column"] not in trajectory_score_columns(cohort):
+        inputs["validated"] = f"results/{cohort}/validated.parquet"
+    return inputs
+
+
+def trajectory_bootstrap_files(cohort, name):
+    """Bootstrap replicate files of a spec: K >= 2 in its range, replicates 0 .. B-1."""
+    spec = trajectory_spec(cohort, name)
+    replicates = int(spec.get("bootstrap", 0))
+    if replicates == 0:
+        return []
+    if spec["method"] == "kmeans":
+        raise ValueError(
+            f"trajectories.{name}: the bootstrap LR test needs a likelihood (method lcga or gmm); "
+            "set bootstrap: 0 for kmeans"
+        )
+    return expand(
+        "results/{cohort}/trajectories/{name}/bootstrap/K{k}.rep{rep}.json",
+        cohort=cohort,
+        name=name,
+        k=[k for k in trajectory_k_values(cohort, name) if k >= 2],
+        rep=range(replicates),
+    )
+
+
+def trajectory_select_inputs(wildcards):
+    """Everything select_trajectories gathers for one spec."""
+    cohort, name = wildcards.cohort, wildcards.name
+    ks = trajectory_k_values(cohort, name)
+    inputs = {
+        "fits": expand(
+            "results/{c}/trajectories/{n}/fits/K{k}.json", c=cohort, n=name, k=ks
+        ),
+        "classes": expand(
+            "results/{c}/trajectories/{n}/fits/K{k}.classes.parquet",
+            c=cohort,
+            n=name,
+            k=ks,
+        ),
+        "bootstrap": trajectory_bootstrap_files(cohort, name),
+    }
+    if trajectory_spec(cohort, name).get("anchor"):
+        inputs["anchors"] = f"results/{cohort}/trajectories/{name}/anchors.csv"
+    return inputs

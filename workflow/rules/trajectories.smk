@@ -1,6 +1,49 @@
+# Trajectory models, per cohort and spec: build the series (one job), fit each K (one job per K),
+# bootstrap LR replicates (one job per K >= 2 and replicate), gather (one job).
+
+
+rule trajectory_series:
+    input:
+        unpack(trajectory_series_inputs),
+    output:
+        series="results/{cohort}/trajectories/{name}/series.parquet",
+    log:
+        "logs/trajectory_series/{cohort}.{name}.log",
+    benchmark:
+        "logs/benchmarks/trajectory_series/{cohort}.{name}.tsv"
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(20),
+        runtime=10,
+    script:
+        "../scripts/trajectory_series.py"
+
+
+rule trajectory_series_anchored:
+    input:
+        unpack(trajectory_series_inputs),
+    output:
+        series="results/{cohort}/trajectories/{name}/series_anchored.parquet",
+        anchors="results/{cohort}/trajectories/{name}/anchors.csv",
+    log:
+        "logs/trajectory_series_anchored/{cohort}.{name}.log",
+    benchmark:
+        "logs/benchmarks/trajectory_series_anchored/{cohort}.{name}.tsv"
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(20),
+        runtime=10,
+    script:
+        "../scripts/trajectory_series.py"
+
+
 rule fit_trajectories:
     input:
-        scores="results/{cohort}/scores.parquet",
+        series=lambda wc: trajectory_series_file(wc.cohort, wc.name),
     output:
         fit="results/{cohort}/trajectories/{name}/fits/K{k}.json",
         classes="results/{cohort}/trajectories/{name}/fits/K{k}.classes.parquet",
@@ -12,26 +55,42 @@ rule fit_trajectories:
         "../envs/srflow.yaml"
     threads: 1
     resources:
-        mem_mb=mem_for_input(40),
+        mem_mb=mem_for_input(400),
         runtime=60,
+    params:
+        spec=lambda wc: trajectory_spec(wc.cohort, wc.name),
+        seed=SRFLOW.seed,
     script:
         "../scripts/fit_trajectories.py"
 
 
+rule bootstrap_trajectories:
+    input:
+        series=lambda wc: trajectory_series_file(wc.cohort, wc.name),
+    output:
+        replicate="results/{cohort}/trajectories/{name}/bootstrap/K{k}.rep{rep}.json",
+    log:
+        "logs/bootstrap_trajectories/{cohort}.{name}.K{k}.rep{rep}.log",
+    benchmark:
+        "logs/benchmarks/bootstrap_trajectories/{cohort}.{name}.K{k}.rep{rep}.tsv"
+    wildcard_constraints:
+        rep="[0-9]+",
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(400),
+        runtime=60,
+    params:
+        spec=lambda wc: trajectory_spec(wc.cohort, wc.name),
+        seed=SRFLOW.seed,
+    script:
+        "../scripts/bootstrap_trajectories.py"
+
+
 rule select_trajectories:
     input:
-        fits=lambda wc: expand(
-            "results/{cohort}/trajectories/{name}/fits/K{k}.json",
-            cohort=wc.cohort,
-            name=wc.name,
-            k=trajectory_k_values(wc.cohort, wc.name),
-        ),
-        classes=lambda wc: expand(
-            "results/{cohort}/trajectories/{name}/fits/K{k}.classes.parquet",
-            cohort=wc.cohort,
-            name=wc.name,
-            k=trajectory_k_values(wc.cohort, wc.name),
-        ),
+        unpack(trajectory_select_inputs),
     output:
         selection="results/{cohort}/trajectories/{name}/selection.csv",
         classes="results/{cohort}/trajectories/{name}/classes.csv",
@@ -46,5 +105,7 @@ rule select_trajectories:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        spec=lambda wc: trajectory_spec(wc.cohort, wc.name),
     script:
         "../scripts/select_trajectories.py"

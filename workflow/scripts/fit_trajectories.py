@@ -1,15 +1,17 @@
-"""Fit one trajectory spec with K classes for one cohort (see srflow.stages.trajectory_fit_stage)."""
+"""Fit one trajectory spec with K classes for one cohort (see srflow.stages.trajectories.trajectory_fit_stage)."""
 
-from srflow.stages import run_logged, trajectory_fit_stage
+from srflow.stages._common import run_logged
+from srflow.stages.trajectories import trajectory_fit_stage
 
 run_logged(
     snakemake.log[0],
     trajectory_fit_stage,
-    config_data=snakemake.config,
+    spec=snakemake.params.spec,
+    config_seed=snakemake.params.seed,
     cohort_name=snakemake.wildcards.cohort,
     spec_name=snakemake.wildcards.name,
     n_classes=int(snakemake.wildcards.k),
-    scores_in=snakemake.input.scores,
+    series_in=snakemake.input.series,
     fit_out=snakemake.output.fit,
     classes_out=snakemake.output.classes,
 )

@@ -1,15 +1,17 @@
-"""Gather one trajectory spec's fits over K into the selection, classes and curves tables."""
+"""Gather one trajectory spec's fits (and bootstrap replicates) into the selection, classes and curves tables."""
 
-from srflow.stages import run_logged, trajectory_select_stage
+from srflow.stages._common import run_logged
+from srflow.stages.trajectories import trajectory_select_stage
 
 run_logged(
     snakemake.log[0],
     trajectory_select_stage,
-    config_data=snakemake.config,
-    cohort_name=snakemake.wildcards.cohort,
+    spec=snakemake.params.spec,
     spec_name=snakemake.wildcards.name,
     fits_in=list(snakemake.input.fits),
     classes_in=list(snakemake.input.classes),
+    bootstrap_in=list(snakemake.input.bootstrap),
+    anchors_in=snakemake.input.get("anchors"),
     selection_out=snakemake.output.selection,
     classes_out=snakemake.output.classes,
     curves_out=snakemake.output.curves,

@@ -404,6 +404,7 @@ def bootstrap_lrt_replicate(
     random_intercept: bool = True,
     random_slope: bool = False,
     model_options: Mapping | None = None,
+    null_seed: int | None = None,
 ) -> dict:
     """One parametric-bootstrap replicate of the LR test of K - 1 against K classes.
 
@@ -426,12 +427,19 @@ def bootstrap_lrt_replicate(
         Run seed.
     participant, time, outcome, method, degree, variance, starts, random_intercept, random_slope, model_options
         As in :func:`fit_trajectory_grid` (method "lcga" or "gmm").
+    null_seed : int or None
+        Seed of the K - 1 class fit to ``data`` (the model the replicate simulates
+        from); default :func:`model_seed` ``(seed, K - 1)``.  A workflow that gives
+        each replicate its own ``seed`` passes the seed its grid fit of K - 1 used,
+        so every replicate simulates from the very model whose log-likelihood
+        enters the observed LR statistic.
 
     Returns
     -------
     dict
         ``K, replicate, loglik_null, loglik_alt, lr`` with
-        ``lr = 2 (loglik_alt - loglik_null)`` on the simulated data.
+        ``lr = 2 (loglik_alt - loglik_null)`` on the simulated data, and
+        ``loglik_null_observed``, the K - 1 class fit's log-likelihood on ``data``.
     """
     if method not in ("lcga", "gmm"):
         raise ConfigError("the bootstrap LR test needs a likelihood model: method 'lcga' or 'gmm'.")
@@ -441,7 +449,8 @@ def bootstrap_lrt_replicate(
     panel = prepare_panel(data, participant, time, outcome)
     args = (degree, variance, starts)
     re_args = (random_intercept, random_slope, model_options)
-    null = _make_model(method, k - 1, *args, model_seed(seed, k - 1), *re_args).fit(panel)
+    null_state = model_seed(seed, k - 1) if null_seed is None else int(null_seed)
+    null = _make_model(method, k - 1, *args, null_state, *re_args).fit(panel)
     rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), k, int(replicate), 1]))
     simulated = prepare_panel(null.simulate(rng), participant, time, outcome)
     fit_null = _make_model(method, k - 1, *args, model_seed(seed, k, replicate, 2), *re_args).fit(simulated)
@@ -449,6 +458,7 @@ def bootstrap_lrt_replicate(
     return {
         "K": k,
         "replicate": int(replicate),
+        "loglik_null_observed": float(null.loglik_),
         "loglik_null": float(fit_null.loglik_),
         "loglik_alt": float(fit_alt.loglik_),
         "lr": float(2.0 * (fit_alt.loglik_ - fit_null.loglik_)),
