@@ -142,3 +142,17 @@ def test_config_readme_lists_every_key():
     start = text.index("<!-- BEGIN KEYS")
     body = text[text.index("\n", start) + 1 : text.index("<!-- END KEYS -->")]
     assert body == schema_reference()
+
+
+def test_trajectory_specs_are_checked_against_the_cohort(raw):
+    raw["trajectories"] = {
+        "from_period": {"variable": "sr:person"},
+        "unknown": {"variable": "PHQ"},
+        "km": {"method": "kmeans", "bootstrap": 5},
+        "backwards": {"classes": [4, 2]},
+    }
+    message = _error(raw)
+    assert "trajectories.from_period.variable: SR spec 'person' has level period" in message
+    assert "trajectories.unknown.variable: 'PHQ' is not P, E, an instrument or a covariate of cohort synthetic" in message
+    assert "trajectories.km.bootstrap: the bootstrap LR test needs a likelihood" in message
+    assert "trajectories.backwards.classes: smallest 4 is above largest 2" in message

@@ -139,6 +139,32 @@ def _most_specific(errors: list[jsonschema.ValidationError]) -> list[jsonschema.
     return out
 
 
+def _trajectory_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+    """Trajectory specs must name a series the cohort has, and a bootstrap needs a likelihood."""
+    problems = []
+    sr_specs = cohort.get("sr", cfg.get("sr", {}))
+    score_columns = {"P", "E", *cohort["instruments"], *cohort["columns"]["covariates"]}
+    for name, spec in cohort.get("trajectories", cfg.get("trajectories", {})).items():
+        where = f"trajectories.{name}"
+        variable = spec["variable"]
+        if variable.startswith("sr:"):
+            sr = sr_specs.get(variable[3:])
+            if sr is None:
+                problems.append(f"{where}.variable: no SR spec named '{variable[3:]}' (SR specs: {', '.join(sorted(sr_specs)) or 'none'})")
+            elif sr["level"] not in ("wave", "multilevel"):
+                problems.append(
+                    f"{where}.variable: SR spec '{variable[3:]}' has level {sr['level']}; a trajectory needs one SR "
+                    "score per wave (level wave or multilevel)"
+                )
+        elif variable not in score_columns:
+            problems.append(f"{where}.variable: '{variable}' is not P, E, an instrument or a covariate of cohort {cohort_name}")
+        if spec["bootstrap"] > 0 and spec["method"] == "kmeans":
+            problems.append(f"{where}.bootstrap: the bootstrap LR test needs a likelihood (method lcga or gmm); set 0 for kmeans")
+        if spec["classes"][0] > spec["classes"][1]:
+            problems.append(f"{where}.classes: smallest {spec['classes'][0]} is above largest {spec['classes'][1]}")
+    return problems
+
+
 def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
     """Checks a JSON schema cannot express."""
     problems: list[str] = []
@@ -163,6 +189,7 @@ def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
                 stray = sorted(set(inst["reverse"]) - set(inst["items"]["columns"]))
                 if stray:
                     problems.append(f"{where}.instruments.{name}.reverse: {', '.join(stray)} not among the instrument's items")
+        problems += _trajectory_problems(cohort_name, cohort, cfg)
         clash = sorted(set(cohort["columns"]["covariates"]) & set(cohort["instruments"]))
         if clash:
             problems.append(f"{where}: {', '.join(clash)} is both a covariate and an instrument name")
