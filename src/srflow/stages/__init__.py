@@ -6,25 +6,40 @@ however it is run. Nothing here imports Snakemake. One module per stage family:
 ``data`` (ingest, validate, score), ``models`` (SR, mixed), ``trajectories``, ``report``.
 """
 
-from srflow.stages._common import job_seed, run_logged, say
-from srflow.stages.data import CheckReport, check_cohort, ingest_stage, score_stage, validate_stage
-from srflow.stages.models import mixed_stage, sr_stage
-from srflow.stages.report import report_stage
-from srflow.stages.trajectories import trajectory_fit_stage, trajectory_select_stage, trajectory_series
+from importlib import import_module
 
-__all__ = [
-    "CheckReport",
-    "check_cohort",
-    "ingest_stage",
-    "job_seed",
-    "mixed_stage",
-    "report_stage",
-    "run_logged",
-    "say",
-    "score_stage",
-    "sr_stage",
-    "trajectory_fit_stage",
-    "trajectory_select_stage",
-    "trajectory_series",
-    "validate_stage",
-]
+# Names are loaded on first use, so a job imports only its own stage family (a trajectory job
+# never pays for the report's matplotlib or the validation's pandera).
+_EXPORTS = {
+    "CheckReport": "data",
+    "check_cohort": "data",
+    "ingest_stage": "data",
+    "score_stage": "data",
+    "validate_stage": "data",
+    "mixed_stage": "models",
+    "sr_stage": "models",
+    "report_stage": "report",
+    "job_seed": "_common",
+    "run_logged": "_common",
+    "say": "_common",
+    "trajectory_bootstrap_stage": "trajectories",
+    "trajectory_fit_stage": "trajectories",
+    "trajectory_select_stage": "trajectories",
+    "trajectory_series": "trajectories",
+    "trajectory_series_stage": "trajectories",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'srflow.stages' has no attribute {name!r}") from None
+    value = getattr(import_module(f"srflow.stages.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import zlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from srflow.config import CohortConfig, load_config
+if TYPE_CHECKING:
+    from srflow.config import CohortConfig
 
 
 def say(message: str) -> None:
@@ -19,6 +20,8 @@ def say(message: str) -> None:
 
 def cohort_config(config_data: Mapping[str, Any], cohort_name: str) -> CohortConfig:
     """The typed config of one cohort, from the (possibly default-filled) config mapping."""
+    from srflow.config import load_config
+
     return load_config(config_data).cohort(cohort_name)
 
 
