@@ -1206,6 +1206,8 @@ class ReportBuilder:
                     cells.append(self.count(value) if not isinstance(value, str) else value)
                 elif lowered == "p" or lowered.endswith("_p") or lowered.startswith("p_"):
                     cells.append(format_p(value))
+                elif lowered.endswith("replicates"):  # bootstrap replicates fitted: a whole number, not people
+                    cells.append(DASH if value is None or (isinstance(value, float) and math.isnan(value)) else str(int(value)))
                 elif c in {"degenerate", "converged", "poorly_separated"}:
                     flag = _as_bool(value)
                     cells.append(DASH if flag is None else "yes" if flag else "no")
