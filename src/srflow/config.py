@@ -26,6 +26,8 @@ from srflow.errors import ConfigError
 
 #: Names the pipeline itself gives to columns of the scored table.
 RESERVED_NAMES = frozenset({"participant_id", "wave", "time", "P", "E", "source_row"})
+#: SR levels with one score per (participant, wave): the only ones a trajectory can follow.
+SR_WAVE_LEVELS = ("wave", "multilevel")
 #: Blocks that apply to every cohort unless a cohort overrides them.
 SHARED_BLOCKS = ("sr", "mixed_models", "trajectories", "report")
 
@@ -151,7 +153,7 @@ def _trajectory_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mappi
             sr = sr_specs.get(variable[3:])
             if sr is None:
                 problems.append(f"{where}.variable: no SR spec named '{variable[3:]}' (SR specs: {', '.join(sorted(sr_specs)) or 'none'})")
-            elif sr["level"] not in ("wave", "multilevel"):
+            elif sr["level"] not in SR_WAVE_LEVELS:
                 problems.append(
                     f"{where}.variable: SR spec '{variable[3:]}' has level {sr['level']}; a trajectory needs one SR "
                     "score per wave (level wave or multilevel)"

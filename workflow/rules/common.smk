@@ -152,15 +152,8 @@ def trajectory_series_inputs(wildcards):
     spec = trajectory_spec(cohort, name)
     inputs = {"scores": f"results/{cohort}/scores.parquet"}
     variable = spec["variable"]
-    if variable.startswith("sr:"):
+    if variable.startswith("sr:"):  # the config check guarantees a per-wave SR spec
         sr_name = variable[3:]
-        sr_spec = SRFLOW.cohort(cohort).sr.get(sr_name)
-        if sr_spec is None or sr_spec["level"] not in ("wave", "multilevel"):
-            raise ValueError(
-                f"trajectories.{name}.variable '{variable}': a trajectory needs an SR spec with one score per wave "
-                f"(level wave or multilevel); '{sr_name}' is "
-                + ("not defined" if sr_spec is None else f"level {sr_spec['level']}")
-            )
         inputs["sr"] = f"results/{cohort}/sr/{sr_name}.csv"
     anchor = spec.get("anchor")
     if anchor and anchor["column"] not in trajectory_score_columns(cohort):
@@ -174,11 +167,6 @@ def trajectory_bootstrap_files(cohort, name):
     replicates = int(spec.get("bootstrap", 0))
     if replicates == 0:
         return []
-    if spec["method"] == "kmeans":
-        raise ValueError(
-            f"trajectories.{name}: the bootstrap LR test needs a likelihood (method lcga or gmm); "
-            "set bootstrap: 0 for kmeans"
-        )
     return expand(
         "results/{cohort}/trajectories/{name}/bootstrap/K{k}.rep{rep}.json",
         cohort=cohort,

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from srflow.config import SR_WAVE_LEVELS
 from srflow.stages._common import job_seed, say
 from srflow.tables import write_json, write_table
 
@@ -46,8 +47,6 @@ __all__ = [
     "trajectory_series_stage",
 ]
 
-#: SR levels that give one score per (participant, wave), the only ones a trajectory can follow
-SR_WAVE_LEVELS = ("wave", "multilevel")
 #: width of the peri window when the anchor block does not set ``peri``: the anchor wave itself
 PERI_WAVES = 1
 CURVE_COLUMNS = ["K", "class", "time", "fitted", "observed_mean", "observed_sd", "n_observed"]
