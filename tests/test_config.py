@@ -156,3 +156,41 @@ def test_trajectory_specs_are_checked_against_the_cohort(raw):
     assert "trajectories.unknown.variable: 'PHQ' is not P, E, an instrument or a covariate of cohort synthetic" in message
     assert "trajectories.km.bootstrap: the bootstrap LR test needs a likelihood" in message
     assert "trajectories.backwards.classes: smallest 4 is above largest 2" in message
+
+
+def test_schema_nodes_use_only_json_schema_keywords():
+    """Catches YAML slips such as an unquoted comma in a flow mapping turning text into keys."""
+    keywords = {
+        "$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties", "required",
+        "additionalProperties", "propertyNames", "pattern", "enum", "const", "default", "items", "minItems",
+        "maxItems", "minProperties", "maxProperties", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "minLength", "oneOf",
+    }
+    strays = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key not in keywords:
+                    strays.append(f"{path}.{key}")
+                if key in ("properties", "$defs"):
+                    for name, sub in value.items():
+                        walk(sub, f"{path}.{name}")
+                elif key in ("additionalProperties", "items", "propertyNames"):
+                    walk(value, f"{path}.{key}")
+                elif key == "oneOf":
+                    for i, sub in enumerate(value):
+                        walk(sub, f"{path}.oneOf{i}")
+
+    walk(config_schema(), "")
+    assert strays == []
+
+
+def test_mixed_model_terms_must_be_scores_columns(raw):
+    raw["cohorts"]["synthetic"]["columns"]["wave"] = "visit"
+    raw["mixed_models"] = {"m": {"fixed": ["E", "visit", "E:stress^2"], "random": ["slope"]}}
+    message = _error(raw)
+    assert "mixed_models.m.fixed: 'visit' is not a column of the scores table of cohort synthetic" in message
+    assert "source columns are renamed (subject_id -> participant_id, visit -> wave, date -> time)" in message
+    assert "mixed_models.m.fixed: 'stress' is not a column" in message
+    assert "mixed_models.m.random: 'slope' is not a column" in message

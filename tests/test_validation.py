@@ -203,7 +203,7 @@ def test_faults_file_summary_and_error_message():
     assert "row 14, column start" not in message  # only the first 10 are listed
     assert "... and 1 more" in message
     assert "fix the data or set on_invalid: exclude" in message.lower()
-    assert "validation/failures.csv" in message
+    assert "Only the first 10 failures are shown; the full list was not written." in message
     # The caller can still write the diagnostic tables.
     assert len(info.value.result.failures) == 11 and len(info.value.result.ledger) == 15
 

@@ -141,11 +141,46 @@ def _most_specific(errors: list[jsonschema.ValidationError]) -> list[jsonschema.
     return out
 
 
+def _score_columns(cohort: Mapping[str, Any]) -> set[str]:
+    """Columns of a cohort's scores table that analyses may name."""
+    return {"P", "E", "wave", "time", *cohort["instruments"], *cohort["columns"]["covariates"]}
+
+
+def _renamed_hint(cohort: Mapping[str, Any]) -> str:
+    """How source column names map to the scores table, for messages about unknown columns."""
+    columns = cohort["columns"]
+    pairs = [(columns["participant"], "participant_id"), (columns.get("wave"), "wave"), (columns.get("time"), "time")]
+    renamed = [f"{source} -> {canonical}" for source, canonical in pairs if source and source != canonical]
+    return f"; source columns are renamed ({', '.join(renamed)})" if renamed else ""
+
+
+def _mixed_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+    """Mixed-model specs may name only columns of the scores table, and compare only with existing models."""
+    problems = []
+    specs = cohort.get("mixed_models", cfg.get("mixed_models", {}))
+    known = _score_columns(cohort)
+    for model_name, spec in specs.items():
+        where = f"mixed_models.{model_name}"
+        named = [("outcome", spec["outcome"])] + [
+            (key, part.split("^")[0]) for key in ("fixed", "random") for term in spec[key] for part in term.split(":")
+        ]
+        for key, column in named:
+            if column not in known:
+                problems.append(
+                    f"{where}.{key}: '{column}' is not a column of the scores table of cohort {cohort_name} "
+                    f"(columns: {', '.join(sorted(known))}){_renamed_hint(cohort)}"
+                )
+        other = spec.get("compare_to")
+        if other is not None and other not in specs:
+            problems.append(f"{where}.compare_to: no model named '{other}' (models: {', '.join(sorted(specs))})")
+    return problems
+
+
 def _trajectory_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
     """Trajectory specs must name a series the cohort has, and a bootstrap needs a likelihood."""
     problems = []
     sr_specs = cohort.get("sr", cfg.get("sr", {}))
-    score_columns = {"P", "E", *cohort["instruments"], *cohort["columns"]["covariates"]}
+    score_columns = _score_columns(cohort)
     for name, spec in cohort.get("trajectories", cfg.get("trajectories", {})).items():
         where = f"trajectories.{name}"
         variable = spec["variable"]
@@ -195,16 +230,7 @@ def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
         clash = sorted(set(cohort["columns"]["covariates"]) & set(cohort["instruments"]))
         if clash:
             problems.append(f"{where}: {', '.join(clash)} is both a covariate and an instrument name")
-        for block in SHARED_BLOCKS[:3]:
-            specs = cohort.get(block, cfg.get(block, {}))
-            if block == "mixed_models":
-                for model_name, spec in specs.items():
-                    other = spec.get("compare_to")
-                    if other is not None and other not in specs:
-                        problems.append(
-                            f"mixed_models.{model_name}.compare_to: no model named '{other}' "
-                            f"(models: {', '.join(sorted(specs))})"
-                        )
+        problems += _mixed_problems(cohort_name, cohort, cfg)
     return problems
 
 

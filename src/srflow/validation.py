@@ -136,8 +136,10 @@ class ValidationResult:
             lines.append(f"  row {row.source_row}, column {row.column}, value {row.value!r}: {row.check} ({row.message})")
         if len(self.failures) > MESSAGE_FAILURES:
             lines.append(f"  ... and {len(self.failures) - MESSAGE_FAILURES} more")
-        where = str(failures_path) if failures_path else "validation/failures.csv in the cohort's results folder"
-        lines.append(f"The full list of failures is in {where} (the ledger next to it lists every row).")
+        if failures_path:
+            lines.append(f"The full list of failures is in {failures_path} (the ledger next to it lists every row).")
+        else:
+            lines.append(f"Only the first {MESSAGE_FAILURES} failures are shown; the full list was not written.")
         cohort = f"cohorts.{self.cohort}." if self.cohort else ""
         lines.append(f"Fix the data or set on_invalid: exclude ({cohort}on_invalid) to drop the failing rows and go on.")
         return "\n".join(lines)

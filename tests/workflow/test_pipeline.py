@@ -164,3 +164,22 @@ def test_config_typo_stops_snakemake_with_the_key_named(tmp_path):
     message = done.stdout + done.stderr
     assert "cohorts.synthetic: unknown key 'lyout' (did you mean 'layout'?)" in message
     assert "Traceback" not in message and 'File "' not in message
+
+
+def test_editing_settings_reruns_exactly_the_stages_that_use_them(finished_run):
+    """Scoring settings feed ingest/validate/score and everything after; an SR spec only its own job."""
+    config = yaml.safe_load((finished_run / "config.yaml").read_text())
+    config["cohorts"]["small"]["instruments"]["ghq12"]["reverse"] = []
+    edited = finished_run / "edited.yaml"
+    edited.write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = _snakemake(finished_run, edited, "-n", "--quiet", "rules")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert all(rule in plan.stdout for rule in ("ingest", "validate", "score", "report"))
+
+    config = yaml.safe_load((finished_run / "config.yaml").read_text())
+    config["sr"]["person"]["outliers"] = "huber"
+    edited.write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = _snakemake(finished_run, edited, "-n", "--quiet", "rules")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "sr_scores" in plan.stdout and "report" in plan.stdout
+    assert "ingest" not in plan.stdout and "fit_mixed_model" not in plan.stdout

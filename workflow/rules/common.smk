@@ -1,11 +1,12 @@
 # Config validation, getters and target lists. The only place with Python helpers for the rules.
 import copy
+import hashlib
 import re
 import sys
 
 from snakemake.utils import validate
 
-from srflow.config import load_config
+from srflow.config import SHARED_BLOCKS, canonical_json, load_config
 from srflow.errors import ConfigError
 
 # srflow's own check first: its messages name the key, the value and what is allowed
@@ -28,6 +29,37 @@ wildcard_constraints:
     model="[A-Za-z][A-Za-z0-9_]*",
     name="[A-Za-z][A-Za-z0-9_]*",
     k="[0-9]+",
+
+
+def settings_digest(data):
+    """A short digest of config settings, given as a rule param so that editing them reruns the job."""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+
+def data_settings(wildcards):
+    """What ingest, validate and score depend on: the cohort's config without the analysis blocks."""
+    cohort = SRFLOW.data["cohorts"][wildcards.cohort]
+    return settings_digest({k: v for k, v in cohort.items() if k not in SHARED_BLOCKS})
+
+
+def sr_settings(wildcards):
+    return settings_digest(SRFLOW.cohort(wildcards.cohort).sr[wildcards.spec])
+
+
+def mixed_settings(wildcards):
+    models = SRFLOW.cohort(wildcards.cohort).mixed_models
+    spec = models[wildcards.model]
+    other = spec.get("compare_to")
+    return settings_digest([spec, models.get(other) if other else None])
+
+
+def report_settings(wildcards):
+    """The report describes the whole cohort config (methods paragraph, GRoLTS marks)."""
+    cohort = SRFLOW.cohort(wildcards.cohort)
+    blocks = {block: getattr(cohort, block) for block in SHARED_BLOCKS}
+    return settings_digest(
+        [SRFLOW.data["cohorts"][wildcards.cohort], blocks, SRFLOW.seed]
+    )
 
 
 def cohort_input(wildcards):

@@ -14,5 +14,7 @@ rule ingest:
     resources:
         mem_mb=mem_for_input(30),
         runtime=30,
+    params:
+        settings=data_settings,
     script:
         "../scripts/ingest.py"

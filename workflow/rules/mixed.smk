@@ -15,5 +15,7 @@ rule fit_mixed_model:
     resources:
         mem_mb=mem_for_input(40),
         runtime=60,
+    params:
+        settings=mixed_settings,
     script:
         "../scripts/mixed.py"

@@ -23,5 +23,7 @@ rule report:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        settings=report_settings,
     script:
         "../scripts/report.py"

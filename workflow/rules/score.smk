@@ -14,5 +14,7 @@ rule score:
     resources:
         mem_mb=mem_for_input(20),
         runtime=30,
+    params:
+        settings=data_settings,
     script:
         "../scripts/score.py"

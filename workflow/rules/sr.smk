@@ -14,5 +14,7 @@ rule sr_scores:
     resources:
         mem_mb=mem_for_input(40),
         runtime=30,
+    params:
+        settings=sr_settings,
     script:
         "../scripts/sr.py"

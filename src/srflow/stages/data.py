@@ -91,6 +91,8 @@ def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -
     would_stop = cohort.on_invalid == "fail" and not result.ok
     if would_stop:
         lines.append(result.error_message(failures_out))
+        if failures_out is None and len(result.failures) > 0:
+            lines.append("Add --failures FILE to write every failure (and the row ledger beside it).")
     elif not result.ok:
         lines.append("on_invalid is exclude: the failing rows are dropped and listed in the ledger")
     return CheckReport(ok=not would_stop, text="\n".join(lines))
