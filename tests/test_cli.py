@@ -25,6 +25,7 @@ def test_init_drafts_a_config_that_validates_the_r_export(tmp_path, capsys, monk
     # GE_12 is a free-text open question sharing the prefix: the draft lists the 11 numeric items only
     assert ge.selector == tuple(f"GE_{i:02d}" for i in range(1, 12))
     assert ge.range == (0.0, 5.0)
+    assert "range: [0, 5]" in out.read_text()
     assert "GE_12 share the stem 'GE_' but hold text" in out.read_text()
     capsys.readouterr()
     assert main(["validate", "--config", str(out)]) == 0
@@ -78,3 +79,18 @@ def test_init_refuses_to_overwrite(tmp_path):
     out.write_text("keep me")
     assert main(["init", "--input", str(MESSY / "r_export.csv"), "--out", str(out)]) == 1
     assert out.read_text() == "keep me"
+
+
+def test_init_recognises_a_wide_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "wide.yaml"
+    assert main(["init", "--input", str(MESSY / "cohort_wide.csv"), "--cohort", "wide", "--out", str(out)]) == 0
+    cohort = load_config(out).cohort("wide")
+    assert (cohort.layout, cohort.wide_pattern, cohort.columns.wave, cohort.columns.time) == ("wide", "{item}_t{wave}", None, "date")
+    assert [(i.name, i.role, i.selector) for i in cohort.instruments.values()] == [
+        ("ghq", "problems", "GHQ_"), ("ge", "stressors", "GE_"), ("le", "stressors", "LE_")
+    ]
+    capsys.readouterr()
+    assert main(["validate", "--config", str(out)]) == 0
+    long_rows = len(pd.read_parquet(MESSY / "cohort.parquet"))
+    assert f"{long_rows} kept" in capsys.readouterr().out  # the same rows as the long file of these participants

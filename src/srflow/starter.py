@@ -24,6 +24,26 @@ PROBLEM_STEMS = re.compile(r"ghq|phq|gad|ces|dass|k10|bdi|mhi|cm|sym", re.IGNORE
 STRESSOR_STEMS = re.compile(r"ge|le|ce|dh|stress|hassl|event|mil", re.IGNORECASE)
 NUMBERED = re.compile(r"^(?P<stem>.*?[A-Za-z][_.]?)(?P<number>\d+)$")
 COMMON_MISSING_CODES = (-99, -999, -9, 99, 999, -77, -88)
+#: wave suffixes recognised in wide files, tried in this order: GHQ_01_t1, GHQ_01_w1, GHQ_01.t1, GHQ_01_wave1
+WIDE_PATTERNS = ("{item}_t{wave}", "{item}_w{wave}", "{item}.t{wave}", "{item}_wave{wave}", "{item}_T{wave}")
+
+
+def _wide_layout(columns: list[str]) -> tuple[str, dict[str, list[str]]] | None:
+    """The wave pattern most columns follow, with stem -> its per-wave columns; None for long files."""
+    best = None
+    for pattern in WIDE_PATTERNS:
+        regex = re.compile("^" + re.escape(pattern).replace(r"\{item\}", "(?P<item>.+?)").replace(r"\{wave\}", r"(?P<wave>\d+)") + "$")
+        stems: dict[str, list[str]] = defaultdict(list)
+        waves = set()
+        for column in columns:
+            match = regex.match(column)
+            if match:
+                stems[match.group("item")].append(column)
+                waves.add(int(match.group("wave")))
+        matched = sum(len(v) for v in stems.values())
+        if len(waves) >= 2 and matched >= 0.3 * len(columns) and (best is None or matched > best[2]):
+            best = (pattern, dict(stems), matched)
+    return None if best is None else (best[0], best[1])
 
 
 def _normalised(name: str) -> str:
@@ -44,6 +64,11 @@ def _numeric_share(values: pd.Series) -> float:
     return 1.0 - float(not_numeric[present].mean()) if present.any() else 0.0
 
 
+def _plain_number(value: float) -> int | float:
+    """3.0 -> 3 (as a questionnaire range is written), 2.5 stays 2.5."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def _item_groups(frame: pd.DataFrame, skip: set[str]) -> dict[str, dict]:
     """Columns that share a stem and end in a number, split into numeric items and text columns."""
     groups: dict[str, list[str]] = defaultdict(list)
@@ -62,7 +87,7 @@ def _item_groups(frame: pd.DataFrame, skip: set[str]) -> dict[str, dict]:
             out[stem] = {
                 "items": numeric,
                 "text": [c for c in columns if c not in numeric],
-                "range": [float(valid.min()), float(valid.max())] if valid.size else [0.0, 1.0],
+                "range": [_plain_number(valid.min()), _plain_number(valid.max())] if valid.size else [0, 1],
                 "codes": codes,
             }
     return out
@@ -84,9 +109,20 @@ def starter_config(path: Path, cohort_name: str = "mystudy") -> str:
         A config that passes the schema, with every guess marked ``CHECK``.
     """
     frame, notes = read_raw(path)
+    wide = _wide_layout([str(c) for c in frame.columns])
+    if wide is not None:
+        # one column per item (its waves stacked), so items are grouped as in a long file
+        pattern, stems = wide
+        per_wave = {c for cols in stems.values() for c in cols}
+        blocks = max(len(cols) for cols in stems.values())
+        stacked = {stem: pd.concat([frame[c] for c in cols], ignore_index=True) for stem, cols in stems.items()}
+        stacked.update(
+            {c: pd.concat([frame[c]] * blocks, ignore_index=True) for c in frame.columns if c not in per_wave}
+        )
+        frame = pd.DataFrame(stacked)
     columns = [str(c) for c in frame.columns]
     participant = _pick(columns, PARTICIPANT_NAMES) or columns[0]
-    wave = _pick(columns, WAVE_NAMES)
+    wave = None if wide is not None else _pick(columns, WAVE_NAMES)
     date = next((c for c in columns if "date" in c.lower()), None)
     covariates = {c: COVARIATE_NAMES[_normalised(c)] for c in columns if _normalised(c) in COVARIATE_NAMES}
     groups = _item_groups(frame, skip={participant, wave or "", date or ""})
@@ -117,7 +153,8 @@ def starter_config(path: Path, cohort_name: str = "mystudy") -> str:
 
     cohort = {
         "input": str(path),
-        "layout": "long",
+        "layout": "long" if wide is None else "wide",
+        **({} if wide is None else {"wide_pattern": wide[0]}),
         "columns": {"participant": participant, "wave": wave, "time": date, "covariates": covariates},
         "missing_codes": sorted(codes),
         "on_invalid": "fail",
@@ -136,7 +173,9 @@ def starter_config(path: Path, cohort_name: str = "mystudy") -> str:
     for stem, group in groups.items():
         if group["text"]:
             header.append(f"# note: {', '.join(group['text'])} share the stem {stem!r} but hold text; left out of the items")
-    if wave is None:
+    if wide is not None:
+        header.append(f"# wide file: one row per participant, waves in columns named like {wide[0]!r} (CHECK)")
+    elif wave is None:
         header.append("# CHECK: no wave column found; for a wide file set layout: wide and wide_pattern")
     return "\n".join(header) + "\n" + _mark_checks(body)
 
@@ -146,7 +185,7 @@ def _mark_checks(body: str) -> str:
     marked = []
     for line in body.splitlines():
         key = line.strip().split(":", 1)[0]
-        if key in {"participant", "wave", "time", "role", "range", "missing_codes", "prefix", "columns"}:
+        if key in {"participant", "wave", "time", "role", "range", "missing_codes", "prefix", "columns", "wide_pattern"}:
             line += "  # CHECK"
         marked.append(line)
     return "\n".join(marked) + "\n"
