@@ -667,3 +667,16 @@ def test_provenance_versions_key_and_missing_packages():
     assert "not installed" not in html
     footer = visible_text(html.split('<footer id="reproducibility">')[1])
     assert f"Config SHA-256 {'cd' * 32}" in footer and "Input SHA-256 –" in footer
+
+
+def test_chosen_k_at_the_edge_of_the_range_is_flagged():
+    """K = 2 chosen inside 1..3 is not flagged; when K = 3 is not degenerate it wins and is flagged as the edge."""
+    inside = build_report(make_inputs())
+    assert "Chosen number of classes: K = 2" in inside
+    assert "is the largest number of classes fitted" not in inside
+
+    inputs = make_inputs()
+    inputs.trajectories["problems"]["selection"]["degenerate"] = False
+    edge = build_report(inputs)
+    assert "Chosen number of classes: K = 3" in edge
+    assert "K = 3 is the largest number of classes fitted, so BIC may still fall with more classes" in edge

@@ -1110,6 +1110,12 @@ class ReportBuilder:
             section.add("note", tone="warn", text="No model-selection table.")
         if chosen is not None:
             section.add("p", text=f"Chosen number of classes: K = {_label(chosen)} (lowest BIC among solutions without a degenerate class).")
+            fitted = pd.to_numeric(selection["K"], errors="coerce").max()
+            if len(selection) > 1 and chosen == fitted:
+                section.add("note", tone="warn", text=(
+                    f"K = {_label(chosen)} is the largest number of classes fitted, so BIC may still fall with more "
+                    "classes: widen the spec's classes range before settling on it."
+                ))
         elif isinstance(selection, pd.DataFrame) and not selection.empty:
             section.add("note", tone="warn", text="No K could be chosen: every solution is degenerate, failed, or lacks a BIC.")
         if isinstance(curves, pd.DataFrame) and not curves.empty and {"K", "class", "time", "fitted"} <= set(curves.columns):
