@@ -23,30 +23,8 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 say() { echo "[slurm start] $*"; }
 die() { echo "[slurm start] ERROR: $*" >&2; exit 1; }
 
-# pid_alive PIDFILE NAME: true if the pidfile names a live (not zombie) process called NAME.
-# A zombie still answers `kill -0`, and PID 1 here does not always reap daemons at once.
-pid_alive() {
-    local pidfile=$1 name=$2 pid stat
-    pid=$(tr -dc '0-9' 2>/dev/null <"$pidfile") || return 1  # the daemon removes it as it exits
-    [[ -n $pid && -r /proc/$pid/stat ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    [[ $stat == *"($name)"* ]] || return 1
-    [[ $(awk '{ sub(/.*\) /, ""); print $1 }' <<<"$stat") != Z ]]
-}
-
-# stop_daemon PIDFILE NAME: SIGTERM the process in the pidfile and wait (max 30 s) until it is gone.
-stop_daemon() {
-    local pidfile=$1 name=$2 pid i
-    pid_alive "$pidfile" "$name" || return 0
-    pid=$(tr -dc '0-9' 2>/dev/null <"$pidfile") || return 0
-    say "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 300; i++)); do
-        pid_alive "$pidfile" "$name" || return 0
-        sleep 0.1
-    done
-    die "$name (pid $pid) did not stop within 30 s"
-}
+# shellcheck source=ci/slurm/daemons.sh
+source "$(dirname "$0")/daemons.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root (sudo bash $0): it installs packages and starts system daemons."
 
