@@ -424,3 +424,68 @@ def test_synthetic_formats_match_cohort_csv(name):
     assert len(table) == len(reference) == 411
     columns = ["participant_id", "wave", "time"] + [c for c in reference.columns if c[:3] in ("GHQ", "GE_", "LE_")]
     pd.testing.assert_frame_equal(table[columns], reference[columns])
+
+
+# --------------------------------------------------------------------------- value labels
+
+LABELLED_COLUMNS = {**SYNTHETIC_COLUMNS, "covariates": {"age": "integer", "gender": "category"}}
+
+
+@needs(MESSY / "cohort.sav")
+@pytest.mark.parametrize(("name", "codes"), [("cohort.sav", "1 = female, 2 = male, 3 = diverse"), ("cohort.dta", "0 = female, 1 = male, 2 = diverse")])
+def test_spss_and_stata_value_labels_give_cohort_csv_genders(name, codes):
+    # data/synthetic/README.md: the .sav/.dta files hold the first 60 participants of cohort.csv
+    # (411 rows, same order); gender is coded 1-3 (SPSS) or 0-2 (Stata) with value labels, while
+    # cohort.csv holds the label texts themselves. So the labelled codes must equal cohort.csv's text.
+    reference, _ = read_raw(SYNTHETIC / "cohort.csv")
+    reference = reference.iloc[:411].reset_index(drop=True)
+    cohort = synthetic_cohort(MESSY / name, columns=LABELLED_COLUMNS)
+    ingested = read_quietly(cohort)
+    table = ingested.table
+    assert list(table["participant_id"]) == list(reference["subject_id"])
+    assert list(table["gender"]) == list(reference["gender"])
+    assert set(table["gender"]) == {"female", "male"}  # no 'diverse' among these 60 participants
+    fmt = "SPSS" if name.endswith(".sav") else "Stata"
+    assert f"covariate 'gender': {fmt} value labels applied ({codes})" in ingested.notes
+    # Items keep their stored numbers; the integer covariate stays numeric.
+    raw, _ = read_raw(MESSY / name)
+    np.testing.assert_array_equal(table["GHQ_01"].to_numpy(), raw["GHQ_01"].to_numpy(dtype="float64", na_value=np.nan))
+    assert table["GHQ_01"].dtype == np.float64 and pd.api.types.is_numeric_dtype(table["age"].dtype)
+    # read_raw itself still gives the codes (srflow.starter relies on that).
+    assert set(raw["gender"].dropna().astype(int)) == ({1, 2} if fmt == "SPSS" else {0, 1})
+    typed = validate(ingested, cohort).table
+    assert isinstance(typed["gender"].dtype, pd.CategoricalDtype)
+    assert sorted(typed["gender"].cat.categories) == ["female", "male"]
+
+
+def test_hand_made_sav_labels_only_category_covariates(tmp_path):
+    import pyreadstat
+
+    # By hand: grp codes 1, 2, 9 (no label), -99 (declared missing code); A_1 is an item with labels
+    # (0 = never, 3 = always) and must stay numeric; dose is a numeric covariate with labels, also kept.
+    frame = pd.DataFrame({
+        "id": ["P1", "P1", "P2", "P2"],
+        "wave": [1.0, 2.0, 1.0, 2.0],
+        "grp": [1.0, 2.0, 9.0, -99.0],
+        "dose": [0.0, 1.0, 1.0, 0.0],
+        "A_1": [0.0, 3.0, 2.0, 3.0],
+        "A_2": [1.0, 1.0, 0.0, 2.0],
+    })
+    path = tmp_path / "labelled.sav"
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        variable_value_labels={"grp": {1: "low", 2: "high"}, "dose": {0: "none", 1: "full"}, "A_1": {0: "never", 3: "always"}},
+    )
+    cohort = cohort_for(path, columns={"participant": "id", "wave": "wave", "covariates": {"grp": "category", "dose": "numeric"}})
+    with pytest.warns(DataWarning, match="without a value label kept as they are: 9"):
+        ingested = read_cohort(cohort)
+    table = ingested.table
+    assert table["grp"].tolist()[:3] == ["low", "high", "9"] and pd.isna(table["grp"].iloc[3])
+    assert table["A_1"].tolist() == [0.0, 3.0, 2.0, 3.0] and table["A_1"].dtype == np.float64
+    assert table["dose"].tolist() == [0.0, 1.0, 1.0, 0.0] and table["dose"].dtype == np.float64
+    assert "covariate 'grp': SPSS value labels applied (1 = low, 2 = high)" in ingested.notes
+    assert not any("'dose'" in note or "'A_1'" in note for note in ingested.notes)
+    typed = validate(ingested, cohort).table
+    assert typed["A_1"].tolist() == [0.0, 3.0, 2.0, 3.0]
+    assert sorted(typed["grp"].cat.categories) == ["9", "high", "low"]

@@ -141,6 +141,22 @@ class IngestResult:
         return name
 
 
+@dataclass(frozen=True)
+class ValueLabels:
+    """Value labels stored in an SPSS or Stata file.
+
+    Attributes
+    ----------
+    format
+        ``"SPSS"``, ``"Stata"`` or ``""`` (a format without value labels).
+    columns
+        Column name -> {stored code: label}, only for columns that carry labels.
+    """
+
+    format: str = ""
+    columns: dict[str, dict[Any, str]] = field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------- values
 
 
@@ -458,7 +474,8 @@ def read_raw(
 
     Text files come back with every column as text (standard missing tokens already
     missing, surrounding spaces removed); binary formats keep their stored types
-    (SPSS and Stata values, never value labels).
+    (SPSS and Stata values, never value labels; :func:`read_raw_labelled` also returns
+    the value labels).
 
     Parameters
     ----------
@@ -482,6 +499,42 @@ def read_raw(
     InputError
         If the file does not exist, cannot be read, or has an unsupported extension.
     """
+    frame, notes, _ = read_raw_labelled(path, delimiter=delimiter, encoding=encoding, sheet=sheet)
+    return frame, notes
+
+
+def read_raw_labelled(
+    path: str | Path,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int = 0,
+) -> tuple[pd.DataFrame, list[str], ValueLabels]:
+    """Like :func:`read_raw`, and also return the value labels stored in the file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    delimiter, encoding, sheet
+        As for :func:`read_raw`.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Exactly what :func:`read_raw` returns (codes, not labels).
+    notes : list of str
+        As for :func:`read_raw`.
+    labels : ValueLabels
+        The format (``"SPSS"`` or ``"Stata"``) and, per column (names as in ``frame``), the
+        stored code -> label mapping. Empty for formats without value labels (text, parquet,
+        Excel) and for columns without labels.
+
+    Raises
+    ------
+    InputError
+        As for :func:`read_raw`.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"input file not found: {path} (resolved {path.resolve()}); check cohorts.<name>.input in the config")
@@ -489,6 +542,8 @@ def read_raw(
         raise InputError(f"input {path} is a folder; cohorts.<name>.input must name a data file")
     ext = path.suffix.lower()
     notes: list[str] = []
+    stored_labels: dict[str, dict[Any, str]] = {}
+    label_format = ""
     try:
         if ext in TEXT_EXTENSIONS:
             frame = _read_text(path, delimiter, encoding, notes)
@@ -499,9 +554,13 @@ def read_raw(
         elif ext in (".sav", ".zsav"):
             import pyreadstat
 
-            frame, _ = pyreadstat.read_sav(str(path), apply_value_formats=False, dates_as_pandas_datetime=True)
+            frame, metadata = pyreadstat.read_sav(str(path), apply_value_formats=False, dates_as_pandas_datetime=True)
+            stored_labels = dict(metadata.variable_value_labels or {})
+            label_format = "SPSS"
         elif ext == ".dta":
             frame = pd.read_stata(path, convert_categoricals=False, convert_missing=False)
+            stored_labels = _stata_value_labels(path, notes)
+            label_format = "Stata"
         elif ext in (".xlsx", ".xls"):
             frame = _read_excel(path, sheet)
         else:
@@ -517,7 +576,8 @@ def read_raw(
             "complete and really is in this format (the extension decides the reader)"
         ) from exc
     frame = frame.reset_index(drop=True)
-    frame.columns = [str(c) for c in frame.columns]
+    original = [str(c) for c in frame.columns]
+    frame.columns = original
     stripped = [c.strip() for c in frame.columns]
     if stripped != list(frame.columns):
         notes.append("spaces around column names were removed")
@@ -529,7 +589,25 @@ def read_raw(
             pd.api.types.is_string_dtype(column.dtype) and ext not in TEXT_EXTENSIONS
         ):
             frame[name] = _na_tokens_to_missing(column)
-    return frame, notes
+    # Key the labels by the final column names (after stripping and de-duplication).
+    by_column = {
+        final: dict(stored_labels[source])
+        for source, final in zip(original, frame.columns)
+        if stored_labels.get(source)
+    }
+    return frame, notes, ValueLabels(format=label_format, columns=by_column)
+
+
+def _stata_value_labels(path: Path, notes: list[str]) -> dict[str, dict[Any, str]]:
+    """Variable -> {code: label} of a Stata file (pandas does not expose which label set a variable uses)."""
+    try:
+        import pyreadstat
+
+        _, metadata = pyreadstat.read_dta(str(path), metadataonly=True)
+    except Exception as exc:  # noqa: BLE001 -- labels are a convenience: the data were read, go on without them
+        notes.append(f"{path.name}: the Stata value labels could not be read ({type(exc).__name__}: {exc}); codes are used")
+        return {}
+    return dict(metadata.variable_value_labels or {})
 
 
 def _dedupe_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -850,7 +928,9 @@ def read_cohort(cohort: CohortConfig) -> IngestResult:
         the available columns), or an instrument matches no column.
     """
     path = Path(cohort.input)
-    frame, notes = read_raw(path, delimiter=cohort.delimiter, encoding=cohort.encoding, sheet=cohort.sheet)
+    frame, notes, value_labels = read_raw_labelled(
+        path, delimiter=cohort.delimiter, encoding=cohort.encoding, sheet=cohort.sheet
+    )
     n_rows = len(frame)
     if n_rows == 0:
         raise InputError(f"{path} has a header but no data rows")
@@ -961,9 +1041,15 @@ def read_cohort(cohort: CohortConfig) -> IngestResult:
     for name in dict.fromkeys(c for names in items.values() for c in names):
         parts[name] = cleaned[name]
     for name, kind in cols.covariates.items():
-        if name in parts:
+        if name in parts:  # a column that is also an item keeps its numbers: scoring needs them
             continue
-        parts[name] = clean_column(long[name], cohort.missing_codes, numeric=kind in ("numeric", "integer"))[0]
+        column = clean_column(long[name], cohort.missing_codes, numeric=kind in ("numeric", "integer"))[0]
+        if kind == "category":
+            sources = list(stems[name].values()) if name in stems else [name]
+            mapping = _labels_of(name, sources, value_labels, notes)
+            if mapping:
+                column = _labelled_covariate(name, column, mapping, value_labels.format, notes)
+        parts[name] = column
     table = pd.DataFrame({name: _storable(column) for name, column in parts.items()})
 
     for note in notes:
@@ -979,6 +1065,105 @@ def read_cohort(cohort: CohortConfig) -> IngestResult:
         wide_pattern=cohort.wide_pattern,
         wide_stems=frozenset(stems),
     )
+
+
+def apply_value_labels(values: pd.Series, labels: dict[Any, str]) -> tuple[pd.Series, list[str]]:
+    """Replace stored codes by their value labels, as text.
+
+    Numeric codes are compared as numbers (so the SPSS code ``1.0``, the Stata code ``1``
+    and the text ``"1"`` all match label key ``1``); text codes (SPSS string variables)
+    as stripped text.
+
+    Parameters
+    ----------
+    values
+        A column of codes (missing stays missing).
+    labels
+        Stored code -> label.
+
+    Returns
+    -------
+    column : pandas.Series
+        Text column (pandas ``str`` dtype): the label where the code has one, else the code
+        written as text (``2.0`` -> ``"2"``).
+    unlabelled : list of str
+        The distinct present codes without a label, as text, sorted.
+    """
+    text = as_text(values)
+    out = text.to_numpy(dtype=object, na_value=None)
+    done = np.zeros(len(out), dtype=bool)
+    numbers, _ = parse_numbers(values)
+    numeric_keys, text_keys = _split_label_keys(labels)
+    for code, label in numeric_keys:
+        hit = numbers == code
+        out[hit] = label
+        done |= hit
+    if text_keys:
+        stripped = text.str.strip().to_numpy(dtype=object, na_value=None)
+        for code, label in text_keys:
+            hit = ~done & (stripped == code)
+            out[hit] = label
+            done |= hit
+    left = ~done & text.notna().to_numpy()
+    unlabelled = sorted(set(out[left]), key=lambda v: (_sort_number(v), v))
+    return pd.Series(out, index=values.index, dtype="str"), unlabelled
+
+
+def _split_label_keys(labels: dict[Any, str]) -> tuple[list[tuple[float, str]], list[tuple[str, str]]]:
+    """Numeric codes (sorted) and text codes (file order) with their labels as text."""
+    numeric_keys: list[tuple[float, str]] = []
+    text_keys: list[tuple[str, str]] = []
+    for code, label in labels.items():
+        if isinstance(code, (bool, np.bool_)):
+            numeric_keys.append((float(code), str(label)))
+        elif isinstance(code, (int, float, np.integer, np.floating)):
+            if not np.isnan(float(code)):
+                numeric_keys.append((float(code), str(label)))
+        else:
+            text_keys.append((str(code).strip(), str(label)))
+    numeric_keys.sort(key=lambda pair: pair[0])
+    return numeric_keys, text_keys
+
+
+def _sort_number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("inf")
+
+
+def _labels_of(name: str, sources: list[str], value_labels: ValueLabels, notes: list[str]) -> dict[Any, str]:
+    """The labels behind a covariate; for a wide stem, those of its per-wave columns when they agree."""
+    merged: dict[float | str, tuple[Any, str]] = {}
+    for source in sources:
+        for code, label in value_labels.columns.get(source, {}).items():
+            key = float(code) if isinstance(code, (int, float, np.integer, np.floating)) else str(code).strip()
+            if key in merged and merged[key][1] != str(label):
+                notes.append(
+                    f"covariate '{name}': the per-wave columns label code {_one_text(code)} differently "
+                    f"('{merged[key][1]}', '{label}'); value labels not applied, codes kept"
+                )
+                warnings.warn(notes[-1], DataWarning, stacklevel=3)
+                return {}
+            merged.setdefault(key, (code, str(label)))
+    return {code: label for code, label in merged.values()}
+
+
+def _labelled_covariate(name: str, column: pd.Series, labels: dict[Any, str], label_format: str, notes: list[str]) -> pd.Series:
+    """A category covariate with its codes replaced by labels; the mapping is noted for the user."""
+    labelled, unlabelled = apply_value_labels(column, labels)
+    numeric_keys, text_keys = _split_label_keys(labels)
+    shown = [f"{_one_text(code)} = {label}" for code, label in numeric_keys]
+    shown += [f"{code} = {label}" for code, label in text_keys]
+    notes.append(f"covariate '{name}': {label_format} value labels applied ({', '.join(shown)})")
+    if unlabelled:
+        notes.append(
+            f"covariate '{name}': value(s) without a value label kept as they are: {', '.join(unlabelled[:20])}"
+            + (f", ... ({len(unlabelled)} in all)" if len(unlabelled) > 20 else "")
+            + "; add labels in the source file or declare them as missing codes"
+        )
+        warnings.warn(notes[-1], DataWarning, stacklevel=3)
+    return labelled
 
 
 def _storable(values: pd.Series) -> pd.Series:
