@@ -224,7 +224,97 @@ def test_change_level_adjust_previous_matches_normal_equations():
     np.testing.assert_allclose([c["estimate"] for c in entry["coefficients"]], beta, rtol=1e-9)
     np.testing.assert_allclose(t["sr"], y - X @ beta, atol=1e-9)
     ols = sm.OLS(y, X).fit()
-    np.testing.assert_allclose([c["se"] for c in entry["coefficients"]], ols.bse, rtol=1e-8)
+    # The conventional SE is kept as se_naive; "se" is cluster-robust (tested below).
+    np.testing.assert_allclose([c["se_naive"] for c in entry["coefficients"]], ols.bse, rtol=1e-8)
+
+
+def change_design(t, quadratic=False, adjust_previous=False, center=0.0):
+    """Design [1, E(-center), (E-center)^2, P_previous] and dP of a change-level SR table."""
+    E = t["E"].to_numpy() - center
+    cols = [np.ones(len(t)), E] + ([E ** 2] if quadratic else []) + (
+        [t["P_previous"].to_numpy()] if adjust_previous else [])
+    return np.column_stack(cols), (t["P"] - t["P_previous"]).to_numpy()
+
+
+def assert_cluster_robust_matches_statsmodels(entry, X, y, groups, table="coefficients"):
+    """Reference: statsmodels OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups},
+    use_t=True) = CR1 with G/(G-1) (n-1)/(n-k) and t(G-1) CIs; tolerance 1e-8 relative."""
+    coefs = entry[table]
+    cluster = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    naive = sm.OLS(y, X).fit()
+    n_groups = len(np.unique(groups))
+    assert cluster.df_resid_inference == n_groups - 1 and entry["n_clusters"] == n_groups
+    np.testing.assert_allclose([c["estimate"] for c in coefs], naive.params, rtol=1e-9)
+    np.testing.assert_allclose([c["se"] for c in coefs], cluster.bse, rtol=1e-8)
+    ci = cluster.conf_int(alpha=0.05)
+    np.testing.assert_allclose([c["ci_low"] for c in coefs], ci[:, 0], rtol=1e-8)
+    np.testing.assert_allclose([c["ci_high"] for c in coefs], ci[:, 1], rtol=1e-8)
+    np.testing.assert_allclose([c["se_naive"] for c in coefs], naive.bse, rtol=1e-8)
+    assert entry["se_type"] == "cluster-robust (CR1) by participant, t with G-1 df"
+    return cluster, naive
+
+
+@pytest.mark.parametrize("adjust_previous,form", [(False, "linear"), (True, "linear"), (False, "quadratic"),
+                                                  (True, "quadratic")])
+def test_change_level_se_are_cluster_robust_by_participant(adjust_previous, form):
+    # Unbalanced panel (10% missing P): participants contribute 0..4 intervals.
+    df = simulated(n=40, waves=5, seed=23, missing=0.1)
+    res = compute_sr(df, {"level": "change", "adjust_previous": adjust_previous, "form": form}, "chg")
+    t = res.table
+    quadratic = form == "quadratic"
+    entry = res.line["lines"][0]
+    groups = t["participant_id"].to_numpy()
+    X, y = change_design(t, quadratic, adjust_previous)
+    cluster, naive = assert_cluster_robust_matches_statsmodels(entry, X, y, groups)
+    Xc, _ = change_design(t, quadratic, adjust_previous, center=entry["E_center"])
+    assert_cluster_robust_matches_statsmodels(entry, Xc, y, groups, table="coefficients_centered")
+    # SR scores are the OLS residuals, untouched by the SE change.
+    np.testing.assert_allclose(t["sr"], naive.resid, atol=1e-9)
+    # The panel is clustered enough for the correction to matter (else the test proves little).
+    assert not np.allclose(cluster.bse, naive.bse, rtol=0.02)
+
+
+def test_change_level_auto_and_exclude_cluster_on_the_fitting_intervals():
+    df = simulated(n=50, waves=5, seed=29)
+    k = 2.0
+    res = compute_sr(df, {"level": "change", "form": "auto", "outliers": "exclude", "k": k}, "chg")
+    t = res.table
+    X, y = change_design(t, quadratic=True)
+    # Hand rule: drop intervals with |z| >= k on dP or E (z with ddof=1 over all intervals).
+    def abs_z(v):
+        return np.abs(v - v.mean()) / v.std(ddof=1)
+
+    keep = (abs_z(y) < k) & (abs_z(X[:, 1]) < k)
+    assert res.line["n"]["excluded"]["outliers"] == int((~keep).sum()) > 0
+    groups = t["participant_id"].to_numpy()[keep]
+    for form, cols in (("linear", [0, 1]), ("quadratic", [0, 1, 2])):
+        entry = res.line["fits"][form][0]
+        assert_cluster_robust_matches_statsmodels(entry, X[keep][:, cols], y[keep], groups)
+
+
+def test_change_level_cluster_outputs_byte_identical(tmp_path):
+    df = simulated(n=60, waves=4, seed=31, missing=0.1)
+    spec = {"level": "change", "adjust_previous": True, "form": "auto", "outliers": "winsorize"}
+    runs = [compute_sr(df, spec, "c"), compute_sr(df, spec, "c"),
+            compute_sr(df.sample(frac=1.0, random_state=4), spec, "c")]
+    for i, r in enumerate(runs):
+        r.write(tmp_path / f"{i}.csv", tmp_path / f"{i}.line.json")
+    for i in (1, 2):
+        assert (tmp_path / f"{i}.csv").read_bytes() == (tmp_path / "0.csv").read_bytes()
+        assert (tmp_path / f"{i}.line.json").read_bytes() == (tmp_path / "0.line.json").read_bytes()
+    assert "se_naive" in json.loads((tmp_path / "0.line.json").read_text())["lines"][0]["coefficients"][0]
+
+
+def test_change_level_huber_keeps_its_robust_se():
+    # Huber is left as is: statsmodels RLM's SEs (not clustered), normal CIs, no se_naive.
+    df = simulated(n=40, waves=4, seed=37)
+    res = compute_sr(df, {"level": "change", "outliers": "huber"}, "chg")
+    t = res.table
+    X, y = change_design(t)
+    rlm = sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
+    entry = res.line["lines"][0]
+    np.testing.assert_allclose([c["se"] for c in entry["coefficients"]], rlm.bse, rtol=1e-6)
+    assert "se_naive" not in entry["coefficients"][0] and entry["ci_method"] == "normal"
 
 
 def test_multilevel_fixed_effects_match_lme4_sleepstudy():

@@ -29,6 +29,11 @@ The unit depends on the spec's ``level`` (DESIGN.md section 5):
     optionally with ``P_(t-1)`` as a covariate (``adjust_previous``). One line over all
     intervals; one SR per interval. In the table ``P`` is ``P_t`` and
     ``P_expected = P_(t-1) + expected change``, so ``sr = P - P_expected`` still holds.
+    A participant contributes several intervals, so the line's SEs and 95% CIs are
+    cluster-robust by participant (CR1, as statsmodels' ``cov_type="cluster"``; CI from
+    the t distribution with G - 1 df, G = participants in the fit); the conventional SE
+    is kept as ``se_naive``. With ``huber`` the robust fit's own (non-clustered) SEs
+    are reported.
 
 Forms: ``linear``; ``quadratic`` (E and E squared; E is centred at the fitting mean
 before squaring for numerical stability, and the coefficients are reported both on the
@@ -661,6 +666,8 @@ class _OlsFit:
     resid: np.ndarray     # (n_rows,) fitting residuals
     leverage: np.ndarray  # (n_rows,)
     df_resid: np.ndarray
+    mean_x: np.ndarray    # (G, k) per-line means of X
+    xtx_inv: np.ndarray   # (G, k, k) inverse of the centred cross-products of X
 
 
 def _per_line(line: np.ndarray, values: np.ndarray | None, n_lines: int) -> np.ndarray:
@@ -720,7 +727,7 @@ def _ols_lines(y: np.ndarray, X: np.ndarray, line: np.ndarray, n_lines: int) -> 
     with np.errstate(divide="ignore"):
         loglik = -0.5 * n * (np.log(2 * np.pi * ssr / n) + 1.0)
     return _OlsFit(beta=beta, cov=cov, n=n, ssr=ssr, sst=sst, sigma=np.sqrt(sigma2), loglik=loglik,
-                   resid=resid, leverage=leverage, df_resid=df_resid)
+                   resid=resid, leverage=leverage, df_resid=df_resid, mean_x=mean_x, xtx_inv=inv)
 
 
 class _RankError(Exception):
@@ -845,9 +852,45 @@ def _to_raw_scale(beta: np.ndarray, cov: np.ndarray, center: np.ndarray, quadrat
     return raw, A @ cov @ np.transpose(A, (0, 2, 1))
 
 
-def _coefficient_table(names: list[str], est: np.ndarray, se: np.ndarray, crit: float) -> list[dict]:
-    return [{"term": t, "estimate": float(b), "se": float(e), "ci_low": float(b - crit * e),
+def _coefficient_table(names: list[str], est: np.ndarray, se: np.ndarray, crit: float,
+                       se_naive: np.ndarray | None = None) -> list[dict]:
+    rows = [{"term": t, "estimate": float(b), "se": float(e), "ci_low": float(b - crit * e),
              "ci_high": float(b + crit * e)} for t, b, e in zip(names, est, se)]
+    if se_naive is not None:
+        for row, e in zip(rows, se_naive):
+            row["se_naive"] = float(e)
+    return rows
+
+
+def _cluster_robust_cov(fit: _OlsFit, X: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, int]:
+    """CR1 cluster-robust covariance of a single-line OLS fit, for the design ``[1, X]``.
+
+    The sandwich ``B M B`` with ``B = (D'D)^-1`` and ``M = sum_g D_g' u_g u_g' D_g``, times
+    ``G/(G-1) * (n-1)/(n-p)`` (statsmodels' default ``cov_type="cluster"``). It is formed in
+    the parameterisation with the intercept at the means of X, where ``D'D`` is block diagonal
+    (the inverse is already known from the fit), then shifted to the intercept at ``X = 0``;
+    the sandwich is equivariant under this linear reparameterisation, so nothing is lost.
+
+    Returns the (1, p, p) covariance and the number of clusters.
+    """
+    n, k = X.shape
+    p = k + 1
+    codes = np.unique(clusters, return_inverse=True)[1].ravel()
+    n_clusters = int(codes.max()) + 1
+    resid = fit.resid
+    scores = np.column_stack([resid, (X - fit.mean_x[0]) * resid[:, None]])
+    # Per-cluster score sums: one bincount per coefficient, no loop over participants.
+    sums = np.column_stack([np.bincount(codes, weights=scores[:, j], minlength=n_clusters) for j in range(p)])
+    meat = np.einsum("ga,gb->ab", sums, sums)  # einsum, not BLAS: summation order fixed
+    bread = np.zeros((p, p))
+    bread[0, 0] = 1.0 / n
+    bread[1:, 1:] = fit.xtx_inv[0]
+    factor = n_clusters / (n_clusters - 1.0) * (n - 1.0) / (n - p)
+    cov_theta = factor * (bread @ meat @ bread)
+    shift = np.eye(p)
+    shift[0, 1:] = -fit.mean_x[0]
+    cov = shift @ cov_theta @ shift.T
+    return ((cov + cov.T) / 2)[None], n_clusters
 
 
 def _line_order(line: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
@@ -877,7 +920,14 @@ class _FormFit:
 
 def _fit_form(units: _Units, s: Mapping[str, Any], name: str, fit_y: np.ndarray, fit_E: np.ndarray,
               fit_cov: np.ndarray | None, fit_line: np.ndarray, center: np.ndarray, quadratic: bool,
-              method: str) -> _FormFit:
+              method: str, fit_clusters: np.ndarray | None = None) -> _FormFit:
+    """Fit one form on the cleaned fitting sample.
+
+    ``fit_clusters`` (participant code per fitting unit; level ``change`` only, one line)
+    switches the reported SEs and CIs of the OLS fit to cluster-robust ones (CR1, t with
+    ``G - 1`` df), because a participant contributes several correlated intervals; the
+    conventional SE is kept as ``se_naive``. The coefficients do not depend on it.
+    """
     G = len(units.line_labels)
     X = _design(fit_E - center[fit_line], fit_cov, quadratic)
     names = _term_names(s, quadratic)
@@ -899,22 +949,51 @@ def _fit_form(units: _Units, s: Mapping[str, Any], name: str, fit_y: np.ndarray,
     r2 = 1 - fit.ssr / fit.sst
     r2_adj = 1 - (1 - r2) * (fit.n - 1) / fit.df_resid
     entries = []
-    for g in range(G):
-        crit = float(special.stdtrit(fit.df_resid[g], 0.975))
-        entries.append({
-            "label": _line_label(units, g),
-            "n_used": int(fit.n[g]),
-            "E_center": float(center[g]),
-            "coefficients": _coefficient_table(names, raw[g], np.sqrt(np.diag(raw_cov[g])), crit),
-            "coefficients_centered": _coefficient_table(names, fit.beta[g], np.sqrt(np.diag(fit.cov[g])), crit),
-            "ci_method": "t",
-            "sigma": float(fit.sigma[g]),
-            "r2": float(r2[g]),
-            "r2_adj": float(r2_adj[g]),
-            "loglik_ml": float(fit.loglik[g]),
-        })
-    return _FormFit(form=form, beta=fit.beta, cov=fit.cov, entries=entries, loglik=fit.loglik, quad_z=None,
-                    ols=fit)
+    if fit_clusters is None:
+        for g in range(G):
+            crit = float(special.stdtrit(fit.df_resid[g], 0.975))
+            entries.append({
+                "label": _line_label(units, g),
+                "n_used": int(fit.n[g]),
+                "E_center": float(center[g]),
+                "coefficients": _coefficient_table(names, raw[g], np.sqrt(np.diag(raw_cov[g])), crit),
+                "coefficients_centered": _coefficient_table(names, fit.beta[g], np.sqrt(np.diag(fit.cov[g])),
+                                                            crit),
+                "ci_method": "t",
+                "sigma": float(fit.sigma[g]),
+                "r2": float(r2[g]),
+                "r2_adj": float(r2_adj[g]),
+                "loglik_ml": float(fit.loglik[g]),
+            })
+        return _FormFit(form=form, beta=fit.beta, cov=fit.cov, entries=entries, loglik=fit.loglik,
+                        quad_z=None, ols=fit)
+    if G != 1:  # level change always has one line
+        raise ValueError("cluster-robust SEs are implemented for a single line only")
+    cluster_cov, n_clusters = _cluster_robust_cov(fit, X, fit_clusters)
+    cluster_raw_cov = _to_raw_scale(fit.beta, cluster_cov, center, quadratic)[1]
+    # Inference with G - 1 df, as statsmodels' cluster fit with use_t=True (df_resid_inference =
+    # G - 1; its default use_t=False would give normal quantiles) and Stata's vce(cluster).
+    crit = float(special.stdtrit(n_clusters - 1, 0.975))
+    entries.append({
+        "label": _line_label(units, 0),
+        "n_used": int(fit.n[0]),
+        "n_clusters": n_clusters,
+        "E_center": float(center[0]),
+        "coefficients": _coefficient_table(names, raw[0], np.sqrt(np.diag(cluster_raw_cov[0])), crit,
+                                           se_naive=np.sqrt(np.diag(raw_cov[0]))),
+        "coefficients_centered": _coefficient_table(names, fit.beta[0], np.sqrt(np.diag(cluster_cov[0])), crit,
+                                                    se_naive=np.sqrt(np.diag(fit.cov[0]))),
+        "se_type": "cluster-robust (CR1) by participant, t with G-1 df",
+        "ci_method": f"t with G-1 = {n_clusters - 1} df (G = participants), cluster-robust SE",
+        "se_naive_note": "se_naive: conventional OLS SE, which treats a participant's intervals as "
+                         "independent (too small)",
+        "sigma": float(fit.sigma[0]),
+        "r2": float(r2[0]),
+        "r2_adj": float(r2_adj[0]),
+        "loglik_ml": float(fit.loglik[0]),
+    })
+    return _FormFit(form=form, beta=fit.beta, cov=cluster_cov, entries=entries, loglik=fit.loglik,
+                    quad_z=None, ols=fit)
 
 
 def _add_ols_diagnostics(form_fit: _FormFit, fit_line: np.ndarray, order: np.ndarray, bounds: np.ndarray
@@ -1009,10 +1088,13 @@ def _fit_ols_level(units: _Units, s: Mapping[str, Any], name: str) -> tuple[np.n
             raise ModelError(f"SR spec '{name}': the fitting intervals come from only {n_people} "
                              f"participant(s); at least {MIN_UNITS_PER_LINE} are needed for a normative line.")
     center = _per_line(fit_line, fit_E, G) / _per_line(fit_line, None, G)
+    # change: several intervals per participant, so SEs are clustered by participant.
+    fit_clusters = units.groups[fitting][keep] if s["level"] == "change" else None
 
     def attempt(quadratic: bool) -> _FormFit | str:
         try:
-            return _fit_form(units, s, name, fit_y, fit_E, fit_cov, fit_line, center, quadratic, method)
+            return _fit_form(units, s, name, fit_y, fit_E, fit_cov, fit_line, center, quadratic, method,
+                             fit_clusters)
         except ModelError as exc:
             return str(exc)
 
