@@ -21,6 +21,8 @@ from srflow.errors import DataWarning, InputError
 from srflow.io import clean_column, parse_dates, parse_numbers, read_cohort, read_raw, resolve_items, time_to_days
 from srflow.validation import validate
 
+from conftest import SYNTHETIC_COLUMNS
+
 DATA = Path(__file__).parent / "data" / "io"
 SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "synthetic"
 MESSY = SYNTHETIC / "messy"
@@ -364,30 +366,12 @@ def test_explicit_delimiter_and_encoding():
 
 # --------------------------------------------------------------------------- synthetic files
 
-SYNTHETIC_BASE = {
-    "missing_codes": [-99],
-    "on_invalid": "exclude",
-    "careless": {"straightlining": "flag"},
-    "instruments": {
-        "ghq12": {"role": "problems", "items": {"prefix": "GHQ_"}, "range": [0, 3]},
-        "hassles": {"role": "stressors", "items": {"prefix": "GE_"}, "range": [0, 5]},
-        "life_events": {"role": "stressors", "items": {"prefix": "LE_"}, "range": [0, 5]},
-    },
-}
-SYNTHETIC_COLUMNS = {"participant": "subject_id", "wave": "wave", "time": "date"}
-
-
-def synthetic_cohort(path: Path, **overrides):
-    cohort = {**SYNTHETIC_BASE, "input": str(path), "columns": SYNTHETIC_COLUMNS, **overrides}
-    return load_config({"cohorts": {"s": cohort}}).cohort("s")
-
-
 def needs(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not generated (run srflow synth)")
 
 
 @needs(MESSY / "r_export.csv")
-def test_r_export_ingests():
+def test_r_export_ingests(synthetic_cohort):
     # data/synthetic/README.md: 200 participants (ID), 4-6 weekly visits, 196 columns,
     # "" and X are row numbers, GE_12 and LE_26 are free text sharing the item prefixes.
     cohort = synthetic_cohort(MESSY / "r_export.csv", columns={"participant": "ID", "wave": "visit", "time": "date"})
@@ -411,7 +395,7 @@ def test_r_export_ingests():
 
 @needs(MESSY / "cohort.sav")
 @pytest.mark.parametrize("name", ["cohort.sav", "cohort.dta", "cohort.xlsx", "cohort.parquet", "cohort_wide.csv"])
-def test_synthetic_formats_match_cohort_csv(name):
+def test_synthetic_formats_match_cohort_csv(synthetic_cohort, name):
     # README: the messy files hold the first 60 participants of cohort.csv (411 rows).
     reference_cohort = synthetic_cohort(SYNTHETIC / "cohort.csv")
     reference = validate(read_quietly(reference_cohort), reference_cohort).table
@@ -433,7 +417,7 @@ LABELLED_COLUMNS = {**SYNTHETIC_COLUMNS, "covariates": {"age": "integer", "gende
 
 @needs(MESSY / "cohort.sav")
 @pytest.mark.parametrize(("name", "codes"), [("cohort.sav", "1 = female, 2 = male, 3 = diverse"), ("cohort.dta", "0 = female, 1 = male, 2 = diverse")])
-def test_spss_and_stata_value_labels_give_cohort_csv_genders(name, codes):
+def test_spss_and_stata_value_labels_give_cohort_csv_genders(synthetic_cohort, name, codes):
     # data/synthetic/README.md: the .sav/.dta files hold the first 60 participants of cohort.csv
     # (411 rows, same order); gender is coded 1-3 (SPSS) or 0-2 (Stata) with value labels, while
     # cohort.csv holds the label texts themselves. So the labelled codes must equal cohort.csv's text.

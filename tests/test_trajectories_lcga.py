@@ -26,18 +26,13 @@ COLUMNS = {"participant": "id", "time": "time", "outcome": "P"}
 
 
 @pytest.fixture(scope="module")
-def cohort() -> pd.DataFrame:
-    return pd.read_csv(DATA / "lcga_cohort.csv")
-
-
-@pytest.fixture(scope="module")
 def flexmix() -> pd.DataFrame:
     return pd.read_csv(DATA / "lcga_flexmix.csv", comment="#")
 
 
-def _check_against_flexmix(cohort, flexmix, form, degree, ks):
+def _check_against_flexmix(lcga_cohort, flexmix, form, degree, ks):
     selection, models = fit_trajectory_grid(
-        cohort, **COLUMNS, classes=ks, degree=degree, starts=20, seed=1
+        lcga_cohort, **COLUMNS, classes=ks, degree=degree, starts=20, seed=1
     )
     reference = flexmix[flexmix["form"] == form].set_index("K")
     for _, row in selection.iterrows():
@@ -50,19 +45,19 @@ def _check_against_flexmix(cohort, flexmix, form, degree, ks):
     return selection, models
 
 
-def test_loglik_matches_flexmix_linear_k1_to_4(cohort, flexmix):
-    _check_against_flexmix(cohort, flexmix, "linear", 1, range(1, 5))
+def test_loglik_matches_flexmix_linear_k1_to_4(lcga_cohort, flexmix):
+    _check_against_flexmix(lcga_cohort, flexmix, "linear", 1, range(1, 5))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("form,degree", [("linear", 1), ("quadratic", 2)])
-def test_loglik_matches_flexmix_full_grid(cohort, flexmix, form, degree):
-    selection, _ = _check_against_flexmix(cohort, flexmix, form, degree, range(1, 6))
+def test_loglik_matches_flexmix_full_grid(lcga_cohort, flexmix, form, degree):
+    selection, _ = _check_against_flexmix(lcga_cohort, flexmix, form, degree, range(1, 6))
     assert int(selection.loc[selection["bic"].idxmin(), "K"]) == 4
 
 
-def test_bic_picks_four_and_k5_degenerate(cohort):
-    selection, _ = fit_trajectory_grid(cohort, **COLUMNS, classes=range(1, 6), degree=1, starts=20, seed=1)
+def test_bic_picks_four_and_k5_degenerate(lcga_cohort):
+    selection, _ = fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=range(1, 6), degree=1, starts=20, seed=1)
     assert int(selection.loc[selection["bic"].idxmin(), "K"]) == 4
     by_k = selection.set_index("K")
     # the K = 5 solution splits off a small spurious class (flexmix found one of 2 participants)
@@ -72,9 +67,9 @@ def test_bic_picks_four_and_k5_degenerate(cohort):
     assert by_k.loc[5, "poorly_separated"] and not by_k.loc[4, "poorly_separated"]
 
 
-def test_recovers_true_classes(cohort):
-    model = LCGA(4, degree=1, n_starts=20, random_state=3).fit(cohort, **COLUMNS)
-    truth = cohort.groupby("id")["true_class"].first().reindex(model.participants_)
+def test_recovers_true_classes(lcga_cohort):
+    model = LCGA(4, degree=1, n_starts=20, random_state=3).fit(lcga_cohort, **COLUMNS)
+    truth = lcga_cohort.groupby("id")["true_class"].first().reindex(model.participants_)
     ari = adjusted_rand_score(truth.to_numpy(), model.classes_)
     assert ari >= 0.95  # observed: 0.998
     # canonical order: resilient (lowest level) first, chronic (highest) last
@@ -110,29 +105,29 @@ def test_recovery_degrades_as_classes_overlap():
     assert 0.8 <= aris[2] < 0.99
 
 
-def test_same_seed_identical(cohort):
-    a = LCGA(3, degree=2, n_starts=10, random_state=11).fit(cohort, **COLUMNS)
-    b = LCGA(3, degree=2, n_starts=10, random_state=11).fit(cohort, **COLUMNS)
+def test_same_seed_identical(lcga_cohort):
+    a = LCGA(3, degree=2, n_starts=10, random_state=11).fit(lcga_cohort, **COLUMNS)
+    b = LCGA(3, degree=2, n_starts=10, random_state=11).fit(lcga_cohort, **COLUMNS)
     for name in ("coef_", "sigma_", "weights_", "posterior_", "classes_"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert a.loglik_ == b.loglik_
-    sel_a, _ = fit_trajectory_grid(cohort, **COLUMNS, classes=[1, 2, 3], starts=10, seed=5)
-    sel_b, _ = fit_trajectory_grid(cohort, **COLUMNS, classes=[1, 2, 3], starts=10, seed=5)
+    sel_a, _ = fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=[1, 2, 3], starts=10, seed=5)
+    sel_b, _ = fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=[1, 2, 3], starts=10, seed=5)
     assert sel_a.to_csv(index=False) == sel_b.to_csv(index=False)
 
 
-def test_different_seeds_same_canonical_order(cohort):
-    a = LCGA(4, degree=1, n_starts=20, random_state=1).fit(cohort, **COLUMNS)
-    b = LCGA(4, degree=1, n_starts=20, random_state=2).fit(cohort, **COLUMNS)
+def test_different_seeds_same_canonical_order(lcga_cohort):
+    a = LCGA(4, degree=1, n_starts=20, random_state=1).fit(lcga_cohort, **COLUMNS)
+    b = LCGA(4, degree=1, n_starts=20, random_state=2).fit(lcga_cohort, **COLUMNS)
     np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
     assert np.array_equal(a.classes_, b.classes_)
 
 
 @pytest.mark.parametrize("degree", [1, 2, 3])
-def test_k1_equals_ols(cohort, degree):
-    model = LCGA(1, degree=degree).fit(cohort, **COLUMNS)
-    t = cohort["time"].to_numpy()
-    y = cohort["P"].to_numpy()
+def test_k1_equals_ols(lcga_cohort, degree):
+    model = LCGA(1, degree=degree).fit(lcga_cohort, **COLUMNS)
+    t = lcga_cohort["time"].to_numpy()
+    y = lcga_cohort["P"].to_numpy()
     design = np.vander(t, degree + 1, increasing=True)
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     rss = float(((y - design @ coef) ** 2).sum())
@@ -145,19 +140,19 @@ def test_k1_equals_ols(cohort, degree):
     assert model.n_params_ == degree + 2
 
 
-def test_shared_variance_parameter_count_and_equal_sigmas(cohort):
-    model = LCGA(3, degree=1, variance="shared", n_starts=10, random_state=0).fit(cohort, **COLUMNS)
+def test_shared_variance_parameter_count_and_equal_sigmas(lcga_cohort):
+    model = LCGA(3, degree=1, variance="shared", n_starts=10, random_state=0).fit(lcga_cohort, **COLUMNS)
     assert model.n_params_ == 3 * 2 + 1 + 2
     assert np.ptp(model.sigma_) == 0.0
     # the class-specific model nests the shared one
-    free = LCGA(3, degree=1, variance="class", n_starts=10, random_state=0).fit(cohort, **COLUMNS)
+    free = LCGA(3, degree=1, variance="class", n_starts=10, random_state=0).fit(lcga_cohort, **COLUMNS)
     assert free.loglik_ >= model.loglik_ - 1e-6
 
 
-def test_missing_outcome_rows_are_dropped(cohort):
-    extra = cohort.head(50).assign(time=99.0, P=np.nan)
-    with_na = pd.concat([cohort, extra], ignore_index=True)
-    a = LCGA(2, n_starts=5, random_state=0).fit(cohort, **COLUMNS)
+def test_missing_outcome_rows_are_dropped(lcga_cohort):
+    extra = lcga_cohort.head(50).assign(time=99.0, P=np.nan)
+    with_na = pd.concat([lcga_cohort, extra], ignore_index=True)
+    a = LCGA(2, n_starts=5, random_state=0).fit(lcga_cohort, **COLUMNS)
     b = LCGA(2, n_starts=5, random_state=0).fit(with_na, **COLUMNS)
     np.testing.assert_allclose(a.loglik_, b.loglik_, rtol=1e-12)
 

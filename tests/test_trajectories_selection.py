@@ -28,13 +28,8 @@ COLUMNS = {"participant": "id", "time": "time", "outcome": "P"}
 
 
 @pytest.fixture(scope="module")
-def cohort() -> pd.DataFrame:
-    return pd.read_csv(DATA / "lcga_cohort.csv")
-
-
-@pytest.fixture(scope="module")
-def grid(cohort):
-    return fit_trajectory_grid(cohort, **COLUMNS, classes=range(1, 5), starts=10, seed=2)
+def grid(lcga_cohort):
+    return fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=range(1, 5), starts=10, seed=2)
 
 
 def test_indices_follow_documented_formulas(grid):
@@ -71,7 +66,7 @@ def test_occ_formula(grid):
     np.testing.assert_allclose(occ, expected, rtol=1e-4)  # occ is printed to 2 decimals
 
 
-def test_curves_and_classes_tables(cohort, grid):
+def test_curves_and_classes_tables(lcga_cohort, grid):
     _, models = grid
     curves = curves_table(models)
     assert list(curves.columns) == [
@@ -80,9 +75,9 @@ def test_curves_and_classes_tables(cohort, grid):
     assert curves.shape[0] == (1 + 2 + 3 + 4) * 6
     # observed means at K = 1 are the plain means of P per time
     k1 = curves[curves["K"] == 1].set_index("time")["observed_mean"]
-    np.testing.assert_allclose(k1.to_numpy(), cohort.groupby("time")["P"].mean().to_numpy())
+    np.testing.assert_allclose(k1.to_numpy(), lcga_cohort.groupby("time")["P"].mean().to_numpy())
     # fitted K = 1 curve is the OLS line
-    slope, intercept = np.polyfit(cohort["time"], cohort["P"], 1)
+    slope, intercept = np.polyfit(lcga_cohort["time"], lcga_cohort["P"], 1)
     np.testing.assert_allclose(curves[curves["K"] == 1]["fitted"], intercept + slope * np.arange(6.0))
     classes = classes_table(models, curves)
     assert list(classes.columns[:4]) == ["participant_id", "K", "class", "label"]
@@ -92,7 +87,7 @@ def test_curves_and_classes_tables(cohort, grid):
     assert sorted(k4["label"].unique()) == ["chronic", "delayed", "recovery", "resilient"]
     np.testing.assert_allclose(k4[["post_1", "post_2", "post_3", "post_4"]].sum(axis=1), 1.0)
     assert classes.loc[classes["K"] == 2, "post_3"].isna().all()
-    truth = cohort.groupby("id")["true_class"].first()
+    truth = lcga_cohort.groupby("id")["true_class"].first()
     agree = (k4.set_index("participant_id")["label"] == truth.reindex(k4["participant_id"]).to_numpy()).mean()
     assert agree >= 0.99
 
@@ -109,9 +104,9 @@ def test_on_error_skip_records_message():
     assert "too few" in selection.set_index("K").loc[3, "error"]
 
 
-def test_kmeans_grid_rows(cohort):
+def test_kmeans_grid_rows(lcga_cohort):
     selection, models = fit_trajectory_grid(
-        cohort, **COLUMNS, classes=[1, 4], method="kmeans", starts=5, seed=0
+        lcga_cohort, **COLUMNS, classes=[1, 4], method="kmeans", starts=5, seed=0
     )
     row = selection.set_index("K").loc[4]
     assert row["class_sizes"] == "900/225/225/150"

@@ -21,6 +21,8 @@ from srflow.errors import DataWarning, ValidationError
 from srflow.io import IngestResult, read_cohort
 from srflow.validation import FAILURE_COLUMNS, LEDGER_COLUMNS, RULES, validate
 
+from conftest import SYNTHETIC_COLUMNS
+
 DATA = Path(__file__).parent / "data" / "validation"
 MESSY = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "messy"
 
@@ -379,20 +381,11 @@ def test_property_fail_raises_iff_fault(faults):
 
 
 @pytest.mark.skipif(not (MESSY / "dirty_faults.csv").exists(), reason="data/synthetic/messy not generated (srflow synth)")
-def test_dirty_file_reports_exactly_the_injected_faults():
-    cohort = load_config({"cohorts": {"d": {
-        "input": str(MESSY / "dirty.csv"),
-        "columns": {"participant": "subject_id", "wave": "wave", "time": "date",
-                    "covariates": {"age": "integer", "gender": "category", "arm": "category"}},
-        "missing_codes": [-99],
-        "on_invalid": "exclude",
-        "careless": {"straightlining": "flag"},
-        "instruments": {
-            "ghq12": {"role": "problems", "items": {"prefix": "GHQ_"}, "range": [0, 3]},
-            "hassles": {"role": "stressors", "items": {"prefix": "GE_"}, "range": [0, 5]},
-            "life_events": {"role": "stressors", "items": {"prefix": "LE_"}, "range": [0, 5]},
-        },
-    }}}).cohort("d")
+def test_dirty_file_reports_exactly_the_injected_faults(synthetic_cohort):
+    cohort = synthetic_cohort(
+        MESSY / "dirty.csv",
+        columns={**SYNTHETIC_COLUMNS, "covariates": {"age": "integer", "gender": "category", "arm": "category"}},
+    )
     faults = pd.read_csv(MESSY / "dirty_faults.csv", dtype=str, keep_default_na=False)
     with pytest.warns(DataWarning, match="GE_12"):
         ingested = read_cohort(cohort)
