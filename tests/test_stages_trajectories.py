@@ -63,7 +63,7 @@ def _write_series(tmp_path, scores, spec=SPEC):
 def test_series_columns_name_the_time_axis_and_outcome():
     assert series_columns(SPEC) == ("wave", "P")
     assert series_columns({**SPEC, "variable": "sr:per_wave", "time": "time"}) == ("time", "sr")
-    anchor = {"column": "E", "threshold": 3, "pre": 1, "post": 1}
+    anchor = {"column": "E", "threshold": 3, "pre": 1, "peri": 1, "post": 1}
     assert series_columns({**SPEC, "anchor": anchor}) == ("waves_from_anchor", "P")
     assert series_columns({**SPEC, "time": "time", "anchor": anchor}) == ("time_from_anchor", "P")
 
@@ -112,7 +112,7 @@ def _anchor_scores() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_anchored_series_windows_and_counts_by_hand():
     scores, items = _anchor_scores()
-    spec = {**SPEC, "anchor": {"column": "LE_01", "threshold": 3, "pre": 1, "post": 2}}
+    spec = {**SPEC, "anchor": {"column": "LE_01", "threshold": 3, "pre": 1, "peri": 1, "post": 2}}
     series = trajectory_series(scores, spec, items=items)
     data = series.data
     # A: waves 1..4 = offsets -1..2; B: waves 3..5 = offsets -1..1 (no wave 6)
@@ -128,7 +128,7 @@ def test_anchored_series_windows_and_counts_by_hand():
 
 def test_anchored_series_on_the_time_axis_counts_time_from_the_anchor():
     scores, items = _anchor_scores()
-    spec = {**SPEC, "time": "time", "anchor": {"column": "LE_01", "threshold": 3, "pre": 1, "post": 2}}
+    spec = {**SPEC, "time": "time", "anchor": {"column": "LE_01", "threshold": 3, "pre": 1, "peri": 1, "post": 2}}
     series = trajectory_series(scores, spec, items=items)
     assert series.time == "time_from_anchor"
     # time = 7 (wave - 1): A's anchor at time 7, B's at time 21
@@ -138,7 +138,7 @@ def test_anchored_series_on_the_time_axis_counts_time_from_the_anchor():
 
 def test_anchor_column_must_exist_and_be_numeric():
     scores, items = _anchor_scores()
-    spec = {**SPEC, "anchor": {"column": "LE_99", "threshold": 3, "pre": 1, "post": 1}}
+    spec = {**SPEC, "anchor": {"column": "LE_99", "threshold": 3, "pre": 1, "peri": 1, "post": 1}}
     with pytest.raises(ConfigError, match="LE_99"):
         trajectory_series(scores, spec, items=items)
     text = scores.assign(group="x")
@@ -236,7 +236,7 @@ def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
     pd.DataFrame({"participant_id": ["a"], "K": [1], "class": [1], "post_1": [1.0]}).to_parquet(tmp_path / "K1.parquet")
     anchors = tmp_path / "anchors.csv"
     pd.DataFrame({"participant_id": ["a", "b"], "anchored": [True, False], "anchor_wave": [2, None]}).to_csv(anchors, index=False)
-    spec = {**SPEC, "labels": {"high": 10.0, "change": 3.0}, "anchor": {"column": "E", "threshold": 1, "pre": 1, "post": 2}}
+    spec = {**SPEC, "labels": {"high": 10.0, "change": 3.0}, "anchor": {"column": "E", "threshold": 1, "pre": 1, "peri": 1, "post": 2}}
     out = [str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")]
     fits, classes = [str(tmp_path / "K1.json")], [str(tmp_path / "K1.parquet")]
     trajectory_select_stage(spec, "s", fits, classes, *out, anchors_in=str(anchors))

@@ -47,8 +47,6 @@ __all__ = [
     "trajectory_series_stage",
 ]
 
-#: width of the peri window when the anchor block does not set ``peri``: the anchor wave itself
-PERI_WAVES = 1
 CURVE_COLUMNS = ["K", "class", "time", "fitted", "observed_mean", "observed_sd", "n_observed"]
 
 
@@ -222,8 +220,7 @@ def _anchored_series(
     use_time = spec["time"] == "time"
     result = anchor_on_event(
         merged, "_event", float(anchor["threshold"]), participant="participant_id", wave="wave",
-        time="time" if use_time else None, pre=int(anchor.get("pre", 2)), peri=int(anchor.get("peri", PERI_WAVES)),
-        post=int(anchor.get("post", 3)),
+        time="time" if use_time else None, pre=int(anchor["pre"]), peri=int(anchor["peri"]), post=int(anchor["post"]),
     )
     rows = result.data
     rows["waves_from_anchor"] = rows["waves_from_anchor"].astype("float64")
