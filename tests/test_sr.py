@@ -16,8 +16,9 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
+from srflow.config import SRSpec, config_schema, load_config, sr_spec
 from srflow.errors import ConfigError
-from srflow.sr import SIGN_CONVENTION, compute_all_sr, compute_sr, resolve_sr_spec, safe_compute_sr
+from srflow.sr import SIGN_CONVENTION, compute_all_sr, compute_sr, safe_compute_sr
 
 DATA = __import__("pathlib").Path(__file__).parent / "data"
 
@@ -110,7 +111,7 @@ def test_period_level_is_one_row_per_person_not_one_per_row():
             ("p2", 2, 5.0, 9.0), ("p2", 3, 5.0, 6.0), ("p2", 4, 7.0, 6.0),
             ("p3", 3, 9.0, 9.5),
             ("p4", 1, 0.0, 1.0), ("p4", 4, 2.0, 4.0)]
-    df = scores_frame(*zip(*[(r[0], r[1], r[3], r[2]) for r in rows]))
+    df = scores_frame(*zip(*[(r[0], r[1], r[3], r[2]) for r in rows], strict=True))
     res = compute_sr(df, {"level": "period"}, "person")
     means = df.groupby("participant_id")[["E", "P"]].mean()
     a, b, _, se_b = hand_ols(means["E"], means["P"])
@@ -192,11 +193,11 @@ def test_change_level_consecutive_waves_only():
             ("p2", 1, 3, 0), ("p2", 3, 9, 6), ("p2", 4, 8, 3),
             ("p3", 1, 1, 1), ("p3", 2, 2, 2), ("p3", 3, 6, 7),
             ("p4", 2, 4, 5), ("p4", 3, 3, 1)]
-    pid, wave, P, E = zip(*rows)
+    pid, wave, P, E = zip(*rows, strict=True)
     df = scores_frame(pid, wave, P, E)
     res = compute_sr(df, {"level": "change"}, "chg")
     hand = []
-    for (p0, w0, y0, _), (p1, w1, y1, e1) in zip(rows[:-1], rows[1:]):
+    for (p0, w0, y0, _), (p1, w1, y1, e1) in zip(rows[:-1], rows[1:], strict=True):
         if p0 == p1 and w1 - w0 == 1:
             hand.append((p1, w0, w1, e1, y0, y1))
     hand = pd.DataFrame(hand, columns=["participant_id", "wave_from", "wave", "E", "P_previous", "P"])
@@ -592,7 +593,7 @@ def test_missing_P_gets_no_sr_not_a_score_from_zero():
     missing = df.index[[3, 10, 77]]
     df.loc[missing, "P"] = np.nan  # questionnaire with every item missing
     res = compute_sr(df, {"level": "wave"}, "w")
-    keys = set(zip(res.table["participant_id"], res.table["wave"]))
+    keys = set(zip(res.table["participant_id"], res.table["wave"], strict=True))
     for i in missing:
         assert (df.at[i, "participant_id"], df.at[i, "wave"]) not in keys
     assert len(res.table) == 147 and res.table["sr"].notna().all()
@@ -610,13 +611,63 @@ def test_missing_P_gets_no_sr_not_a_score_from_zero():
 
 
 def test_invalid_spec_raises_config_error():
+    with pytest.raises(ConfigError, match=r"sr\.x\.level: 'daily' is not allowed"):
+        sr_spec("x", {"level": "daily"})
+    with pytest.raises(ConfigError, match="unknown key 'outlier'"):
+        sr_spec("x", {"level": "wave", "outlier": "huber"})
+    with pytest.raises(ConfigError, match=r"sr\.x\.reference"):
+        sr_spec("x", {"level": "wave", "reference": {"arm": "control"}})
+    with pytest.raises(ConfigError, match=r"sr\.x\.min_in_window: 3 cannot exceed window \(2\)"):
+        sr_spec("x", {"level": "sliding", "window": 2, "min_in_window": 3})
+    # the entry points check a plain mapping the same way, before touching the data
+    with pytest.raises(ConfigError, match="unknown key 'outlier'"):
+        compute_sr(pd.DataFrame(), {"level": "wave", "outlier": "huber"}, "x")
     with pytest.raises(ConfigError, match="level"):
-        resolve_sr_spec({"level": "daily"}, "x")
-    with pytest.raises(ConfigError, match="unknown key"):
-        resolve_sr_spec({"level": "wave", "outlier": "huber"}, "x")
-    with pytest.raises(ConfigError, match="reference"):
-        resolve_sr_spec({"level": "wave", "reference": {"arm": "control"}}, "x")
-    assert resolve_sr_spec({"level": "period"}, "x")["k"] == 3
+        safe_compute_sr(pd.DataFrame(), {"level": "daily"}, "x")
+
+
+def test_spec_defaults_come_from_the_schema():
+    schema = config_schema()["$defs"]["sr_spec"]["properties"]
+    spec = sr_spec("x", {"level": "period"})
+    for key in ("form", "alpha", "outliers", "k", "waves", "min_waves", "window", "min_in_window",
+                "adjust_previous", "outcome", "exposure"):
+        assert getattr(spec, key) == schema[key]["default"], key
+    assert spec.reference == schema["reference"]["default"] == "all"
+    # waves are sorted and unique; the reference keeps the config's form
+    spec = sr_spec("x", {"level": "wave", "waves": [3, 1, 3], "reference": {"waves": [2, 1, 2]}})
+    assert spec.waves == (1, 3) and spec.reference == {"waves": [1, 2]}
+    spec = sr_spec("x", {"level": "wave", "reference": {"column": "arm", "value": "control"}})
+    assert spec.reference == {"column": "arm", "value": "control"} and spec.reference_waves is None
+    # the spec of a loaded config (defaults already filled) is the same object value
+    raw = {"cohorts": {"c": {"input": "x.csv", "columns": {"participant": "id", "wave": "wave"},
+                             "instruments": {"p": {"role": "problems", "items": {"prefix": "P_"},
+                                                   "range": [0, 3]}}}},
+           "sr": {"person": {"level": "period", "k": 2.5}}}
+    from_config = sr_spec("person", load_config(raw).cohort("c").sr["person"])
+    assert from_config == sr_spec("person", {"level": "period", "k": 2.5})
+    assert isinstance(from_config, SRSpec)
+
+
+def test_load_config_rejects_a_window_smaller_than_min_in_window():
+    raw = {"cohorts": {"c": {"input": "x.csv", "columns": {"participant": "id", "wave": "wave"},
+                             "instruments": {"p": {"role": "problems", "items": {"prefix": "P_"},
+                                                   "range": [0, 3]}}}},
+           "sr": {"win": {"level": "sliding", "window": 2, "min_in_window": 3}}}
+    with pytest.raises(ConfigError, match=r"sr\.win\.min_in_window: 3 cannot exceed window \(2\)"):
+        load_config(raw)
+
+
+def test_spec_object_and_mapping_give_the_same_result():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"participant_id": [f"p{i}" for i in range(40)], "wave": 1,
+                       "E": rng.normal(size=40)})
+    df["P"] = 1 + 0.5 * df["E"] + rng.normal(size=40)
+    spec = sr_spec("person", {"level": "period", "outliers": "winsorize"})
+    by_spec, by_mapping = compute_sr(df, spec), compute_sr(df, {"level": "period", "outliers": "winsorize"},
+                                                           "person")
+    pd.testing.assert_frame_equal(by_spec.table, by_mapping.table)
+    assert by_spec.line == by_mapping.line and by_spec.name == "person"
+    assert compute_sr(df, spec, "renamed").line["spec"] == "renamed"
 
 
 # --------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_mixed_model_variance_parameters_match_lme4(cohort: str) -> None:
     entry = srflow_result(cohort, "multilevel").line["lines"][0]
     ref = r_coefficients(cohort)
     ref = dict(zip(ref.loc[ref["definition"] == "multilevel", "term"],
-                   ref.loc[ref["definition"] == "multilevel", "estimate"]))
+                   ref.loc[ref["definition"] == "multilevel", "estimate"], strict=True))
     assert entry["converged"]
     assert entry["sigma"] == pytest.approx(ref["sigma"], rel=1e-4)
     assert entry["random_effects"]["sd"]["E"] == pytest.approx(ref["sd_re_E"], rel=1e-4)

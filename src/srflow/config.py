@@ -227,6 +227,7 @@ def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
                 if stray:
                     problems.append(f"{where}.instruments.{name}.reverse: {', '.join(stray)} not among the instrument's items")
         problems += _trajectory_problems(cohort_name, cohort, cfg)
+        problems += [f"sr.{n}.{p}" for n, s in cohort.get("sr", cfg.get("sr", {})).items() for p in _sr_problems(s)]
         clash = sorted(set(cohort["columns"]["covariates"]) & set(cohort["instruments"]))
         if clash:
             problems.append(f"{where}: {', '.join(clash)} is both a covariate and an instrument name")
@@ -401,6 +402,153 @@ def load_config(source: str | Path | Mapping[str, Any]) -> Config:
     filled = validate_config(raw)
     cohorts = {name: _cohort(name, c, filled) for name, c in filled["cohorts"].items()}
     return Config(seed=filled["seed"], cohorts=cohorts, data=filled)
+
+
+@dataclass(frozen=True)
+class SRSpec:
+    """One stressor-reactivity spec (an entry of the config's ``sr`` block), checked and complete.
+
+    Build it with :func:`sr_spec`, never by hand: the keys, their allowed values and their
+    defaults are those of ``sr_spec`` in the config schema. The meaning of each key is
+    described in :mod:`srflow.sr` and in the schema.
+
+    Attributes
+    ----------
+    name : str
+        The spec's name (its key under ``sr:``); SR messages and outputs name it.
+    level, form, outliers : str
+        Unit of the score, shape of the normative line, outlier rule.
+    alpha, k : float
+        Level of the quadratic-vs-linear test; the outlier bound in SDs (kept as written
+        in the config, so an integer stays an integer in the line JSON).
+    waves : tuple of int or None
+        Waves used at all (sorted, unique), or None for every wave.
+    min_waves, window, min_in_window : int
+        Settings of the levels period and sliding.
+    adjust_previous : bool
+        Level change: the previous P as a covariate.
+    reference_waves : tuple of int or None
+        Reference ``{waves: [...]}`` (sorted, unique).
+    reference_column : str or None
+        Reference ``{column, value}``: the column (``reference_value`` is the value).
+    reference_value : str, float, int, bool or None
+        The value of ``reference_column`` in the reference rows.
+    outcome, exposure : str
+        Columns of the scores table playing P and E.
+    """
+
+    name: str
+    level: str
+    form: str
+    alpha: float
+    outliers: str
+    k: float
+    waves: tuple[int, ...] | None
+    min_waves: int
+    window: int
+    min_in_window: int
+    adjust_previous: bool
+    reference_waves: tuple[int, ...] | None
+    reference_column: str | None
+    reference_value: Any
+    outcome: str
+    exposure: str
+
+    @property
+    def reference(self) -> str | dict[str, Any]:
+        """The reference as written in the config: ``"all"``, ``{waves}`` or ``{column, value}``."""
+        if self.reference_waves is not None:
+            return {"waves": list(self.reference_waves)}
+        if self.reference_column is not None:
+            return {"column": self.reference_column, "value": self.reference_value}
+        return "all"
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The level-specific settings, as reported in the SR line JSON."""
+        return {"min_waves": self.min_waves, "window": self.window,
+                "min_in_window": self.min_in_window, "adjust_previous": self.adjust_previous}
+
+
+@lru_cache(maxsize=1)
+def _sr_spec_validator() -> jsonschema.protocols.Validator:
+    """A default-filling validator of one SR spec (the schema's ``$defs/sr_spec``)."""
+    schema = config_schema()
+    return _FillingValidator({"$defs": schema["$defs"], "$ref": "#/$defs/sr_spec"})
+
+
+def _sr_problems(spec: Mapping[str, Any]) -> list[str]:
+    """Checks of a schema-filled SR spec that the schema cannot express (key: problem)."""
+    if spec["min_in_window"] > spec["window"]:
+        return [f"min_in_window: {spec['min_in_window']} cannot exceed window ({spec['window']})"]
+    return []
+
+
+def sr_spec(name: str, spec: Mapping[str, Any]) -> SRSpec:
+    """Check one SR spec against the config schema, fill its defaults and freeze it.
+
+    Parameters
+    ----------
+    name : str
+        The spec's name (its key under ``sr:``).
+    spec : Mapping
+        The spec as written in a config (``cohort.sr[name]``, already default-filled) or
+        by hand in a notebook, e.g. ``{"level": "period"}``.
+
+    Returns
+    -------
+    SRSpec
+
+    Raises
+    ------
+    ConfigError
+        Naming the key ``sr.<name>.<key>``, the value and what is allowed.
+
+    Examples
+    --------
+    >>> spec = sr_spec("person", {"level": "period", "waves": [3, 1, 2, 2]})
+    >>> spec.form, spec.k, spec.waves, spec.reference
+    ('linear', 3, (1, 2, 3), 'all')
+    >>> try:
+    ...     sr_spec("person", {"level": "period", "outlier": "huber"})
+    ... except ConfigError as error:
+    ...     print(str(error).splitlines()[1].split(";")[0])
+      - sr.person: unknown key 'outlier' (did you mean 'outliers'?)
+    """
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"sr.{name}: an SR spec must be a mapping such as {{level: period}}; got {spec!r}")
+    filled = copy.deepcopy(dict(spec))
+    errors = sorted(_sr_spec_validator().iter_errors(filled),
+                    key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    problems = [_describe(best) for best in _most_specific(errors)]
+    if not errors:
+        problems += _sr_problems(filled)
+    if problems:
+        where = f"sr.{name}"
+        lines = [where + p.removeprefix("(top level)") if p.startswith("(top level)") else f"{where}.{p}"
+                 for p in problems]
+        raise ConfigError("invalid SR spec:\n  - " + "\n  - ".join(dict.fromkeys(lines)))
+    reference = filled["reference"]
+    has_column = isinstance(reference, Mapping) and "column" in reference
+    return SRSpec(
+        name=name,
+        level=filled["level"],
+        form=filled["form"],
+        alpha=filled["alpha"],
+        outliers=filled["outliers"],
+        k=filled["k"],
+        waves=None if filled["waves"] is None else tuple(sorted(set(filled["waves"]))),
+        min_waves=filled["min_waves"],
+        window=filled["window"],
+        min_in_window=filled["min_in_window"],
+        adjust_previous=filled["adjust_previous"],
+        reference_waves=(tuple(sorted(set(reference["waves"])))
+                         if isinstance(reference, Mapping) and "waves" in reference else None),
+        reference_column=reference["column"] if has_column else None,
+        reference_value=reference["value"] if has_column else None,
+        outcome=filled["outcome"],
+        exposure=filled["exposure"],
+    )
 
 
 def canonical_json(data: Any) -> str:
