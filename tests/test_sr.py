@@ -30,7 +30,7 @@ def hand_ols(x, y):
     slope = ((x - x.mean()) * (y - y.mean())).sum() / sxx
     intercept = y.mean() - slope * x.mean()
     resid = y - intercept - slope * x
-    s2 = (resid ** 2).sum() / (len(x) - 2)
+    s2 = (resid**2).sum() / (len(x) - 2)
     return intercept, slope, np.sqrt(s2), np.sqrt(s2 / sxx)
 
 
@@ -44,8 +44,16 @@ def zscore(v):
 
 
 def scores_frame(pid, wave, P, E, **extra):
-    return pd.DataFrame({"participant_id": pd.array(pid, dtype="str"), "wave": np.asarray(wave, np.int64),
-                         "time": np.nan, "P": np.asarray(P, float), "E": np.asarray(E, float), **extra})
+    return pd.DataFrame(
+        {
+            "participant_id": pd.array(pid, dtype="str"),
+            "wave": np.asarray(wave, np.int64),
+            "time": np.nan,
+            "P": np.asarray(P, float),
+            "E": np.asarray(E, float),
+            **extra,
+        }
+    )
 
 
 def simulated(n=300, waves=6, seed=1, missing=0.0):
@@ -56,8 +64,13 @@ def simulated(n=300, waves=6, seed=1, missing=0.0):
     slope = 0.5 + rng.normal(0, 0.15, n)
     P = 4 + intercept[person] + slope[person] * E + rng.normal(0, 1.5, n * waves)
     P[rng.random(n * waves) < missing] = np.nan
-    return scores_frame([f"id{i:04d}" for i in person], np.tile(np.arange(1, waves + 1), n), P, E,
-                        arm=np.where(rng.random(n)[person] < 0.5, "control", "treatment"))
+    return scores_frame(
+        [f"id{i:04d}" for i in person],
+        np.tile(np.arange(1, waves + 1), n),
+        P,
+        E,
+        arm=np.where(rng.random(n)[person] < 0.5, "control", "treatment"),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -84,10 +97,12 @@ def test_wave_level_matches_textbook_ols_per_wave():
         assert coef(entry, "E", "se") == pytest.approx(se_b, rel=1e-10)
         assert entry["sigma"] == pytest.approx(s, rel=1e-10)
         # 95% CI with t on n - 2 = 3 df
-        assert coef(entry, "E", "ci_high") == pytest.approx(b + stats.t.ppf(0.975, 3) * se_b, rel=1e-10)
+        assert coef(entry, "E", "ci_high") == pytest.approx(
+            b + stats.t.ppf(0.975, 3) * se_b, rel=1e-10
+        )
         r = np.corrcoef(WAVE_E[w], WAVE_P[w])[0, 1]
-        assert entry["r2"] == pytest.approx(r ** 2, rel=1e-10)
-        assert entry["r2_adj"] == pytest.approx(1 - (1 - r ** 2) * 4 / 3, rel=1e-10)
+        assert entry["r2"] == pytest.approx(r**2, rel=1e-10)
+        assert entry["r2_adj"] == pytest.approx(1 - (1 - r**2) * 4 / 3, rel=1e-10)
         expected_sr.append(np.array(WAVE_P[w]) - a - b * np.array(WAVE_E[w]))
     t = res.table
     assert list(t.columns) == ["participant_id", "wave", "E", "P", "P_expected", "sr", "sr_z"]
@@ -106,11 +121,20 @@ def test_wave_level_matches_textbook_ols_per_wave():
 def test_period_level_is_one_row_per_person_not_one_per_row():
     # Participants have different numbers of waves: a row-level fit would weight p0 (4 waves)
     # four times as much as p3 (1 wave). The line must use one row per person.
-    rows = [("p0", 1, 2.0, 10.0), ("p0", 2, 4.0, 11.0), ("p0", 3, 6.0, 12.0), ("p0", 4, 8.0, 19.0),
-            ("p1", 1, 1.0, 2.0), ("p1", 2, 3.0, 4.0),
-            ("p2", 2, 5.0, 9.0), ("p2", 3, 5.0, 6.0), ("p2", 4, 7.0, 6.0),
-            ("p3", 3, 9.0, 9.5),
-            ("p4", 1, 0.0, 1.0), ("p4", 4, 2.0, 4.0)]
+    rows = [
+        ("p0", 1, 2.0, 10.0),
+        ("p0", 2, 4.0, 11.0),
+        ("p0", 3, 6.0, 12.0),
+        ("p0", 4, 8.0, 19.0),
+        ("p1", 1, 1.0, 2.0),
+        ("p1", 2, 3.0, 4.0),
+        ("p2", 2, 5.0, 9.0),
+        ("p2", 3, 5.0, 6.0),
+        ("p2", 4, 7.0, 6.0),
+        ("p3", 3, 9.0, 9.5),
+        ("p4", 1, 0.0, 1.0),
+        ("p4", 4, 2.0, 4.0),
+    ]
     df = scores_frame(*zip(*[(r[0], r[1], r[3], r[2]) for r in rows], strict=True))
     res = compute_sr(df, {"level": "period"}, "person")
     means = df.groupby("participant_id")[["E", "P"]].mean()
@@ -148,26 +172,37 @@ def test_period_waves_and_min_waves():
 def test_period_sr_is_uncorrelated_with_mean_E_and_centred():
     # Pitfall: fitting on raw means but applying to z-scored means (or vice versa) breaks the
     # OLS residual properties. A correct linear period SR is exactly orthogonal to mean E.
-    res = compute_sr(simulated(n=500, seed=4, missing=0.1), {"level": "period", "min_waves": 2}, "p")
+    res = compute_sr(
+        simulated(n=500, seed=4, missing=0.1), {"level": "period", "min_waves": 2}, "p"
+    )
     t = res.table
     assert abs(np.corrcoef(t["sr"], t["E"])[0, 1]) < 1e-10
     assert abs(t["sr"].mean()) < 1e-10
-    assert t["sr_z"].mean() == pytest.approx(0, abs=1e-12) and t["sr_z"].std(ddof=1) == pytest.approx(1, abs=1e-12)
+    assert t["sr_z"].mean() == pytest.approx(0, abs=1e-12) and t["sr_z"].std(
+        ddof=1
+    ) == pytest.approx(1, abs=1e-12)
 
 
 def test_sliding_level_window_means_and_min_in_window():
     # 3 participants x 4 waves, window 2 -> windows starting at 1, 2, 3.
     E = {"a": [1, 2, 3, 4], "b": [2, 2, 6, np.nan], "c": [5, 1, 0, 2], "d": [3, 3, 3, 9]}
     P = {"a": [2, 3, 5, 4], "b": [1, 4, 7, 3], "c": [6, 2, 1, 2], "d": [5, 6, 4, 8]}
-    df = scores_frame([p for p in E for _ in range(4)], [1, 2, 3, 4] * 4,
-                      np.concatenate([P[p] for p in E]), np.concatenate([E[p] for p in E]))
+    df = scores_frame(
+        [p for p in E for _ in range(4)],
+        [1, 2, 3, 4] * 4,
+        np.concatenate([P[p] for p in E]),
+        np.concatenate([E[p] for p in E]),
+    )
     res = compute_sr(df, {"level": "sliding", "window": 2, "min_in_window": 2}, "slide")
     assert [e["label"] for e in res.line["lines"]] == [{"window": 1}, {"window": 2}, {"window": 3}]
     rows = []
     for g, start in enumerate((1, 2, 3)):
         unit = {}
         for p in E:
-            e, q = np.array(E[p][start - 1:start + 1], float), np.array(P[p][start - 1:start + 1], float)
+            e, q = (
+                np.array(E[p][start - 1 : start + 1], float),
+                np.array(P[p][start - 1 : start + 1], float),
+            )
             ok = np.isfinite(e) & np.isfinite(q)
             if ok.sum() >= 2:  # min_in_window: b misses E at wave 4, so no window 3 for b
                 unit[p] = (e[ok].mean(), q[ok].mean())
@@ -177,22 +212,34 @@ def test_sliding_level_window_means_and_min_in_window():
         assert coef(res.line["lines"][g], "E") == pytest.approx(b, rel=1e-12)
         rows += [(p, start, m[0], m[1], m[1] - a - b * m[0]) for p, m in unit.items()]
     hand = pd.DataFrame(rows, columns=["participant_id", "window", "E", "P", "sr"]).sort_values(
-        ["participant_id", "window"], ignore_index=True)
+        ["participant_id", "window"], ignore_index=True
+    )
     t = res.table
     assert list(t.columns) == ["participant_id", "window", "E", "P", "P_expected", "sr", "sr_z"]
     assert t["participant_id"].tolist() == hand["participant_id"].tolist()
     assert t["window"].tolist() == hand["window"].tolist()
-    np.testing.assert_allclose(t[["E", "P", "sr"]].to_numpy(), hand[["E", "P", "sr"]].to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        t[["E", "P", "sr"]].to_numpy(), hand[["E", "P", "sr"]].to_numpy(), atol=1e-12
+    )
     np.testing.assert_allclose(t["sr_z"], zscore(hand["sr"]), atol=1e-12)
     assert res.line["n"]["excluded"]["too_few_waves"] == 1
 
 
 def test_change_level_consecutive_waves_only():
     # p2 skips wave 2: its 1 -> 3 step is not an interval. E is taken at the interval's end.
-    rows = [("p1", 1, 2, 1), ("p1", 2, 5, 4), ("p1", 3, 4, 2),
-            ("p2", 1, 3, 0), ("p2", 3, 9, 6), ("p2", 4, 8, 3),
-            ("p3", 1, 1, 1), ("p3", 2, 2, 2), ("p3", 3, 6, 7),
-            ("p4", 2, 4, 5), ("p4", 3, 3, 1)]
+    rows = [
+        ("p1", 1, 2, 1),
+        ("p1", 2, 5, 4),
+        ("p1", 3, 4, 2),
+        ("p2", 1, 3, 0),
+        ("p2", 3, 9, 6),
+        ("p2", 4, 8, 3),
+        ("p3", 1, 1, 1),
+        ("p3", 2, 2, 2),
+        ("p3", 3, 6, 7),
+        ("p4", 2, 4, 5),
+        ("p4", 3, 3, 1),
+    ]
     pid, wave, P, E = zip(*rows, strict=True)
     df = scores_frame(pid, wave, P, E)
     res = compute_sr(df, {"level": "change"}, "chg")
@@ -200,14 +247,27 @@ def test_change_level_consecutive_waves_only():
     for (p0, w0, y0, _), (p1, w1, y1, e1) in zip(rows[:-1], rows[1:], strict=True):
         if p0 == p1 and w1 - w0 == 1:
             hand.append((p1, w0, w1, e1, y0, y1))
-    hand = pd.DataFrame(hand, columns=["participant_id", "wave_from", "wave", "E", "P_previous", "P"])
+    hand = pd.DataFrame(
+        hand, columns=["participant_id", "wave_from", "wave", "E", "P_previous", "P"]
+    )
     a, b, _, _ = hand_ols(hand["E"], hand["P"] - hand["P_previous"])
     assert coef(res.line["lines"][0], "E") == pytest.approx(b, rel=1e-12)
     t = res.table
-    assert list(t.columns) == ["participant_id", "wave_from", "wave", "E", "P_previous", "P", "P_expected",
-                               "sr", "sr_z"]
+    assert list(t.columns) == [
+        "participant_id",
+        "wave_from",
+        "wave",
+        "E",
+        "P_previous",
+        "P",
+        "P_expected",
+        "sr",
+        "sr_z",
+    ]
     assert len(t) == 6 and (t["wave"] - t["wave_from"] == 1).all()
-    np.testing.assert_array_equal(t[["wave_from", "wave"]].to_numpy(), hand[["wave_from", "wave"]].to_numpy())
+    np.testing.assert_array_equal(
+        t[["wave_from", "wave"]].to_numpy(), hand[["wave_from", "wave"]].to_numpy()
+    )
     dP = hand["P"] - hand["P_previous"]
     np.testing.assert_allclose(t["sr"], dP - a - b * hand["E"], atol=1e-12)
     np.testing.assert_allclose(t["P_expected"], hand["P_previous"] + a + b * hand["E"], atol=1e-12)
@@ -232,8 +292,11 @@ def test_change_level_adjust_previous_matches_normal_equations():
 def change_design(t, quadratic=False, adjust_previous=False, center=0.0):
     """Design [1, E(-center), (E-center)^2, P_previous] and dP of a change-level SR table."""
     E = t["E"].to_numpy() - center
-    cols = [np.ones(len(t)), E] + ([E ** 2] if quadratic else []) + (
-        [t["P_previous"].to_numpy()] if adjust_previous else [])
+    cols = (
+        [np.ones(len(t)), E]
+        + ([E**2] if quadratic else [])
+        + ([t["P_previous"].to_numpy()] if adjust_previous else [])
+    )
     return np.column_stack(cols), (t["P"] - t["P_previous"]).to_numpy()
 
 
@@ -255,12 +318,16 @@ def assert_cluster_robust_matches_statsmodels(entry, X, y, groups, table="coeffi
     return cluster, naive
 
 
-@pytest.mark.parametrize("adjust_previous,form", [(False, "linear"), (True, "linear"), (False, "quadratic"),
-                                                  (True, "quadratic")])
+@pytest.mark.parametrize(
+    "adjust_previous,form",
+    [(False, "linear"), (True, "linear"), (False, "quadratic"), (True, "quadratic")],
+)
 def test_change_level_se_are_cluster_robust_by_participant(adjust_previous, form):
     # Unbalanced panel (10% missing P): participants contribute 0..4 intervals.
     df = simulated(n=40, waves=5, seed=23, missing=0.1)
-    res = compute_sr(df, {"level": "change", "adjust_previous": adjust_previous, "form": form}, "chg")
+    res = compute_sr(
+        df, {"level": "change", "adjust_previous": adjust_previous, "form": form}, "chg"
+    )
     t = res.table
     quadratic = form == "quadratic"
     entry = res.line["lines"][0]
@@ -281,6 +348,7 @@ def test_change_level_auto_and_exclude_cluster_on_the_fitting_intervals():
     res = compute_sr(df, {"level": "change", "form": "auto", "outliers": "exclude", "k": k}, "chg")
     t = res.table
     X, y = change_design(t, quadratic=True)
+
     # Hand rule: drop intervals with |z| >= k on dP or E (z with ddof=1 over all intervals).
     def abs_z(v):
         return np.abs(v - v.mean()) / v.std(ddof=1)
@@ -296,14 +364,20 @@ def test_change_level_auto_and_exclude_cluster_on_the_fitting_intervals():
 def test_change_level_cluster_outputs_byte_identical(tmp_path):
     df = simulated(n=60, waves=4, seed=31, missing=0.1)
     spec = {"level": "change", "adjust_previous": True, "form": "auto", "outliers": "winsorize"}
-    runs = [compute_sr(df, spec, "c"), compute_sr(df, spec, "c"),
-            compute_sr(df.sample(frac=1.0, random_state=4), spec, "c")]
+    runs = [
+        compute_sr(df, spec, "c"),
+        compute_sr(df, spec, "c"),
+        compute_sr(df.sample(frac=1.0, random_state=4), spec, "c"),
+    ]
     for i, r in enumerate(runs):
         r.write(tmp_path / f"{i}.csv", tmp_path / f"{i}.line.json")
     for i in (1, 2):
         assert (tmp_path / f"{i}.csv").read_bytes() == (tmp_path / "0.csv").read_bytes()
         assert (tmp_path / f"{i}.line.json").read_bytes() == (tmp_path / "0.line.json").read_bytes()
-    assert "se_naive" in json.loads((tmp_path / "0.line.json").read_text())["lines"][0]["coefficients"][0]
+    assert (
+        "se_naive"
+        in json.loads((tmp_path / "0.line.json").read_text())["lines"][0]["coefficients"][0]
+    )
 
 
 def test_change_level_huber_keeps_its_robust_se():
@@ -322,7 +396,9 @@ def test_multilevel_fixed_effects_match_lme4_sleepstudy():
     # lme4 1.1-31, REML: Reaction ~ Days + (Days | Subject) -> 251.405 (6.82460), 10.4673 (1.54579)
     # (6 significant digits, /work/shared/reference/sleepstudy_lme4.txt)
     sleep = pd.read_csv(DATA / "sleepstudy.csv")
-    df = scores_frame(sleep["Subject"].astype(str), sleep["Days"] + 1, sleep["Reaction"], sleep["Days"])
+    df = scores_frame(
+        sleep["Subject"].astype(str), sleep["Days"] + 1, sleep["Reaction"], sleep["Days"]
+    )
     res = compute_sr(df, {"level": "multilevel"}, "obs")
     entry = res.line["lines"][0]
     assert coef(entry, "Intercept") == pytest.approx(251.405, rel=2e-5)
@@ -341,7 +417,9 @@ def test_multilevel_fixed_effects_match_lme4_sleepstudy():
 def test_multilevel_sr_z_invariant_to_scaling_P_and_E():
     df = simulated(n=150, waves=5, seed=6, missing=0.05)
     raw = compute_sr(df, {"level": "multilevel"}, "obs")
-    scaled = df.assign(P=(df["P"] - df["P"].mean()) / df["P"].std(), E=(df["E"] - df["E"].mean()) / df["E"].std())
+    scaled = df.assign(
+        P=(df["P"] - df["P"].mean()) / df["P"].std(), E=(df["E"] - df["E"].mean()) / df["E"].std()
+    )
     z = compute_sr(scaled, {"level": "multilevel"}, "obs")
     # Identical up to the optimiser's convergence tolerance on theta.
     np.testing.assert_allclose(z.table["sr_z"], raw.table["sr_z"], atol=1e-5)
@@ -376,25 +454,29 @@ def test_quadratic_coefficients_on_raw_scale_match_polyfit():
     c2, c1, c0 = np.polyfit(E, P, 2)
     entry = res.line["lines"][0]
     assert [c["term"] for c in entry["coefficients"]] == ["Intercept", "E", "E^2"]
-    np.testing.assert_allclose([coef(entry, t) for t in ("Intercept", "E", "E^2")], [c0, c1, c2], rtol=1e-9)
+    np.testing.assert_allclose(
+        [coef(entry, t) for t in ("Intercept", "E", "E^2")], [c0, c1, c2], rtol=1e-9
+    )
     # centred parameterisation: same curve around E_center
     c = entry["E_center"]
     assert c == pytest.approx(E.mean())
-    np.testing.assert_allclose(coef(entry, "Intercept", table="coefficients_centered"), c0 + c1 * c + c2 * c * c)
+    np.testing.assert_allclose(
+        coef(entry, "Intercept", table="coefficients_centered"), c0 + c1 * c + c2 * c * c
+    )
     np.testing.assert_allclose(res.table["P_expected"], np.polyval([c2, c1, c0], E), rtol=1e-9)
     # SEs agree with statsmodels on the raw design
-    ols = sm.OLS(P, np.column_stack([np.ones(8), E, E ** 2])).fit()
+    ols = sm.OLS(P, np.column_stack([np.ones(8), E, E**2])).fit()
     np.testing.assert_allclose([c_["se"] for c_ in entry["coefficients"]], ols.bse, rtol=1e-8)
 
 
 def test_auto_form_lr_statistic_equals_statsmodels_compare_lr_test():
     rng = np.random.default_rng(8)
     E = rng.uniform(0, 10, 80)
-    P = 2 + 0.5 * E + 0.08 * E ** 2 + rng.normal(0, 1.5, 80)
+    P = 2 + 0.5 * E + 0.08 * E**2 + rng.normal(0, 1.5, 80)
     df = scores_frame([f"p{i:02d}" for i in range(80)], np.ones(80), P, E)
     res = compute_sr(df, {"level": "wave", "form": "auto", "alpha": 0.05}, "auto")
     lin = sm.OLS(P, np.column_stack([np.ones(80), E])).fit()
-    quad = sm.OLS(P, np.column_stack([np.ones(80), E, E ** 2])).fit()
+    quad = sm.OLS(P, np.column_stack([np.ones(80), E, E**2])).fit()
     lr, p, df_diff = quad.compare_lr_test(lin)
     test = res.line["form_test"]
     assert test["method"] == "likelihood_ratio"
@@ -407,8 +489,11 @@ def test_auto_form_lr_statistic_equals_statsmodels_compare_lr_test():
     # a linear truth is kept linear at this alpha (seeded data: p well above 0.05)
     P2 = 2 + 0.5 * E + rng.normal(0, 1.5, 80)
     res2 = compute_sr(df.assign(P=P2), {"level": "wave", "form": "auto"}, "auto")
-    p2 = sm.OLS(P2, np.column_stack([np.ones(80), E, E ** 2])).fit().compare_lr_test(
-        sm.OLS(P2, np.column_stack([np.ones(80), E])).fit())[1]
+    p2 = (
+        sm.OLS(P2, np.column_stack([np.ones(80), E, E**2]))
+        .fit()
+        .compare_lr_test(sm.OLS(P2, np.column_stack([np.ones(80), E])).fit())[1]
+    )
     assert res2.line["form_test"]["p"] == pytest.approx(p2, rel=1e-7)
     assert res2.line["form_used"] == ("quadratic" if p2 < 0.05 else "linear")
 
@@ -453,7 +538,9 @@ def test_winsorize_refits_on_clipped_data_and_scores_unaltered_values():
     _, b_raw, _, _ = hand_ols(OUT_E, OUT_P)
     entry = res.line["lines"][0]
     assert coef(entry, "E") == pytest.approx(b_w, rel=1e-12)
-    assert abs(coef(entry, "E") - b_raw) > 0.05  # not silently the unwinsorized slope (-0.024 vs 0.059)
+    assert (
+        abs(coef(entry, "E") - b_raw) > 0.05
+    )  # not silently the unwinsorized slope (-0.024 vs 0.059)
     # applied to everyone's unaltered values
     np.testing.assert_array_equal(res.table["E"], OUT_E)
     np.testing.assert_array_equal(res.table["P"], OUT_P)
@@ -502,7 +589,9 @@ def test_huber_matches_statsmodels_rlm_and_resists_contamination():
     rlm = sm.RLM(P, np.column_stack([np.ones(150), E]), M=sm.robust.norms.HuberT()).fit()
     entry = res.line["lines"][0]
     np.testing.assert_allclose([coef(entry, "Intercept"), coef(entry, "E")], rlm.params, rtol=1e-8)
-    np.testing.assert_allclose([coef(entry, "Intercept", "se"), coef(entry, "E", "se")], rlm.bse, rtol=1e-6)
+    np.testing.assert_allclose(
+        [coef(entry, "Intercept", "se"), coef(entry, "E", "se")], rlm.bse, rtol=1e-6
+    )
     assert abs(coef(entry, "E") - 0.8) < abs(hand_ols(E, P)[1] - 0.8)
     np.testing.assert_allclose(res.table["sr"], P - rlm.params[0] - rlm.params[1] * E, atol=1e-8)
     assert entry["n_downweighted"] >= 10
@@ -516,7 +605,9 @@ def test_huber_matches_statsmodels_rlm_and_resists_contamination():
 def test_reference_control_arm_line_applied_to_everyone():
     df = simulated(n=80, waves=2, seed=12)
     df.loc[df["arm"] == "treatment", "P"] -= 2.0  # treatment: fewer problems than the norm
-    res = compute_sr(df, {"level": "wave", "reference": {"column": "arm", "value": "control"}}, "ctl")
+    res = compute_sr(
+        df, {"level": "wave", "reference": {"column": "arm", "value": "control"}}, "ctl"
+    )
     for g, w in enumerate((1, 2)):
         ctl = df[(df["wave"] == w) & (df["arm"] == "control")]
         a, b, _, _ = hand_ols(ctl["E"], ctl["P"])
@@ -532,7 +623,9 @@ def test_reference_control_arm_line_applied_to_everyone():
 
 def test_reference_period_selects_participants():
     df = simulated(n=80, waves=4, seed=13)
-    res = compute_sr(df, {"level": "period", "reference": {"column": "arm", "value": "control"}}, "ctl")
+    res = compute_sr(
+        df, {"level": "period", "reference": {"column": "arm", "value": "control"}}, "ctl"
+    )
     means = df.groupby("participant_id").agg(E=("E", "mean"), P=("P", "mean"), arm=("arm", "first"))
     ctl = means[means["arm"] == "control"]
     a, b, _, _ = hand_ols(ctl["E"], ctl["P"])
@@ -563,7 +656,15 @@ def test_constant_E_fails_with_reason_naming_the_spec():
     assert res.status == "failed"
     assert "flat_exposure" in res.reason and "constant" in res.reason and "wave 1" in res.reason
     assert res.table.empty
-    assert list(res.table.columns) == ["participant_id", "wave", "E", "P", "P_expected", "sr", "sr_z"]
+    assert list(res.table.columns) == [
+        "participant_id",
+        "wave",
+        "E",
+        "P",
+        "P_expected",
+        "sr",
+        "sr_z",
+    ]
     assert res.line["status"] == "failed" and res.line["reason"] == res.reason
     json.dumps(res.line, allow_nan=False)
 
@@ -574,9 +675,13 @@ def test_no_exposure_fails_every_level_and_other_specs_still_run(level):
     results = compute_all_sr(df.assign(E=np.nan), {"bad": {"level": level}})
     assert results["bad"].status == "failed" and "'bad'" in results["bad"].reason
     assert "no values" in results["bad"].reason
-    both = compute_all_sr(df, {"tiny": {"level": level, "reference": {"column": "participant_id",
-                                                                        "value": "id0001"}},
-                               "fine": {"level": level}})
+    both = compute_all_sr(
+        df,
+        {
+            "tiny": {"level": level, "reference": {"column": "participant_id", "value": "id0001"}},
+            "fine": {"level": level},
+        },
+    )
     assert both["tiny"].status == "failed" and "tiny" in both["tiny"].reason
     assert both["fine"].status == "ok" and len(both["fine"].table) > 0
 
@@ -607,7 +712,9 @@ def test_missing_P_gets_no_sr_not_a_score_from_zero():
     # period: a person's mean skips the missing wave (not averaged with 0)
     per = compute_sr(df, {"level": "period"}, "p").table.set_index("participant_id")
     pid = df.at[missing[0], "participant_id"]
-    assert per.at[pid, "P"] == pytest.approx(df.loc[df["participant_id"] == pid, "P"].dropna().mean())
+    assert per.at[pid, "P"] == pytest.approx(
+        df.loc[df["participant_id"] == pid, "P"].dropna().mean()
+    )
 
 
 def test_invalid_spec_raises_config_error():
@@ -629,8 +736,19 @@ def test_invalid_spec_raises_config_error():
 def test_spec_defaults_come_from_the_schema():
     schema = config_schema()["$defs"]["sr_spec"]["properties"]
     spec = sr_spec("x", {"level": "period"})
-    for key in ("form", "alpha", "outliers", "k", "waves", "min_waves", "window", "min_in_window",
-                "adjust_previous", "outcome", "exposure"):
+    for key in (
+        "form",
+        "alpha",
+        "outliers",
+        "k",
+        "waves",
+        "min_waves",
+        "window",
+        "min_in_window",
+        "adjust_previous",
+        "outcome",
+        "exposure",
+    ):
         assert getattr(spec, key) == schema[key]["default"], key
     assert spec.reference == schema["reference"]["default"] == "all"
     # waves are sorted and unique; the reference keeps the config's form
@@ -639,32 +757,51 @@ def test_spec_defaults_come_from_the_schema():
     spec = sr_spec("x", {"level": "wave", "reference": {"column": "arm", "value": "control"}})
     assert spec.reference == {"column": "arm", "value": "control"} and spec.reference_waves is None
     # the spec of a loaded config (defaults already filled) is the same object value
-    raw = {"cohorts": {"c": {"input": "x.csv", "columns": {"participant": "id", "wave": "wave"},
-                             "instruments": {"p": {"role": "problems", "items": {"prefix": "P_"},
-                                                   "range": [0, 3]}}}},
-           "sr": {"person": {"level": "period", "k": 2.5}}}
+    raw = {
+        "cohorts": {
+            "c": {
+                "input": "x.csv",
+                "columns": {"participant": "id", "wave": "wave"},
+                "instruments": {
+                    "p": {"role": "problems", "items": {"prefix": "P_"}, "range": [0, 3]}
+                },
+            }
+        },
+        "sr": {"person": {"level": "period", "k": 2.5}},
+    }
     from_config = sr_spec("person", load_config(raw).cohort("c").sr["person"])
     assert from_config == sr_spec("person", {"level": "period", "k": 2.5})
     assert isinstance(from_config, SRSpec)
 
 
 def test_load_config_rejects_a_window_smaller_than_min_in_window():
-    raw = {"cohorts": {"c": {"input": "x.csv", "columns": {"participant": "id", "wave": "wave"},
-                             "instruments": {"p": {"role": "problems", "items": {"prefix": "P_"},
-                                                   "range": [0, 3]}}}},
-           "sr": {"win": {"level": "sliding", "window": 2, "min_in_window": 3}}}
+    raw = {
+        "cohorts": {
+            "c": {
+                "input": "x.csv",
+                "columns": {"participant": "id", "wave": "wave"},
+                "instruments": {
+                    "p": {"role": "problems", "items": {"prefix": "P_"}, "range": [0, 3]}
+                },
+            }
+        },
+        "sr": {"win": {"level": "sliding", "window": 2, "min_in_window": 3}},
+    }
     with pytest.raises(ConfigError, match=r"sr\.win\.min_in_window: 3 cannot exceed window \(2\)"):
         load_config(raw)
 
 
 def test_spec_object_and_mapping_give_the_same_result():
     rng = np.random.default_rng(3)
-    df = pd.DataFrame({"participant_id": [f"p{i}" for i in range(40)], "wave": 1,
-                       "E": rng.normal(size=40)})
+    df = pd.DataFrame(
+        {"participant_id": [f"p{i}" for i in range(40)], "wave": 1, "E": rng.normal(size=40)}
+    )
     df["P"] = 1 + 0.5 * df["E"] + rng.normal(size=40)
     spec = sr_spec("person", {"level": "period", "outliers": "winsorize"})
-    by_spec, by_mapping = compute_sr(df, spec), compute_sr(df, {"level": "period", "outliers": "winsorize"},
-                                                           "person")
+    by_spec, by_mapping = (
+        compute_sr(df, spec),
+        compute_sr(df, {"level": "period", "outliers": "winsorize"}, "person"),
+    )
     pd.testing.assert_frame_equal(by_spec.table, by_mapping.table)
     assert by_spec.line == by_mapping.line and by_spec.name == "person"
     assert compute_sr(df, spec, "renamed").line["spec"] == "renamed"
@@ -687,7 +824,9 @@ def test_cooks_distance_and_qq_match_statsmodels():
     assert len(qq["theoretical"]) == len(qq["sample"]) == 21
     probs = (np.arange(1, 22) - 0.5) / 21
     np.testing.assert_allclose(qq["theoretical"], stats.norm.ppf(probs))
-    np.testing.assert_allclose(qq["sample"], np.quantile(ols.resid / np.sqrt(ols.scale), probs), rtol=1e-9)
+    np.testing.assert_allclose(
+        qq["sample"], np.quantile(ols.resid / np.sqrt(ols.scale), probs), rtol=1e-9
+    )
 
 
 def test_outputs_are_json_ready_and_byte_identical(tmp_path):

@@ -39,17 +39,25 @@ SPECS: dict[str, dict] = {
     "period": {"level": "period", "min_waves": 3},
     "period_quadratic": {"level": "period", "form": "quadratic"},
     "period_winsorize": {"level": "period", "min_waves": 3, "outliers": "winsorize", "k": 3},
-    "period_reference_arm": {"level": "period", "min_waves": 3,
-                             "reference": {"column": "arm", "value": "control"}},
+    "period_reference_arm": {
+        "level": "period",
+        "min_waves": 3,
+        "reference": {"column": "arm", "value": "control"},
+    },
     "multilevel": {"level": "multilevel"},
     "sliding": {"level": "sliding", "window": 3, "min_in_window": 1},
     "change": {"level": "change"},
     "change_adjust_previous": {"level": "change", "adjust_previous": True},
 }
-KEYS = {"wave": ["wave"], "multilevel": ["wave"], "sliding": ["window"], "change": ["wave_from", "wave"],
-        "period": []}
+KEYS = {
+    "wave": ["wave"],
+    "multilevel": ["wave"],
+    "sliding": ["window"],
+    "change": ["wave_from", "wave"],
+    "period": [],
+}
 
-MIN_R = 0.9999                      # the acceptance criterion of the issue
+MIN_R = 0.9999  # the acceptance criterion of the issue
 OLS = {"min_r": 1 - 1e-10, "sr_atol": 1e-9, "coef_rtol": 1e-6}
 LMM = {"min_r": 0.99999, "sr_atol": 1e-5, "coef_rtol": 1e-4}
 CASES = [(c, d) for c in COHORTS for d in SPECS]
@@ -75,7 +83,9 @@ def merged(cohort: str, definition: str) -> pd.DataFrame:
     ours = srflow_result(cohort, definition).table
     theirs = pd.read_csv(DATA / f"{cohort}__{definition}.csv", dtype={"participant_id": "str"})
     assert not theirs.duplicated(keys).any()
-    return ours.merge(theirs, on=keys, how="outer", suffixes=("", "_r"), indicator=True, validate="1:1")
+    return ours.merge(
+        theirs, on=keys, how="outer", suffixes=("", "_r"), indicator=True, validate="1:1"
+    )
 
 
 def tolerances(definition: str) -> dict[str, float]:
@@ -109,8 +119,9 @@ def test_line_coefficients_match_r(cohort: str, definition: str) -> None:
         for coef in entry["coefficients"]:
             expected = ref.loc[(ref["line"] == label) & (ref["term"] == coef["term"]), "estimate"]
             assert len(expected) == 1, (label, coef["term"])
-            assert coef["estimate"] == pytest.approx(float(expected.iloc[0]), rel=rtol, abs=1e-12), \
-                (label, coef["term"])
+            assert coef["estimate"] == pytest.approx(
+                float(expected.iloc[0]), rel=rtol, abs=1e-12
+            ), (label, coef["term"])
     # The same lines (waves, windows) on both sides.
     assert lines_seen == set(ref["line"])
 
@@ -125,13 +136,19 @@ def test_mixed_model_variance_parameters_match_lme4(cohort: str) -> None:
     """
     entry = srflow_result(cohort, "multilevel").line["lines"][0]
     ref = r_coefficients(cohort)
-    ref = dict(zip(ref.loc[ref["definition"] == "multilevel", "term"],
-                   ref.loc[ref["definition"] == "multilevel", "estimate"], strict=True))
+    ref = dict(
+        zip(
+            ref.loc[ref["definition"] == "multilevel", "term"],
+            ref.loc[ref["definition"] == "multilevel", "estimate"],
+            strict=True,
+        )
+    )
     assert entry["converged"]
     assert entry["sigma"] == pytest.approx(ref["sigma"], rel=1e-4)
     assert entry["random_effects"]["sd"]["E"] == pytest.approx(ref["sd_re_E"], rel=1e-4)
-    assert entry["random_effects"]["sd"]["Intercept"] == pytest.approx(ref["sd_re_Intercept_at_mean_E"],
-                                                                       rel=1e-4)
+    assert entry["random_effects"]["sd"]["Intercept"] == pytest.approx(
+        ref["sd_re_Intercept_at_mean_E"], rel=1e-4
+    )
     assert entry["loglik"] == pytest.approx(ref["loglik_reml"], abs=1e-4)
 
 
@@ -141,7 +158,9 @@ def test_reference_cases_are_not_vacuous(cohort: str) -> None:
     ref = r_coefficients(cohort)
 
     def slope(definition: str) -> float:
-        return float(ref.loc[(ref["definition"] == definition) & (ref["term"] == "E"), "estimate"].iloc[0])
+        return float(
+            ref.loc[(ref["definition"] == definition) & (ref["term"] == "E"), "estimate"].iloc[0]
+        )
 
     winsorized = srflow_result(cohort, "period_winsorize").line["outliers"]["n_winsorized"]
     assert sum(sum(v) for v in winsorized.values()) >= 1
@@ -161,7 +180,9 @@ def test_gap_cohort_breaks_intervals_and_windows() -> None:
     # S0220 (220 = 4 * 5 * 11) lost waves 3 to 6: of waves 1, 2, 7, 8 only 1->2 and 7->8 are
     # intervals; S0035 (35 = 5 * 7) lost waves 3 and 6: intervals end at 2, 5 and 8.
     for pid, ends in (("S0220", [2, 8]), ("S0035", [2, 5, 8])):
-        rows = change.loc[change["participant_id"] == pid, ["wave_from", "wave"]].to_numpy().tolist()
+        rows = (
+            change.loc[change["participant_id"] == pid, ["wave_from", "wave"]].to_numpy().tolist()
+        )
         assert rows == [[w - 1, w] for w in ends]
     windows = srflow_result("synthetic_gaps", "sliding").table
     # Windows 3 (waves 3-5) and 4 (waves 4-6) hold no wave of S0220, so it is not scored there.

@@ -85,7 +85,7 @@ def within_slope(y: pd.Series, x: pd.Series, ids: pd.Series) -> pd.Series:
 def test_same_seed_gives_identical_frames_and_csv_bytes() -> None:
     first = simulate_cohort(150, 5, 7)
     second = simulate_cohort(150, 5, 7)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         pd.testing.assert_frame_equal(a, b)
         assert a.to_csv(index=False).encode() == b.to_csv(index=False).encode()
     other = simulate_cohort(150, 5, 8)
@@ -98,7 +98,18 @@ def test_write_cohort_is_byte_identical(written: dict[str, Path], tmp_path: Path
     assert (
         set(again)
         == set(written)
-        == {"cohort", "truth", "wide", "sav", "dta", "xlsx", "parquet", "dirty", "dirty_faults", "r_export"}
+        == {
+            "cohort",
+            "truth",
+            "wide",
+            "sav",
+            "dta",
+            "xlsx",
+            "parquet",
+            "dirty",
+            "dirty_faults",
+            "r_export",
+        }
     )
     for name, path in written.items():
         assert path.read_bytes() == again[name].read_bytes(), f"{name} differs between two runs"
@@ -110,7 +121,9 @@ def test_committed_csv_files_match_generator(written: dict[str, Path]) -> None:
         relative = written[name].relative_to(written["cohort"].parent)
         committed = COMMITTED / relative
         assert committed.exists(), f"missing committed file {committed}"
-        assert committed.read_bytes() == written[name].read_bytes(), f"{committed} is stale; regenerate it"
+        assert committed.read_bytes() == written[name].read_bytes(), (
+            f"{committed} is stale; regenerate it"
+        )
 
 
 # --- shapes, types, ranges -------------------------------------------------------------------
@@ -145,7 +158,9 @@ def test_columns_types_and_ranges(cohort: tuple[pd.DataFrame, pd.DataFrame]) -> 
     assert truth["P_latent"].between(0, 36).all()
 
 
-def test_life_events_are_rare_and_major_events_severe(cohort: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_life_events_are_rare_and_major_events_severe(
+    cohort: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
     data, _ = cohort
     life = data[list(LIFE_ITEMS)]
     assert (life.fillna(0) == 0).to_numpy().mean() > 0.97  # rates 0.08 + 0.4 events over 25 items
@@ -172,7 +187,7 @@ def test_options_items_extra_and_errors() -> None:
 
 
 def test_large_cohort_shape() -> None:
-    # Speed for 100,000 x 10 is recorded in the module docstring; here only the shape at 20,000 x 10.
+    # Speed for 100,000 x 10: see the simulate_cohort docstring; here only the shape at 20,000 x 10.
     data, truth = simulate_cohort(20_000, 10, 11)
     assert data.shape[1] == 54 and len(truth) == len(data)
     assert data["subject_id"].iloc[-1] == "S20000"
@@ -198,7 +213,7 @@ def test_class_shares_and_curves_large_n() -> None:
     persons = truth.drop_duplicates("participant_id")
     shares = persons["trajectory_class"].value_counts(normalize=True)
     # SE of a share p at n = 20,000 is <= 0.0036; tolerance 0.012 is > 3 SE.
-    for name, expected in zip(TRAJECTORY_CLASSES, CLASS_SHARES):
+    for name, expected in zip(TRAJECTORY_CLASSES, CLASS_SHARES, strict=True):
         assert shares[name] == pytest.approx(expected, abs=0.012)
     means = truth.groupby(["trajectory_class", "wave"])["P_latent"].mean().unstack()
     assert means.loc["recovery", 1] - means.loc["recovery", 4] > 10
@@ -220,7 +235,8 @@ def test_dropout_is_monotone_and_depends_on_previous_problems() -> None:
     assert 0.66 < retention < 0.82
     none, _ = simulate_cohort(50, 4, 3, dropout=0.0)
     assert len(none) == 200
-    # MAR dropout: hazard 0.04 * (0.5 + P_prev / 20) is ~0.06 for P_prev >= 16 and ~0.025 for P_prev < 6.
+    # MAR dropout: hazard 0.04 * (0.5 + P_prev / 20) is ~0.06 for P_prev >= 16 and ~0.025 for
+    # P_prev < 6.
     last_wave = truth.groupby("participant_id")["wave"].transform("max")
     at_risk = truth["wave"] < 8
     left = (truth["wave"] == last_wave)[at_risk]
@@ -242,11 +258,16 @@ def test_truth_sums_match_released_items(cohort: tuple[pd.DataFrame, pd.DataFram
     assert (reversed_problem_sum(data)[complete] == truth.loc[complete, "P_full"]).all()
     complete_general = n_general == 0
     assert (
-        data.loc[complete_general, list(GENERAL_ITEMS)].sum(axis=1) == truth.loc[complete_general, "E_general_full"]
+        data.loc[complete_general, list(GENERAL_ITEMS)].sum(axis=1)
+        == truth.loc[complete_general, "E_general_full"]
     ).all()
     complete_life = n_life == 0
-    assert (data.loc[complete_life, list(LIFE_ITEMS)].sum(axis=1) == truth.loc[complete_life, "E_life_full"]).all()
-    # Blank questionnaires: the whole GHQ block missing in ~1 % of rows, 1-2 blanks in ~3 % + random blanks.
+    assert (
+        data.loc[complete_life, list(LIFE_ITEMS)].sum(axis=1)
+        == truth.loc[complete_life, "E_life_full"]
+    ).all()
+    # Blank questionnaires: the whole GHQ block missing in ~1 % of rows, 1-2 blanks in ~3 % +
+    # random blanks.
     whole = (n_problem == 12).mean()
     assert 0.003 < whole < 0.02
     assert ((n_problem >= 1) & (n_problem <= 2)).mean() > 0.03
@@ -288,16 +309,23 @@ def test_dirty_file_has_exactly_the_listed_faults(written: dict[str, Path]) -> N
     assert header.startswith(",subject_id,wave,date,")  # unnamed leading index column
     dirty = read_dirty(written["dirty"])
     assert list(dirty.index) == list(range(1, len(dirty) + 1))
-    faults = pd.read_csv(written["dirty_faults"], dtype={"row": "Int64", "wave": "Int64"}, keep_default_na=False)
+    faults = pd.read_csv(
+        written["dirty_faults"], dtype={"row": "Int64", "wave": "Int64"}, keep_default_na=False
+    )
     faults["row"] = pd.to_numeric(faults["row"].replace("", pd.NA)).astype("Int64")
 
     def listed(kind: str) -> set[tuple[int, str]]:
         chosen = faults[faults["kind"] == kind]
-        return {(int(r), c) for r, c in zip(chosen["row"], chosen["column"])}
+        return {(int(r), c) for r, c in zip(chosen["row"], chosen["column"], strict=True)}
 
     # Scan the file independently for each fault kind.
-    ranges = {**{c: (0, 3) for c in PROBLEM_ITEMS}, **{c: (0, 5) for c in GENERAL_ITEMS + LIFE_ITEMS}}
-    found: dict[str, set[tuple[int, str]]] = {k: set() for k in ["out_of_range", "missing_code", "non_numeric"]}
+    ranges = {
+        **{c: (0, 3) for c in PROBLEM_ITEMS},
+        **{c: (0, 5) for c in GENERAL_ITEMS + LIFE_ITEMS},
+    }
+    found: dict[str, set[tuple[int, str]]] = {
+        k: set() for k in ["out_of_range", "missing_code", "non_numeric"]
+    }
     for column, (low, high) in ranges.items():
         for row, text in dirty[column].items():
             if text == "":
@@ -327,11 +355,16 @@ def test_dirty_file_has_exactly_the_listed_faults(written: dict[str, Path]) -> N
     assert {(int(r), "GHQ_01:GHQ_12") for r in dirty.index[straight]} == listed("straight_lining")
     assert len(listed("straight_lining")) == 3
 
-    newline = {(int(r), c) for c in ["comment", "GE_12"] for r in dirty.index[dirty[c].str.contains("\n")]}
+    newline = {
+        (int(r), c) for c in ["comment", "GE_12"] for r in dirty.index[dirty[c].str.contains("\n")]
+    }
     assert newline == listed("embedded_newline") and newline
     assert dirty["comment"].str.contains('"').any() and dirty["comment"].str.contains(",").any()
     assert dirty["GE_12"].ne("").any()
-    assert set(faults.loc[faults["row"].isna(), "kind"]) == {"unnamed_index_column", "prefix_collision"}
+    assert set(faults.loc[faults["row"].isna(), "kind"]) == {
+        "unnamed_index_column",
+        "prefix_collision",
+    }
     # Every listed cell value is what the file holds.
     for fault in faults[faults["row"].notna() & faults["column"].isin(dirty.columns)].itertuples():
         assert dirty.at[int(fault.row), fault.column] == fault.value
@@ -368,7 +401,13 @@ def test_wide_file_matches_long(written: dict[str, Path]) -> None:
     long = long[long["subject_id"].isin(wide["subject_id"])]
     assert list(wide.columns[:4]) == ["subject_id", "age", "gender", "arm"]
     assert wide.shape == (60, 4 + 8 * (len(ITEMS) + 1))
-    assert list(wide.columns[4:9]) == ["GHQ_01_t1", "GHQ_02_t1", "GHQ_03_t1", "GHQ_04_t1", "GHQ_05_t1"]
+    assert list(wide.columns[4:9]) == [
+        "GHQ_01_t1",
+        "GHQ_02_t1",
+        "GHQ_03_t1",
+        "GHQ_04_t1",
+        "GHQ_05_t1",
+    ]
     assert wide.columns[4 + len(ITEMS)] == "date_t1"
     melted = []
     for wave in range(1, 9):

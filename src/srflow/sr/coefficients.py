@@ -18,7 +18,7 @@ def design(E_centered: np.ndarray, covariate: np.ndarray | None, quadratic: bool
     """The predictors of a line without the intercept: ``E - c``, ``(E - c)^2``, covariate."""
     cols = [E_centered]
     if quadratic:
-        cols.append(E_centered ** 2)
+        cols.append(E_centered**2)
     if covariate is not None:
         cols.append(covariate)
     return np.column_stack(cols)
@@ -34,24 +34,38 @@ def term_names(spec: SRSpec, quadratic: bool) -> list[str]:
     return names
 
 
-def to_raw_scale(beta: np.ndarray, cov: np.ndarray, center: np.ndarray, quadratic: bool
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def to_raw_scale(
+    beta: np.ndarray, cov: np.ndarray, center: np.ndarray, quadratic: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients on (E - c) [and (E - c)^2] -> coefficients on raw E [and E^2]."""
     G, p = beta.shape
     A = np.tile(np.eye(p), (G, 1, 1))
     A[:, 0, 1] = -center
     if quadratic:
-        A[:, 0, 2] = center ** 2
+        A[:, 0, 2] = center**2
         A[:, 1, 2] = -2 * center
     raw = np.einsum("gab,gb->ga", A, beta)
     return raw, A @ cov @ np.transpose(A, (0, 2, 1))
 
 
-def coefficient_table(names: list[str], est: np.ndarray, se: np.ndarray, crit: float,
-                      se_naive: np.ndarray | None = None) -> list[dict]:
+def coefficient_table(
+    names: list[str],
+    est: np.ndarray,
+    se: np.ndarray,
+    crit: float,
+    se_naive: np.ndarray | None = None,
+) -> list[dict]:
     """One JSON row per coefficient: estimate, SE and the CI ``estimate -/+ crit * SE``."""
-    rows = [{"term": t, "estimate": float(b), "se": float(e), "ci_low": float(b - crit * e),
-             "ci_high": float(b + crit * e)} for t, b, e in zip(names, est, se, strict=True)]
+    rows = [
+        {
+            "term": t,
+            "estimate": float(b),
+            "se": float(e),
+            "ci_low": float(b - crit * e),
+            "ci_high": float(b + crit * e),
+        }
+        for t, b, e in zip(names, est, se, strict=True)
+    ]
     if se_naive is not None:
         for row, e in zip(rows, se_naive, strict=True):
             row["se_naive"] = float(e)
@@ -61,5 +75,8 @@ def coefficient_table(names: list[str], est: np.ndarray, se: np.ndarray, crit: f
 def qq_summary(std_resid: np.ndarray) -> dict[str, list[float]]:
     """Normal QQ summary of standardised residuals at :data:`QQ_POINTS` probabilities."""
     probs = (np.arange(1, QQ_POINTS + 1) - 0.5) / QQ_POINTS
-    return {"probabilities": probs.tolist(), "theoretical": special.ndtri(probs).tolist(),
-            "sample": np.quantile(std_resid, probs).tolist() if len(std_resid) else None}
+    return {
+        "probabilities": probs.tolist(),
+        "theoretical": special.ndtri(probs).tolist(),
+        "sample": np.quantile(std_resid, probs).tolist() if len(std_resid) else None,
+    }

@@ -1,4 +1,4 @@
-"""The public entry points: compute one SR spec, one spec without raising, or a whole ``sr`` block."""
+"""The public entry points: one SR spec, one spec without raising, a whole ``sr`` block."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def as_spec(spec: SRSpec | Mapping[str, Any], name: str | None = None) -> SRSpec
     return sr_spec(DEFAULT_NAME if name is None else name, spec)
 
 
-def compute_sr(scores: pd.DataFrame, spec: SRSpec | Mapping[str, Any], name: str | None = None) -> SRResult:
+def compute_sr(
+    scores: pd.DataFrame, spec: SRSpec | Mapping[str, Any], name: str | None = None
+) -> SRResult:
     """Compute the SR scores of one spec.
 
     Parameters
@@ -93,8 +95,9 @@ def compute_sr(scores: pd.DataFrame, spec: SRSpec | Mapping[str, Any], name: str
     return SRResult(name=spec.name, table=table, line=jsonable(header), status="ok", reason=None)
 
 
-def safe_compute_sr(scores: pd.DataFrame, spec: SRSpec | Mapping[str, Any], name: str | None = None
-                    ) -> SRResult:
+def safe_compute_sr(
+    scores: pd.DataFrame, spec: SRSpec | Mapping[str, Any], name: str | None = None
+) -> SRResult:
     """Like :func:`compute_sr`, but a spec that cannot be computed gives a failed result.
 
     A :class:`~srflow.errors.ModelError` (E constant, too few units in a wave or window,
@@ -131,12 +134,18 @@ def safe_compute_sr(scores: pd.DataFrame, spec: SRSpec | Mapping[str, Any], name
             reason = f"SR spec '{spec.name}': {reason}"
         line = line_header(spec)
         line.update(status="failed", reason=reason)
-        return SRResult(name=spec.name, table=empty_sr_table(spec.level), line=jsonable(line),
-                        status="failed", reason=reason)
+        return SRResult(
+            name=spec.name,
+            table=empty_sr_table(spec.level),
+            line=jsonable(line),
+            status="failed",
+            reason=reason,
+        )
 
 
-def compute_all_sr(scores: pd.DataFrame, specs: Mapping[str, SRSpec | Mapping[str, Any]]
-                   ) -> dict[str, SRResult]:
+def compute_all_sr(
+    scores: pd.DataFrame, specs: Mapping[str, SRSpec | Mapping[str, Any]]
+) -> dict[str, SRResult]:
     """Run :func:`safe_compute_sr` for every spec of a config's ``sr`` block.
 
     Parameters

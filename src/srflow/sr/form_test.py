@@ -22,18 +22,33 @@ def form_test(linear: FitOrReason, quadratic: FitOrReason, G: int) -> dict[str, 
     computed and its note says why.
     """
     if isinstance(linear, str) or isinstance(quadratic, str):
-        return {"method": None, "statistic": None, "df": None, "p": None,
-                "note": "not computed: " + (quadratic if isinstance(quadratic, str) else linear)}
+        return {
+            "method": None,
+            "statistic": None,
+            "df": None,
+            "p": None,
+            "note": "not computed: " + (quadratic if isinstance(quadratic, str) else linear),
+        }
     if quadratic.loglik is None:
-        z2 = quadratic.quad_z ** 2
+        z2 = quadratic.quad_z**2
         stat = float(z2.sum())
-        return {"method": "wald_robust", "statistic": stat, "df": G, "p": float(special.chdtrc(G, stat)),
-                "per_line": [float(v) for v in z2],
-                "note": "Huber fits have no Gaussian likelihood: Wald chi-square of the squared term, "
-                        "robust SE, summed over lines"}
+        return {
+            "method": "wald_robust",
+            "statistic": stat,
+            "df": G,
+            "p": float(special.chdtrc(G, stat)),
+            "per_line": [float(v) for v in z2],
+            "note": "Huber fits have no Gaussian likelihood: Wald chi-square of the squared term, "
+            "robust SE, summed over lines",
+        }
     per_line = 2 * (quadratic.loglik - linear.loglik)
     stat = float(per_line.sum())
-    return {"method": "likelihood_ratio", "statistic": stat, "df": G, "p": float(special.chdtrc(G, stat)),
-            "per_line": [float(v) for v in per_line],
-            "note": "2 (loglik_quadratic - loglik_linear), ML OLS fits on the same units"
-                    + (", summed over lines (df = number of lines)" if G > 1 else "")}
+    return {
+        "method": "likelihood_ratio",
+        "statistic": stat,
+        "df": G,
+        "p": float(special.chdtrc(G, stat)),
+        "per_line": [float(v) for v in per_line],
+        "note": "2 (loglik_quadratic - loglik_linear), ML OLS fits on the same units"
+        + (", summed over lines (df = number of lines)" if G > 1 else ""),
+    }

@@ -22,48 +22,34 @@ def fit_multilevel(units: Units, spec: SRSpec) -> tuple[np.ndarray, dict[str, An
     Returns the fixed-effect prediction of every unit and the JSON-ready line description.
     For form ``auto`` two extra ML fits give the likelihood-ratio test of the E^2 term.
     """
-    from srflow.mixed import fit_lmm  # the engine is only needed here
-
-    name = spec.name
     if spec.outliers == "huber":
-        raise ModelError(f"SR spec '{name}': outliers 'huber' is not available for level multilevel (there is "
-                         "no robust mixed model); use winsorize, exclude or mahalanobis.")
+        raise ModelError(
+            f"SR spec '{spec.name}': outliers 'huber' is not available for level multilevel (there is "
+            "no robust mixed model); use winsorize, exclude or mahalanobis."
+        )
     fit_y, fit_E, fit_groups, keep, outlier_info = _fitting_rows(units, spec)
     n_people = len(np.unique(fit_groups))
     if n_people < MIN_UNITS_PER_LINE:
-        raise ModelError(f"SR spec '{name}': only {n_people} participant(s) to fit the mixed model; at least "
-                         f"{MIN_UNITS_PER_LINE} are needed.")
+        raise ModelError(
+            f"SR spec '{spec.name}': only {n_people} participant(s) to fit the mixed model; at least "
+            f"{MIN_UNITS_PER_LINE} are needed."
+        )
     if len(fit_E) == 0 or np.ptp(fit_E) == 0:
-        raise ModelError(f"SR spec '{name}': the exposure '{spec.exposure}' is constant in the fitting sample, "
-                         "so no line can be fitted.")
+        raise ModelError(
+            f"SR spec '{spec.name}': the exposure '{spec.exposure}' is constant in the fitting sample, "
+            "so no line can be fitted."
+        )
     center = float(fit_E.mean())
     Ec = fit_E - center
     Z = np.column_stack([np.ones_like(Ec), Ec])
-    z_names = ["Intercept", spec.exposure]
 
     def lmm(quadratic: bool, reml: bool):
-        X = np.column_stack([np.ones_like(Ec), design(Ec, None, quadratic)])
-        try:
-            return fit_lmm(fit_y, X, Z, fit_groups, reml=reml, x_names=term_names(spec, quadratic),
-                           z_names=z_names)
-        except ModelError as exc:
-            raise ModelError(f"SR spec '{name}': the mixed model P ~ E cannot be fitted: {exc}") from None
+        return _fit_lmm(spec, fit_y, Ec, Z, fit_groups, quadratic, reml)
 
-    test: dict[str, Any] = {"method": None, "statistic": None, "df": None, "p": None,
-                            "note": "computed only for form auto (needs two extra ML fits)"}
-    fits_json = None
     if spec.form == "auto":
-        ml_lin, ml_quad = lmm(False, False), lmm(True, False)
-        stat = float(2 * (ml_quad.loglik - ml_lin.loglik))
-        test = {"method": "likelihood_ratio", "statistic": stat, "df": 1, "p": float(special.chdtrc(1, stat)),
-                "note": "2 (loglik_quadratic - loglik_linear) of ML mixed-model fits"}
-        quadratic = test["p"] < spec.alpha
-        fits_json = {"linear": _lmm_entry(ml_lin, fit_y, np.column_stack([np.ones_like(Ec), Ec]), Z,
-                                          center, False),
-                     "quadratic": _lmm_entry(ml_quad, fit_y, np.column_stack([np.ones_like(Ec), Ec, Ec ** 2]),
-                                             Z, center, True)}
+        quadratic, test, fits_json = _auto_form(lmm, spec.alpha, fit_y, Ec, Z, center)
     else:
-        quadratic = spec.form == "quadratic"
+        quadratic, test, fits_json = spec.form == "quadratic", _NO_TEST, None
     fit = lmm(quadratic, True)
     X_fit = np.column_stack([np.ones_like(Ec), design(Ec, None, quadratic)])
     entry = _lmm_entry(fit, fit_y, X_fit, Z, center, quadratic)
@@ -76,12 +62,15 @@ def fit_multilevel(units: Units, spec: SRSpec) -> tuple[np.ndarray, dict[str, An
             "candidates": units.n_candidates,
             "used": int(len(fit_y)),
             "participants_used": int(n_people),
-            "excluded": {**units.excluded, "not_reference": int((~units.reference).sum()),
-                         "outliers": int((~keep).sum())},
+            "excluded": {
+                **units.excluded,
+                "not_reference": int((~units.reference).sum()),
+                "outliers": int((~keep).sum()),
+            },
         },
         "n_lines": 1,
         "line_key": None,
-        "form_test": test,
+        "form_test": dict(test),
         "outliers": {"method": spec.outliers, "k": spec.k, **outlier_info},
         "lines": [entry],
     }
@@ -90,8 +79,70 @@ def fit_multilevel(units: Units, spec: SRSpec) -> tuple[np.ndarray, dict[str, An
     return fitted, line
 
 
-def _fitting_rows(units: Units, spec: SRSpec
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+#: The form test entry of a multilevel spec whose form is fixed.
+_NO_TEST: dict[str, Any] = {
+    "method": None,
+    "statistic": None,
+    "df": None,
+    "p": None,
+    "note": "computed only for form auto (needs two extra ML fits)",
+}
+
+
+def _fit_lmm(
+    spec: SRSpec,
+    y: np.ndarray,
+    Ec: np.ndarray,
+    Z: np.ndarray,
+    groups: np.ndarray,
+    quadratic: bool,
+    reml: bool,
+) -> Any:
+    """``P ~ E (+ E^2) + (1 + E | participant)`` on centred E; a failure names the spec."""
+    from srflow.mixed import fit_lmm  # the engine is only needed here
+
+    X = np.column_stack([np.ones_like(Ec), design(Ec, None, quadratic)])
+    try:
+        return fit_lmm(
+            y,
+            X,
+            Z,
+            groups,
+            reml=reml,
+            x_names=term_names(spec, quadratic),
+            z_names=["Intercept", spec.exposure],
+        )
+    except ModelError as exc:
+        raise ModelError(
+            f"SR spec '{spec.name}': the mixed model P ~ E cannot be fitted: {exc}"
+        ) from None
+
+
+def _auto_form(
+    lmm: Any, alpha: float, y: np.ndarray, Ec: np.ndarray, Z: np.ndarray, center: float
+) -> tuple[bool, dict[str, Any], dict[str, Any]]:
+    """Form ``auto``: LR test of the ML fits with and without E^2; (quadratic?, test, both fits)."""
+    ml_lin, ml_quad = lmm(False, False), lmm(True, False)
+    stat = float(2 * (ml_quad.loglik - ml_lin.loglik))
+    test = {
+        "method": "likelihood_ratio",
+        "statistic": stat,
+        "df": 1,
+        "p": float(special.chdtrc(1, stat)),
+        "note": "2 (loglik_quadratic - loglik_linear) of ML mixed-model fits",
+    }
+    fits_json = {
+        "linear": _lmm_entry(ml_lin, y, np.column_stack([np.ones_like(Ec), Ec]), Z, center, False),
+        "quadratic": _lmm_entry(
+            ml_quad, y, np.column_stack([np.ones_like(Ec), Ec, Ec**2]), Z, center, True
+        ),
+    }
+    return test["p"] < alpha, test, fits_json
+
+
+def _fitting_rows(
+    units: Units, spec: SRSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """P, E and participant of the reference rows after the outlier rule; kept mask; description."""
     fitting = units.reference
     fit_groups = units.groups[fitting]
@@ -105,8 +156,9 @@ def _fitting_rows(units: Units, spec: SRSpec
     return variables["y"], variables["E"], fit_groups, keep, rename_outlier_vars(outlier_info, spec)
 
 
-def _lmm_entry(fit: Any, y: np.ndarray, X: np.ndarray, Z: np.ndarray, center: float,
-               quadratic: bool) -> dict[str, Any]:
+def _lmm_entry(
+    fit: Any, y: np.ndarray, X: np.ndarray, Z: np.ndarray, center: float, quadratic: bool
+) -> dict[str, Any]:
     """The line JSON of one mixed-model fit: coefficients, random effects, R2, diagnostics."""
     beta = fit.beta[None, :]
     raw, raw_cov = to_raw_scale(beta, fit.beta_cov[None], np.array([center]), quadratic)
@@ -116,7 +168,7 @@ def _lmm_entry(fit: Any, y: np.ndarray, X: np.ndarray, Z: np.ndarray, center: fl
     var_fixed = float(np.var(fixed))
     # Random-effect variance at each observation: z' Sigma z, averaged (random-slope R2).
     var_random = float(np.mean(np.einsum("na,ab,nb->n", Z, fit.cov_re, Z)))
-    total = var_fixed + var_random + fit.sigma ** 2
+    total = var_fixed + var_random + fit.sigma**2
     yc = y - y.mean()
     z_names = list(fit.z_names)
     return {
@@ -126,7 +178,9 @@ def _lmm_entry(fit: Any, y: np.ndarray, X: np.ndarray, Z: np.ndarray, center: fl
         "n_used": int(fit.n_obs),
         "n_groups": int(fit.n_groups),
         "E_center": center,
-        "coefficients": coefficient_table(list(fit.x_names), raw[0], np.sqrt(np.diag(raw_cov[0])), crit),
+        "coefficients": coefficient_table(
+            list(fit.x_names), raw[0], np.sqrt(np.diag(raw_cov[0])), crit
+        ),
         "coefficients_centered": coefficient_table(list(fit.x_names), fit.beta, fit.beta_se, crit),
         "ci_method": "normal (Wald)",
         "sigma": float(fit.sigma),
@@ -137,7 +191,7 @@ def _lmm_entry(fit: Any, y: np.ndarray, X: np.ndarray, Z: np.ndarray, center: fl
         },
         "r2": float(1 - marginal @ marginal / (yc @ yc)),
         "r2_note": "r2 = 1 - SS(P - fixed prediction) / SS(P); r2_marginal / r2_conditional after "
-                   "Nakagawa & Schielzeth with the random-slope variance averaged over observations",
+        "Nakagawa & Schielzeth with the random-slope variance averaged over observations",
         "r2_marginal": var_fixed / total,
         "r2_conditional": (var_fixed + var_random) / total,
         "r2_adj": None,
@@ -151,5 +205,6 @@ def _lmm_entry(fit: Any, y: np.ndarray, X: np.ndarray, Z: np.ndarray, center: fl
         "cooks_distance": None,
         "cooks_note": "observation-level Cook's distance is not defined for the mixed model",
         "residual_qq": qq_summary(marginal / np.std(marginal, ddof=1)),
-        "residual_qq_note": "marginal residuals P - fixed prediction (the SR of the fitting rows), standardised",
+        "residual_qq_note": "marginal residuals P - fixed prediction (the SR of the fitting rows), "
+        "standardised",
     }

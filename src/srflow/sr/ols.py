@@ -17,18 +17,18 @@ _COLLINEARITY_TOLERANCE = 1e-10
 class OlsFit:
     """OLS fits of ``G`` lines on the design ``[1, X]`` (see :func:`ols_lines`)."""
 
-    beta: np.ndarray      # (G, p) for design [1, X]
-    cov: np.ndarray       # (G, p, p)
-    n: np.ndarray         # (G,)
+    beta: np.ndarray  # (G, p) for design [1, X]
+    cov: np.ndarray  # (G, p, p)
+    n: np.ndarray  # (G,)
     ssr: np.ndarray
     sst: np.ndarray
     sigma: np.ndarray
-    loglik: np.ndarray    # Gaussian maximum log-likelihood (sigma^2 = SSR / n)
-    resid: np.ndarray     # (n_rows,) fitting residuals
+    loglik: np.ndarray  # Gaussian maximum log-likelihood (sigma^2 = SSR / n)
+    resid: np.ndarray  # (n_rows,) fitting residuals
     leverage: np.ndarray  # (n_rows,)
     df_resid: np.ndarray
-    mean_x: np.ndarray    # (G, k) per-line means of X
-    xtx_inv: np.ndarray   # (G, k, k) inverse of the centred cross-products of X
+    mean_x: np.ndarray  # (G, k) per-line means of X
+    xtx_inv: np.ndarray  # (G, k, k) inverse of the centred cross-products of X
 
 
 def per_line(line: np.ndarray, values: np.ndarray | None, n_lines: int) -> np.ndarray:
@@ -88,8 +88,20 @@ def ols_lines(y: np.ndarray, X: np.ndarray, line: np.ndarray, n_lines: int) -> O
     leverage = 1.0 / n[line] + quad
     with np.errstate(divide="ignore"):
         loglik = -0.5 * n * (np.log(2 * np.pi * ssr / n) + 1.0)
-    return OlsFit(beta=beta, cov=cov, n=n, ssr=ssr, sst=sst, sigma=np.sqrt(sigma2), loglik=loglik,
-                   resid=resid, leverage=leverage, df_resid=df_resid, mean_x=mean_x, xtx_inv=inv)
+    return OlsFit(
+        beta=beta,
+        cov=cov,
+        n=n,
+        ssr=ssr,
+        sst=sst,
+        sigma=np.sqrt(sigma2),
+        loglik=loglik,
+        resid=resid,
+        leverage=leverage,
+        df_resid=df_resid,
+        mean_x=mean_x,
+        xtx_inv=inv,
+    )
 
 
 class RankError(Exception):
@@ -122,7 +134,9 @@ def cluster_robust_cov(fit: OlsFit, X: np.ndarray, clusters: np.ndarray) -> tupl
     resid = fit.resid
     scores = np.column_stack([resid, (X - fit.mean_x[0]) * resid[:, None]])
     # Per-cluster score sums: one bincount per coefficient, no loop over participants.
-    sums = np.column_stack([np.bincount(codes, weights=scores[:, j], minlength=n_clusters) for j in range(p)])
+    sums = np.column_stack(
+        [np.bincount(codes, weights=scores[:, j], minlength=n_clusters) for j in range(p)]
+    )
     meat = np.einsum("ga,gb->ab", sums, sums)  # einsum, not BLAS: summation order fixed
     bread = np.zeros((p, p))
     bread[0, 0] = 1.0 / n
@@ -137,7 +151,7 @@ def cluster_robust_cov(fit: OlsFit, X: np.ndarray, clusters: np.ndarray) -> tupl
 
 def line_order(line: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
     """Row order grouping the lines (stable) and the start of each line's block."""
-    small = line.astype(np.int16) if n_lines < 2 ** 15 else line  # int16: numpy's radix sort
+    small = line.astype(np.int16) if n_lines < 2**15 else line  # int16: numpy's radix sort
     order = np.argsort(small, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(line, minlength=n_lines))])
     return order, bounds

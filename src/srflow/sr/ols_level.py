@@ -70,8 +70,10 @@ def fit_ols_level(units: Units, spec: SRSpec) -> tuple[np.ndarray, dict[str, Any
         "lines": chosen.entries,
     }
     if spec.form == "auto":
-        line["fits"] = {"linear": None if isinstance(linear, str) else linear.entries,
-                        "quadratic": None if isinstance(quadratic, str) else quadratic.entries}
+        line["fits"] = {
+            "linear": None if isinstance(linear, str) else linear.entries,
+            "quadratic": None if isinstance(quadratic, str) else quadratic.entries,
+        }
     return fitted, line
 
 
@@ -80,8 +82,13 @@ def _fitting_sample(units: Units, spec: SRSpec) -> tuple[FittingSample, np.ndarr
     G = len(units.line_labels)
     method = spec.outliers
     fitting = units.reference
-    check_line_sizes(per_line(units.line[fitting], None, G), units, spec.name, "reference units",
-                     MIN_UNITS_PER_LINE)
+    check_line_sizes(
+        per_line(units.line[fitting], None, G),
+        units,
+        spec.name,
+        "reference units",
+        MIN_UNITS_PER_LINE,
+    )
     fit_line = units.line[fitting]
     variables = {"y": units.y[fitting], "E": units.E[fitting]}
     if units.covariate is not None:
@@ -89,8 +96,13 @@ def _fitting_sample(units: Units, spec: SRSpec) -> tuple[FittingSample, np.ndarr
     if method in ("winsorize", "exclude", "mahalanobis"):
         keep, cleaned, outlier_info = clean(variables, fit_line, G, method, float(spec.k))
         fit_line = fit_line[keep]
-        check_line_sizes(per_line(fit_line, None, G), units, spec.name,
-                         f"units left after the {method} outlier rule", MIN_UNITS_PER_LINE)
+        check_line_sizes(
+            per_line(fit_line, None, G),
+            units,
+            spec.name,
+            f"units left after the {method} outlier rule",
+            MIN_UNITS_PER_LINE,
+        )
     else:
         keep, cleaned, outlier_info = np.ones(len(fit_line), bool), variables, {}
     outlier_info = rename_outlier_vars(outlier_info, spec)
@@ -98,23 +110,31 @@ def _fitting_sample(units: Units, spec: SRSpec) -> tuple[FittingSample, np.ndarr
         # Units are intervals; a normative line still needs several people.
         n_people = len(np.unique(units.groups[fitting][keep]))
         if n_people < MIN_UNITS_PER_LINE:
-            raise ModelError(f"SR spec '{spec.name}': the fitting intervals come from only {n_people} "
-                             f"participant(s); at least {MIN_UNITS_PER_LINE} are needed for a normative line.")
+            raise ModelError(
+                f"SR spec '{spec.name}': the fitting intervals come from only {n_people} "
+                f"participant(s); at least {MIN_UNITS_PER_LINE} are needed for a normative line."
+            )
     center = per_line(fit_line, cleaned["E"], G) / per_line(fit_line, None, G)
     sample = FittingSample(
-        y=cleaned["y"], E=cleaned["E"], covariate=cleaned.get("covariate"), line=fit_line, center=center,
+        y=cleaned["y"],
+        E=cleaned["E"],
+        covariate=cleaned.get("covariate"),
+        line=fit_line,
+        center=center,
         # change: several intervals per participant, so SEs are clustered by participant.
         clusters=units.groups[fitting][keep] if spec.level == "change" else None,
     )
     return sample, keep, outlier_info
 
 
-def _chosen_form(spec: SRSpec, linear: FitOrReason, quadratic: FitOrReason, test: dict[str, Any]
-                 ) -> FormFit:
+def _chosen_form(
+    spec: SRSpec, linear: FitOrReason, quadratic: FitOrReason, test: dict[str, Any]
+) -> FormFit:
     """The form the spec asks for; for ``auto`` quadratic when the form test has p < alpha."""
     if spec.form == "auto":
         use_quadratic = isinstance(linear, str) or (
-            not isinstance(quadratic, str) and test["p"] is not None and test["p"] < spec.alpha)
+            not isinstance(quadratic, str) and test["p"] is not None and test["p"] < spec.alpha
+        )
         chosen = quadratic if use_quadratic else linear
     else:
         chosen = linear if spec.form == "linear" else quadratic

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 MAHALANOBIS_P = 0.001
 
 
-def line_mean_sd(values: np.ndarray, line: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+def line_mean_sd(
+    values: np.ndarray, line: np.ndarray, n_lines: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and SD (ddof 1) of ``values`` per line."""
     n = per_line(line, None, n_lines)
     mean = per_line(line, values, n_lines) / n
@@ -30,8 +32,9 @@ def line_mean_sd(values: np.ndarray, line: np.ndarray, n_lines: int) -> tuple[np
     return mean, sd
 
 
-def clean(variables: dict[str, np.ndarray], line: np.ndarray, n_lines: int, method: str, k: float
-          ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+def clean(
+    variables: dict[str, np.ndarray], line: np.ndarray, n_lines: int, method: str, k: float
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Apply the outlier rule to the fitting sample.
 
     Returns the mask of kept units, the (possibly clipped) variables of the kept units,
@@ -47,8 +50,9 @@ def clean(variables: dict[str, np.ndarray], line: np.ndarray, n_lines: int, meth
             low, high = mean - k * sd, mean + k * sd
             clipped[var] = np.clip(values, low[line], high[line])
             info["bounds"][var] = [[float(a), float(b)] for a, b in zip(low, high, strict=True)]
-            info["n_winsorized"][var] = [int(c) for c in per_line(line, (clipped[var] != values) * 1.0,
-                                                                    n_lines)]
+            info["n_winsorized"][var] = [
+                int(c) for c in per_line(line, (clipped[var] != values) * 1.0, n_lines)
+            ]
         return keep, clipped, info
     if method == "exclude":
         for values in variables.values():
@@ -66,12 +70,18 @@ def clean(variables: dict[str, np.ndarray], line: np.ndarray, n_lines: int, meth
         cov = np.empty((n_lines, d, d))
         for a in range(d):
             for b in range(a, d):
-                cov[:, a, b] = cov[:, b, a] = per_line(line, dev[:, a] * dev[:, b], n_lines) / (n - 1)
+                cov[:, a, b] = cov[:, b, a] = per_line(line, dev[:, a] * dev[:, b], n_lines) / (
+                    n - 1
+                )
         inv = np.linalg.pinv(cov, hermitian=True)
         d2 = np.einsum("na,nab,nb->n", dev, inv[line], dev)
         keep = special.chdtrc(d, d2) > MAHALANOBIS_P
-        info = {"variables": names, "df": d, "p_threshold": MAHALANOBIS_P,
-                "d2_threshold": float(special.chdtri(d, MAHALANOBIS_P))}
+        info = {
+            "variables": names,
+            "df": d,
+            "p_threshold": MAHALANOBIS_P,
+            "d2_threshold": float(special.chdtri(d, MAHALANOBIS_P)),
+        }
     info["n_excluded"] = [int(c) for c in per_line(line, (~keep) * 1.0, n_lines)]
     return keep, {v: values[keep] for v, values in variables.items()}, info
 

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from srflow.sr.units import Units
 
 SIGN_CONVENTION = "sr = P - P_expected; higher = more problems than expected = less resilient"
-SR_Z_NOTE = ("sr_z = (sr - mean) / SD (ddof=1) over all scored units of the spec, pooled over its "
-             "lines")
+SR_Z_NOTE = (
+    "sr_z = (sr - mean) / SD (ddof=1) over all scored units of the spec, pooled over its lines"
+)
 
 
 @dataclasses.dataclass
@@ -61,8 +62,13 @@ class SRResult:
 
 def key_columns(level: str) -> list[str]:
     """The columns that identify a unit of ``level`` besides ``participant_id``."""
-    return {"wave": ["wave"], "multilevel": ["wave"], "sliding": ["window"],
-            "change": ["wave_from", "wave"], "period": []}.get(level, [])
+    return {
+        "wave": ["wave"],
+        "multilevel": ["wave"],
+        "sliding": ["window"],
+        "change": ["wave_from", "wave"],
+        "period": [],
+    }.get(level, [])
 
 
 def empty_sr_table(level: str) -> pd.DataFrame:

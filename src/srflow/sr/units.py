@@ -26,18 +26,18 @@ MIN_UNITS_PER_LINE = 3
 class Units:
     """The scored units of a spec (every needed value observed)."""
 
-    keys: dict[str, np.ndarray]   # participant_id and key columns, in table order
+    keys: dict[str, np.ndarray]  # participant_id and key columns, in table order
     E: np.ndarray
-    P: np.ndarray                 # outcome shown in the table
-    y: np.ndarray                 # regressand (P, or dP for change)
-    offset: np.ndarray            # P_expected = offset + fitted y (P_(t-1) for change)
+    P: np.ndarray  # outcome shown in the table
+    y: np.ndarray  # regressand (P, or dP for change)
+    offset: np.ndarray  # P_expected = offset + fitted y (P_(t-1) for change)
     covariate: np.ndarray | None  # P_(t-1) when adjust_previous
-    line: np.ndarray              # line index of every unit
+    line: np.ndarray  # line index of every unit
     line_labels: list[Any]
-    line_key: str | None          # "wave" / "window" / None
-    reference: np.ndarray         # unit may define the line
-    groups: np.ndarray            # participant code (multilevel grouping)
-    labels: pd.Index              # participant_id of each code
+    line_key: str | None  # "wave" / "window" / None
+    reference: np.ndarray  # unit may define the line
+    groups: np.ndarray  # participant code (multilevel grouping)
+    labels: pd.Index  # participant_id of each code
     excluded: dict[str, int]
     n_candidates: int
 
@@ -54,8 +54,10 @@ def build_units(f: Frame, spec: SRSpec) -> Units:
 
 
 def _no_units(name: str, what: str) -> ModelError:
-    return ModelError(f"SR spec '{name}': no {what} has both the outcome and the exposure observed, so "
-                      "there is nothing to score.")
+    return ModelError(
+        f"SR spec '{name}': no {what} has both the outcome and the exposure observed, so "
+        "there is nothing to score."
+    )
 
 
 def _row_units(f: Frame, spec: SRSpec) -> Units:
@@ -70,15 +72,26 @@ def _row_units(f: Frame, spec: SRSpec) -> Units:
         line_labels, line_key = [int(w) for w in labels], "wave"
     else:
         line = np.zeros(int(ok.sum()), dtype=np.int64)
-        line_labels = (["reference waves " + ",".join(map(str, spec.reference_waves))] if pooled
-                       else ["all"])
+        line_labels = (
+            ["reference waves " + ",".join(map(str, spec.reference_waves))] if pooled else ["all"]
+        )
         line_key = None
     codes = f.codes[ok]
     return Units(
-        keys={"participant_id": codes, "wave": wave}, E=f.E[ok], P=f.P[ok], y=f.P[ok],
-        offset=np.zeros(int(ok.sum())), covariate=None, line=np.asarray(line, np.int64),
-        line_labels=line_labels, line_key=line_key, reference=f.reference[ok], groups=codes, labels=f.labels,
-        excluded={"missing": int((rows & ~ok).sum())}, n_candidates=int(rows.sum()),
+        keys={"participant_id": codes, "wave": wave},
+        E=f.E[ok],
+        P=f.P[ok],
+        y=f.P[ok],
+        offset=np.zeros(int(ok.sum())),
+        covariate=None,
+        line=np.asarray(line, np.int64),
+        line_labels=line_labels,
+        line_key=line_key,
+        reference=f.reference[ok],
+        groups=codes,
+        labels=f.labels,
+        excluded={"missing": int((rows & ~ok).sum())},
+        n_candidates=int(rows.sum()),
     )
 
 
@@ -100,19 +113,32 @@ def _period_units(f: Frame, spec: SRSpec) -> Units:
     n_ok = np.bincount(f.codes[ok], minlength=n_people)
     keep = n_ok >= spec.min_waves
     if not keep.any():
-        raise ModelError(f"SR spec '{spec.name}': no participant has both P and E observed at >= "
-                         f"{spec.min_waves} waves of the period, so there is nothing to score.")
+        raise ModelError(
+            f"SR spec '{spec.name}': no participant has both P and E observed at >= "
+            f"{spec.min_waves} waves of the period, so there is nothing to score."
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_P = np.bincount(f.codes[ok], weights=f.P[ok], minlength=n_people) / n_ok
         mean_E = np.bincount(f.codes[ok], weights=f.E[ok], minlength=n_people) / n_ok
     people = np.flatnonzero(keep)
     reference = _participant_reference(f, spec, n_people)[people]
     return Units(
-        keys={"participant_id": people}, E=mean_E[people], P=mean_P[people], y=mean_P[people],
-        offset=np.zeros(len(people)), covariate=None, line=np.zeros(len(people), np.int64),
-        line_labels=["all"], line_key=None, reference=reference, groups=people, labels=f.labels,
-        excluded={"missing": int(((n_rows > 0) & (n_ok == 0)).sum()),
-                  "too_few_waves": int(((n_ok > 0) & ~keep).sum())},
+        keys={"participant_id": people},
+        E=mean_E[people],
+        P=mean_P[people],
+        y=mean_P[people],
+        offset=np.zeros(len(people)),
+        covariate=None,
+        line=np.zeros(len(people), np.int64),
+        line_labels=["all"],
+        line_key=None,
+        reference=reference,
+        groups=people,
+        labels=f.labels,
+        excluded={
+            "missing": int(((n_rows > 0) & (n_ok == 0)).sum()),
+            "too_few_waves": int(((n_ok > 0) & ~keep).sum()),
+        },
         n_candidates=int((n_rows > 0).sum()),
     )
 
@@ -126,8 +152,10 @@ def _sliding_units(f: Frame, spec: SRSpec) -> Units:
     first, last = int(f.wave[rows].min()), int(f.wave[rows].max())
     starts = np.arange(first, last - w + 2)
     if len(starts) == 0:
-        raise ModelError(f"SR spec '{spec.name}': the data span waves {first}..{last}, fewer than one window "
-                         f"of {w} waves; lower 'window'.")
+        raise ModelError(
+            f"SR spec '{spec.name}': the data span waves {first}..{last}, fewer than one window "
+            f"of {w} waves; lower 'window'."
+        )
     n_win = len(starts)
     ok = rows & np.isfinite(f.P) & np.isfinite(f.E)
     size = n_people * n_win
@@ -149,18 +177,29 @@ def _sliding_units(f: Frame, spec: SRSpec) -> Units:
     keep = cnt >= spec.min_in_window
     units = np.flatnonzero(keep)  # participant-major, window-minor: already in table order
     if len(units) == 0:
-        raise ModelError(f"SR spec '{spec.name}': no participant has P and E observed at >= "
-                         f"{spec.min_in_window} waves of any window of {w} waves.")
+        raise ModelError(
+            f"SR spec '{spec.name}': no participant has P and E observed at >= "
+            f"{spec.min_in_window} waves of any window of {w} waves."
+        )
     people, win = np.divmod(units, n_win)
     reference = _participant_reference(f, spec, n_people)[people]
     return Units(
         keys={"participant_id": people, "window": starts[win].astype(np.int64)},
-        E=sum_E[units] / cnt[units], P=sum_P[units] / cnt[units], y=sum_P[units] / cnt[units],
-        offset=np.zeros(len(units)), covariate=None, line=win.astype(np.int64),
-        line_labels=[int(x) for x in starts], line_key="window", reference=reference, groups=people,
+        E=sum_E[units] / cnt[units],
+        P=sum_P[units] / cnt[units],
+        y=sum_P[units] / cnt[units],
+        offset=np.zeros(len(units)),
+        covariate=None,
+        line=win.astype(np.int64),
+        line_labels=[int(x) for x in starts],
+        line_key="window",
+        reference=reference,
+        groups=people,
         labels=f.labels,
-        excluded={"missing": int(((cnt_any > 0) & (cnt == 0)).sum()),
-                  "too_few_waves": int(((cnt > 0) & ~keep).sum())},
+        excluded={
+            "missing": int(((cnt_any > 0) & (cnt == 0)).sum()),
+            "too_few_waves": int(((cnt > 0) & ~keep).sum()),
+        },
         n_candidates=int((cnt_any > 0).sum()),
     )
 
@@ -175,16 +214,27 @@ def _change_units(f: Frame, spec: SRSpec) -> Units:
     start = end - 1
     ok = np.isfinite(P[end]) & np.isfinite(P[start]) & np.isfinite(E[end])
     if not ok.any():
-        raise ModelError(f"SR spec '{spec.name}': no interval between consecutive waves has P at both waves "
-                         "and E at its end, so there is nothing to score.")
+        raise ModelError(
+            f"SR spec '{spec.name}': no interval between consecutive waves has P at both waves "
+            "and E at its end, so there is nothing to score."
+        )
     end, start = end[ok], start[ok]
     p_prev = P[start]
     return Units(
         keys={"participant_id": codes[end], "wave_from": wave[start], "wave": wave[end]},
-        E=E[end], P=P[end], y=P[end] - p_prev, offset=p_prev,
-        covariate=p_prev if spec.adjust_previous else None, line=np.zeros(len(end), np.int64),
-        line_labels=["all"], line_key=None, reference=ref[end], groups=codes[end], labels=f.labels,
-        excluded={"missing": int((~ok).sum())}, n_candidates=int(len(ok)),
+        E=E[end],
+        P=P[end],
+        y=P[end] - p_prev,
+        offset=p_prev,
+        covariate=p_prev if spec.adjust_previous else None,
+        line=np.zeros(len(end), np.int64),
+        line_labels=["all"],
+        line_key=None,
+        reference=ref[end],
+        groups=codes[end],
+        labels=f.labels,
+        excluded={"missing": int((~ok).sum())},
+        n_candidates=int(len(ok)),
     )
 
 
@@ -205,6 +255,8 @@ def check_line_sizes(counts: np.ndarray, units: Units, name: str, what: str, nee
     small = np.flatnonzero(counts < need)
     if len(small):
         where = ", ".join(describe_line(units, g) for g in small[:10])
-        raise ModelError(f"SR spec '{name}': fewer than {need} {what} to fit the line in {where} "
-                         f"(found {', '.join(str(int(counts[g])) for g in small[:10])}); the normative line "
-                         "needs at least 3 units per line. Use other waves/window or a broader reference.")
+        raise ModelError(
+            f"SR spec '{name}': fewer than {need} {what} to fit the line in {where} "
+            f"(found {', '.join(str(int(counts[g])) for g in small[:10])}); the normative line "
+            "needs at least 3 units per line. Use other waves/window or a broader reference."
+        )
