@@ -227,7 +227,8 @@ def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
                 if stray:
                     problems.append(f"{where}.instruments.{name}.reverse: {', '.join(stray)} not among the instrument's items")
         problems += _trajectory_problems(cohort_name, cohort, cfg)
-        problems += [f"sr.{n}.{p}" for n, s in cohort.get("sr", cfg.get("sr", {})).items() for p in _sr_problems(s)]
+        sr_block = cohort.get("sr", cfg.get("sr", {}))
+        problems += [f"sr.{n}.{p}" for n, spec in sr_block.items() for p in _sr_problems(spec)]
         clash = sorted(set(cohort["columns"]["covariates"]) & set(cohort["instruments"]))
         if clash:
             problems.append(f"{where}: {', '.join(clash)} is both a covariate and an instrument name")
@@ -516,7 +517,9 @@ def sr_spec(name: str, spec: Mapping[str, Any]) -> SRSpec:
       - sr.person: unknown key 'outlier' (did you mean 'outliers'?)
     """
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"sr.{name}: an SR spec must be a mapping such as {{level: period}}; got {spec!r}")
+        raise ConfigError(
+            f"sr.{name}: an SR spec must be a mapping such as {{level: period}}; got {spec!r}"
+        )
     filled = copy.deepcopy(dict(spec))
     errors = sorted(_sr_spec_validator().iter_errors(filled),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
@@ -525,8 +528,10 @@ def sr_spec(name: str, spec: Mapping[str, Any]) -> SRSpec:
         problems += _sr_problems(filled)
     if problems:
         where = f"sr.{name}"
-        lines = [where + p.removeprefix("(top level)") if p.startswith("(top level)") else f"{where}.{p}"
-                 for p in problems]
+        lines = [
+            where + p.removeprefix("(top level)") if p.startswith("(top level)") else f"{where}.{p}"
+            for p in problems
+        ]
         raise ConfigError("invalid SR spec:\n  - " + "\n  - ".join(dict.fromkeys(lines)))
     reference = filled["reference"]
     has_column = isinstance(reference, Mapping) and "column" in reference

@@ -123,8 +123,14 @@ def simulate_cohort(
     True
     >>> list(data.columns[:6])
     ['subject_id', 'wave', 'date', 'age', 'gender', 'arm']
-    >>> truth["wave"].min(), truth["wave"].max(), data["subject_id"].iloc[0]
+    >>> int(truth["wave"].min()), int(truth["wave"].max()), data["subject_id"].iloc[0]
     (1, 4, 'S0001')
+
+    The true stressor reactivity is drawn from N(0.5, 0.2): 50 people average close to 0.5.
+
+    >>> reactivity = truth.groupby("participant_id")["reactivity"].first()
+    >>> len(reactivity), abs(float(reactivity.mean()) - 0.5) < 3 * 0.2 / 50**0.5
+    (50, True)
     >>> again, _ = simulate_cohort(50, 4, seed=7)
     >>> again.equals(data)
     True
