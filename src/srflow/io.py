@@ -5,7 +5,7 @@ first (nothing is silently coerced), the standard missing-value tokens become
 missing, and only then are item and covariate columns converted to numbers when
 every non-missing value is numeric; anything else stays as raw text so that
 validation can report the offending value. Wide files are pivoted to one row per
-(source row, wave). See ``DATA_CONTRACT.md`` (stage 1) for the exact table.
+(source row, wave). README.md (Outputs, ``ingest/canonical.parquet``) describes it.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def load_report_inputs(
     config_data: Mapping[str, Any],
     provenance: Mapping[str, Any] | None = None,
 ) -> ReportInputs:
-    """Load a cohort's result files (DESIGN section 12) into :class:`ReportInputs`.
+    """Load a cohort's result files (listed under Outputs in README.md) into :class:`ReportInputs`.
 
     Parameters
     ----------
