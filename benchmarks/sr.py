@@ -16,9 +16,11 @@ import time
 import numpy as np
 import pandas as pd
 
+from srflow.config import config_schema, sr_spec
 from srflow.sr import compute_sr
 
-LEVELS = ("wave", "period", "multilevel", "sliding", "change")
+#: The SR levels, in the schema's order (the schema is their only definition).
+LEVELS = tuple(config_schema()["$defs"]["sr_spec"]["properties"]["level"]["enum"])
 
 
 def simulate(n_participants: int, n_waves: int, seed: int) -> pd.DataFrame:
@@ -61,7 +63,7 @@ def main() -> None:
     total = total_cpu = 0.0
     for level in LEVELS:
         start, start_cpu = time.perf_counter(), time.process_time()
-        result = compute_sr(scores, {"level": level}, level)
+        result = compute_sr(scores, sr_spec(level, {"level": level}))
         elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         total += elapsed
         total_cpu += cpu

@@ -52,11 +52,9 @@ True
 ('ok', True)
 """
 
-from __future__ import annotations
-
-import importlib
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would triple the import time
+# No imports at module level: `import srflow` costs well under a millisecond, so the CLI and
+# every pipeline job start fast; the public names below load on first use.
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs more than the rest
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it (imported on first access).
@@ -100,15 +98,17 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from srflow.validation import validate
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     """Import a public name's module on first access (PEP 562)."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'srflow' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later accesses skip this function
     return value
 
 
-def __dir__() -> list[str]:
+def __dir__() -> "list[str]":
     return sorted({*globals(), *_EXPORTS})
