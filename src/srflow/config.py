@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -463,6 +463,10 @@ class SRSpec:
         if self.reference_column is not None:
             return {"column": self.reference_column, "value": self.reference_value}
         return "all"
+
+    def renamed(self, name: str) -> SRSpec:
+        """The same spec under another name."""
+        return replace(self, name=name)
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -87,6 +87,14 @@ Examples
 (3, True)
 >>> round(float(result.table["sr_z"].std()), 6)
 1.0
+
+The simulated stressor reactivity (the true E slope) has mean 0.5; the multilevel line's
+fixed E slope recovers it:
+
+>>> observation = compute_sr(scores, {"level": "multilevel"}, "observation")
+>>> slope = observation.line["lines"][0]["coefficients"][1]
+>>> slope["term"], bool(slope["ci_low"] < 0.5 < slope["ci_high"]), round(slope["estimate"], 2)
+('E', True, 0.51)
 """
 
 from srflow.config import SRSpec

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,10 +21,13 @@ DEFAULT_NAME = "sr"
 
 
 def as_spec(spec: SRSpec | Mapping[str, Any], name: str | None = None) -> SRSpec:
-    """The :class:`~srflow.config.SRSpec` of ``spec``; a mapping is checked and completed by
-    :func:`srflow.config.sr_spec` (a ConfigError names the bad key). ``name`` renames it."""
+    """The :class:`~srflow.config.SRSpec` of ``spec``, renamed to ``name`` if one is given.
+
+    A mapping is checked and completed by :func:`srflow.config.sr_spec` (a ConfigError names
+    the bad key).
+    """
     if isinstance(spec, SRSpec):
-        return spec if name is None or name == spec.name else dataclasses.replace(spec, name=name)
+        return spec if name is None or name == spec.name else spec.renamed(name)
     return sr_spec(DEFAULT_NAME if name is None else name, spec)
 
 
