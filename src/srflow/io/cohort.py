@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from srflow.config import CohortConfig
-from srflow.errors import DataWarning, InputError
+from srflow.errors import ConfigError, InputError, shorten
 from srflow.io.columns import (
     _column_list,
     _drop_index_columns,
@@ -23,12 +21,10 @@ from srflow.io.columns import (
     resolve_items,
 )
 from srflow.io.labels import _labelled_covariate, _labels_of
-from srflow.io.readers import read_raw_labelled
+from srflow.io.readers import DUPLICATED_ATTR, read_raw_labelled
 from srflow.io.result import IngestResult, ValueLabels
 from srflow.io.values import as_text, clean_column, participant_text
 from srflow.io.wide import _pivot_wide, _wide_regex
-
-logger = logging.getLogger(__name__)
 
 #: A text column caught by a prefix or regex is dropped from the items when more than
 #: this share of its non-missing values is not a number (e.g. a free-text question).
@@ -71,6 +67,7 @@ def read_cohort(cohort: CohortConfig) -> IngestResult:
     frame, notes, value_labels = read_raw_labelled(
         path, delimiter=cohort.delimiter, encoding=cohort.encoding, sheet=cohort.sheet
     )
+    duplicated = frame.attrs.get(DUPLICATED_ATTR, {})
     n_rows = len(frame)
     if n_rows == 0:
         raise InputError(f"{path} has a header but no data rows")
@@ -80,12 +77,12 @@ def read_cohort(cohort: CohortConfig) -> IngestResult:
     layout = _layout(path, frame, cohort, notes)
     _check_role_columns(path, cohort, layout)
     items = _resolve_instruments(path, cohort, layout.available)
+    _check_duplicated(path, cohort, items, layout, duplicated)
+    _check_reverse(path, cohort, items)
     long, role_columns = _long_frame(frame, cohort, items, layout.stems, notes)
     cleaned, text_counts = _clean_items(long, cohort, items)
     _drop_text_columns(path, cohort, items, text_counts, notes)
     table = _canonical_table(long, cohort, items, cleaned, layout.stems, value_labels, notes)
-    for note in notes:
-        logger.info("%s: %s", path.name, note)
     return IngestResult(
         table=table,
         items=items,
@@ -160,13 +157,70 @@ def _resolve_instruments(
         *cols.covariates,
     }
     candidates = [c for c in available if c not in roles]
+    role_keys = _role_keys(cohort)
     items: dict[str, list[str]] = {}
     for instrument in cohort.instruments.values():
         try:
-            items[instrument.name] = resolve_items(candidates, instrument)
+            items[instrument.name] = resolve_items(candidates, instrument, role_keys)
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
     return items
+
+
+def _role_keys(cohort: CohortConfig) -> dict[str, str]:
+    """Source column -> the config key that gives it a role other than item."""
+    cols = cohort.columns
+    keys = {cols.participant: "columns.participant"}
+    if cols.wave and cohort.layout != "wide":
+        keys[cols.wave] = "columns.wave"
+    if cols.time:
+        keys[cols.time] = "columns.time"
+    keys.update({name: f"columns.covariates.{name}" for name in cols.covariates})
+    return keys
+
+
+def _check_duplicated(
+    path: Path,
+    cohort: CohortConfig,
+    items: dict[str, list[str]],
+    layout: _Layout,
+    duplicated: dict[str, dict[str, list]],
+) -> None:
+    """A column the cohort uses must not share its name with another header field.
+
+    The reader renames repeats (``GHQ_05``, ``GHQ_05.1``) so that the file can be read;
+    were such a column used, a prefix would take both copies as items (or the role would
+    read an arbitrary one), so the run stops and names the positions.
+    """
+    if not duplicated:
+        return
+    used = set(_role_keys(cohort)) | {c for names in items.values() for c in names}
+    if layout.stems:  # wide: the used stems stand for their per-wave source columns
+        used |= {c for stem in used & set(layout.stems) for c in layout.stems[stem].values()}
+    clashes = []
+    for name, info in duplicated.items():
+        copies = {name, *info["renamed"]}
+        if copies & used:
+            where = ", ".join(str(p) for p in info["positions"])
+            clashes.append(f"'{name}' (header fields {where})")
+    if clashes:
+        raise InputError(
+            f"{path}: the header repeats the name of column(s) the config uses: "
+            f"{'; '.join(clashes)}; rule: every column name is unique. Rename or remove "
+            "the extra copies in the file"
+        )
+
+
+def _check_reverse(path: Path, cohort: CohortConfig, items: dict[str, list[str]]) -> None:
+    """Every reverse-scored item is one of the instrument's resolved items."""
+    for instrument in cohort.instruments.values():
+        stray = [name for name in instrument.reverse if name not in items[instrument.name]]
+        if stray:
+            raise ConfigError(
+                f"{path}: instruments.{instrument.name}.reverse: "
+                f"{', '.join(repr(shorten(s)) for s in stray)} not among the instrument's items "
+                f"({', '.join(items[instrument.name])}); fix the reverse list or the item selector"
+            )
 
 
 def _long_frame(
@@ -234,7 +288,6 @@ def _drop_text_columns(
                     f"{instrument.selector!r} of instrument '{instrument.name}' but holds text "
                     f"({n_text} of {n_present} values are not numbers); it is not used as an item"
                 )
-                warnings.warn(notes[-1], DataWarning, stacklevel=3)
             else:
                 keep.append(name)
         if not keep:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from srflow.config import Instrument
-from srflow.errors import InputError
+from srflow.errors import ConfigError, InputError, shorten
 from srflow.io.values import parse_numbers
 
 #: Column names that R, pandas or readr give to a written-out row index.
@@ -23,7 +23,9 @@ _INDEX_NAME_RE = re.compile(
 )
 
 
-def resolve_items(columns: Sequence[str], instrument: Instrument) -> list[str]:
+def resolve_items(
+    columns: Sequence[str], instrument: Instrument, roles: Mapping[str, str] | None = None
+) -> list[str]:
     """Turn an instrument's item selector into column names, in source order.
 
     Parameters
@@ -33,6 +35,9 @@ def resolve_items(columns: Sequence[str], instrument: Instrument) -> list[str]:
     instrument
         The instrument; its ``selector_kind`` is ``prefix``, ``regex`` (whole name must
         match) or ``columns`` (explicit list; every listed column must exist).
+    roles
+        Columns of the file that play another role (column -> config key), left out of
+        ``columns``; an explicit item that is one of them is reported as such.
 
     Returns
     -------
@@ -44,17 +49,34 @@ def resolve_items(columns: Sequence[str], instrument: Instrument) -> list[str]:
     InputError
         If nothing matches, or an explicitly listed column is absent; names the
         instrument and selector and lists similar columns.
+    ConfigError
+        If a regex selector is not a valid regular expression, or an explicit item is a
+        column with another role (e.g. a covariate).
+
+    Examples
+    --------
+    >>> from srflow.config import Instrument
+    >>> ghq = Instrument("ghq", "problems", "prefix", "GHQ_", (0, 3), "sum", 0.8, (), "severity", ())
+    >>> resolve_items(["id", "GHQ_01", "GE_01", "GHQ_02"], ghq)
+    ['GHQ_01', 'GHQ_02']
     """
     columns = list(columns)
     kind, selector = instrument.selector_kind, instrument.selector
     if kind == "prefix":
         found = [c for c in columns if c.startswith(selector)]
     elif kind == "regex":
-        pattern = re.compile(selector)
+        pattern = compile_selector(instrument)
         found = [c for c in columns if pattern.fullmatch(c)]
     elif kind == "columns":
         wanted = list(selector)
         absent = [c for c in wanted if c not in columns]
+        taken = [c for c in absent if roles and c in roles]
+        if taken:
+            listed = ", ".join(f"'{c}' is {roles[c]}" for c in taken)
+            raise ConfigError(
+                f"instruments.{instrument.name}.items.columns: {listed}; a column plays one "
+                "role only (an item or a covariate, not both): drop it from one of the two"
+            )
         if absent:
             hints = "; ".join(f"'{c}'{_near_hint(c, columns)}" for c in absent)
             raise InputError(
@@ -80,6 +102,17 @@ def resolve_items(columns: Sequence[str], instrument: Instrument) -> list[str]:
             f"Available columns: {_column_list(columns)}"
         )
     return found
+
+
+def compile_selector(instrument: Instrument) -> re.Pattern[str]:
+    """The compiled regex selector of an instrument, or a ConfigError naming the key."""
+    try:
+        return re.compile(str(instrument.selector))
+    except re.error as exc:
+        raise ConfigError(
+            f"instruments.{instrument.name}.items.regex: {shorten(instrument.selector)!r} is not "
+            f"a valid regular expression ({exc}); rule: the whole column name must match it"
+        ) from None
 
 
 def _near_hint(name: str, columns: Sequence[str]) -> str:

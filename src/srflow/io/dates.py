@@ -99,6 +99,8 @@ def time_to_days(
     participant_id: pd.Series,
     time_type: str = "auto",
     eligible: np.ndarray | None = None,
+    origin: str | None = None,
+    unit: str = "days",
 ) -> ParsedTime:
     """Turn the raw time column into days since each participant's first assessment.
 
@@ -115,6 +117,11 @@ def time_to_days(
     eligible
         Rows whose dates may define a participant's first assessment (e.g. excluding wide
         wave slots without data); default every row.
+    origin, unit
+        Dates stored as numbers: a number ``x`` is the date ``origin + x unit``
+        (``origin="1970-01-01", unit="days"`` as R writes a ``Date``; ``origin="excel"``
+        for Excel serial dates, day 1 = 1900-01-01). Text dates in the same column are
+        still read as text. Only used when the column is read as dates.
 
     Returns
     -------
@@ -122,6 +129,8 @@ def time_to_days(
         Days (float64), the unparseable mask and the kind used.
     """
     present = values.notna().to_numpy()
+    if time_type == "auto" and origin is not None:
+        time_type = "date"  # an origin says the numbers are dates
     if time_type == "auto":
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             time_type = "date"
@@ -133,7 +142,7 @@ def time_to_days(
     if time_type == "number":
         numbers, not_numeric = parse_numbers(values)
         return ParsedTime(days=numbers, unparseable=not_numeric, kind="number")
-    dates = parse_dates(values)
+    dates = parse_dates(values) if origin is None else numeric_dates(values, origin, unit)
     parsed = dates.notna().to_numpy()
     stamps = dates.to_numpy(dtype="datetime64[ns]")
     use = parsed if eligible is None else parsed & np.asarray(eligible, dtype=bool)
@@ -149,3 +158,52 @@ def time_to_days(
     days = np.asarray(days, dtype="float64")
     days[~parsed] = np.nan
     return ParsedTime(days=days, unparseable=present & ~parsed, kind="date")
+
+
+#: Day 0 of Excel's (1900) serial dates: 1899-12-30, so that serial 61 is 1900-03-01
+#: (Excel counts a 29 February 1900 that never was; serials before 61 are not used).
+EXCEL_ORIGIN = "1899-12-30"
+#: Units a numeric date may count in, as numpy timedelta codes.
+DATE_UNITS = {"days": "D", "hours": "h", "minutes": "m", "seconds": "s", "milliseconds": "ms"}
+
+
+def numeric_dates(values: pd.Series, origin: str, unit: str = "days") -> pd.Series:
+    """Dates stored as numbers (``origin + value * unit``); text cells are parsed as dates.
+
+    Parameters
+    ----------
+    values
+        Raw time column: numbers such as R's ``Date`` (days since 1970-01-01) or Excel
+        serial dates, possibly mixed with dates written as text.
+    origin
+        The date of value 0 (ISO 8601), or ``"excel"`` (1899-12-30).
+    unit
+        What one unit of the number is: ``days``, ``hours``, ``minutes``, ``seconds`` or
+        ``milliseconds``.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64`` values, NaT where missing or unreadable.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> numeric_dates(pd.Series([0, 18628, None]), "1970-01-01").dt.strftime("%Y-%m-%d").tolist()
+    ['1970-01-01', '2021-01-01', nan]
+    >>> numeric_dates(pd.Series(["44197"]), "excel").dt.strftime("%Y-%m-%d").tolist()
+    ['2021-01-01']
+    """
+    start = np.datetime64(EXCEL_ORIGIN if origin == "excel" else origin, "ns")
+    numbers, not_numeric = parse_numbers(values)
+    step = np.timedelta64(1, DATE_UNITS[unit]).astype("timedelta64[ns]").astype(np.float64)
+    # Beyond about 290 years from 1970 nanosecond stamps overflow: such numbers are not dates.
+    span = np.abs(numbers * step) < 9.0e18
+    offsets = np.where(np.isfinite(numbers) & span, numbers * step, np.nan)
+    stamps = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = np.isfinite(offsets)
+    stamps[ok] = start + np.round(offsets[ok]).astype(np.int64).astype("timedelta64[ns]")
+    out = pd.Series(stamps, index=values.index)
+    if not_numeric.any():
+        out[not_numeric] = parse_dates(values[not_numeric]).to_numpy(dtype="datetime64[ns]")
+    return out

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from srflow.errors import DataWarning
 from srflow.io.result import ValueLabels
 from srflow.io.values import _one_text, as_text, parse_numbers
 
@@ -97,7 +95,6 @@ def _labels_of(
                     f"covariate '{name}': the per-wave columns label code {_one_text(code)} differently "
                     f"('{merged[key][1]}', '{label}'); value labels not applied, codes kept"
                 )
-                warnings.warn(notes[-1], DataWarning, stacklevel=3)
                 return {}
             merged.setdefault(key, (code, str(label)))
     return {code: label for code, label in merged.values()}
@@ -118,5 +115,4 @@ def _labelled_covariate(
             + (f", ... ({len(unlabelled)} in all)" if len(unlabelled) > 20 else "")
             + "; add labels in the source file or declare them as missing codes"
         )
-        warnings.warn(notes[-1], DataWarning, stacklevel=3)
     return labelled

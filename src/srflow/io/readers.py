@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from srflow.errors import InputError
+from srflow.errors import InputError, shorten
 from srflow.io.result import ValueLabels
 from srflow.io.text import _read_text
 from srflow.io.values import _na_tokens_to_missing
@@ -141,7 +141,8 @@ def read_raw_labelled(
         raise
     except Exception as exc:  # the readers raise many types; all mean "cannot read this file"
         raise InputError(
-            f"cannot read {path} as a {ext} file: {type(exc).__name__}: {exc}; check that the file is "
+            f"cannot read {path} as a {ext} file: {type(exc).__name__}: {shorten(exc, 300)}; "
+            "check that the file is "
             "complete and really is in this format (the extension decides the reader)"
         ) from exc
     frame = frame.reset_index(drop=True)
@@ -181,12 +182,23 @@ def _stata_value_labels(path: Path, notes: list[str]) -> dict[str, dict[Any, str
     return dict(metadata.variable_value_labels or {})
 
 
+#: ``DataFrame.attrs`` key under which :func:`read_raw` records repeated header names.
+DUPLICATED_ATTR = "srflow_duplicated_columns"
+
+
 def _dedupe_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     names = list(frame.columns)
     if len(set(names)) == len(names):
         return frame
     seen: dict[str, int] = {}
     new = []
+    # Which names the header repeats, with their 1-based positions: a cohort that uses
+    # such a column must stop (srflow.io.cohort), an unused one is only renamed.
+    repeated = {
+        name: [i + 1 for i, other in enumerate(names) if other == name]
+        for name in dict.fromkeys(names)
+        if names.count(name) > 1
+    }
     for name in names:
         if name in seen:
             seen[name] += 1
@@ -201,6 +213,10 @@ def _dedupe_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
             new.append(name)
     frame = frame.copy()
     frame.columns = new
+    frame.attrs[DUPLICATED_ATTR] = {
+        name: {"positions": positions, "renamed": [new[i - 1] for i in positions[1:]]}
+        for name, positions in repeated.items()
+    }
     return frame
 
 

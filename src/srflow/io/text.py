@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io as _stdio
-import warnings
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
-from srflow.errors import DataWarning, InputError
+from srflow.errors import InputError, shorten
 from srflow.io.values import NA_TOKENS, _na_tokens_to_missing
 
 #: Candidate delimiters for sniffing, in order of preference on ties.
@@ -64,25 +63,63 @@ def _read_text(
     )
     if encoding is None and sample_encoding == "cp1252":
         notes.append(fallback_note)
-        warnings.warn(fallback_note, DataWarning, stacklevel=3)
     try:
         table = _arrow_read(path, names, delimiter, read_encoding)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if encoding is None and read_encoding == "utf-8" and "UTF8" in message.upper():
             notes.append(fallback_note)
-            warnings.warn(fallback_note, DataWarning, stacklevel=3)
             read_encoding = "cp1252"
             table = _arrow_read(path, names, delimiter, read_encoding)
         else:
+            ragged = _ragged_rows(path, delimiter, read_encoding, len(names))
+            if ragged:
+                raise InputError(_ragged_message(path, ragged, len(names))) from None
             frame = _pandas_read(path, delimiter, read_encoding, message)
             notes.append(
-                f"{path.name}: the fast reader stopped ({message.splitlines()[0]}); read with the pandas reader, "
-                "which fills rows with too few fields with missing values"
+                f"{path.name}: the fast reader stopped ({shorten(message.splitlines()[0])}); "
+                "read with the pandas reader"
             )
-            warnings.warn(notes[-1], DataWarning, stacklevel=3)
             return frame
     return table.to_pandas()
+
+
+#: How many ragged rows an error message lists.
+RAGGED_SHOWN = 10
+
+
+def _ragged_rows(
+    path: Path, delimiter: str, encoding: str, n_fields: int
+) -> list[tuple[int, int, int]]:
+    """(data row, line, fields) of every record whose field count differs from the header's.
+
+    Only run after the fast reader failed, so its speed does not matter; quoted fields
+    that span lines count as one record, as the fast reader counts them.
+    """
+    codec = "utf-8-sig" if encoding.lower().replace("-", "") in ("utf8", "utf8sig") else encoding
+    out: list[tuple[int, int, int]] = []
+    with open(path, encoding=codec, errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        next(reader, None)
+        for row_number, record in enumerate(reader, start=1):
+            if not record:  # a blank line is no record
+                continue
+            if len(record) != n_fields:
+                out.append((row_number, reader.line_num, len(record)))
+    return out
+
+
+def _ragged_message(path: Path, ragged: list[tuple[int, int, int]], n_fields: int) -> str:
+    shown = "; ".join(
+        f"row {row} (line {line}) has {count}" for row, line, count in ragged[:RAGGED_SHOWN]
+    )
+    more = f"; ... {len(ragged)} rows in all" if len(ragged) > RAGGED_SHOWN else ""
+    return (
+        f"{path}: {len(ragged)} data row(s) do not have the header's {n_fields} fields "
+        f"(rule: every row has as many fields as the header): {shown}{more}. "
+        "A short row is usually a truncated or wrapped line, a long one an unquoted delimiter "
+        "inside a value; fix the file (or the cohort key 'delimiter') so that every row lines up"
+    )
 
 
 def _arrow_read(path: Path, names: list[str], delimiter: str, encoding: str) -> pa.Table:

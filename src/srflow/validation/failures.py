@@ -25,8 +25,18 @@ def _explain(check: str, column: str, cohort: CohortConfig, ingested: IngestResu
         return "this participant has more than one row for this wave; every copy is excluded"
     if check == "time_parseable":
         kind = cohort.columns.time_type
-        what = "a number" if kind == "number" else "a date (ISO 2020-12-31 or day-first 31.12.2020)"
-        return f"the time cannot be read as {what}"
+        if kind == "number":
+            return "the time cannot be read as a number"
+        if cohort.columns.time_origin is not None:
+            return (
+                f"the time cannot be read as a date (text) or as {cohort.columns.time_unit} "
+                f"since {cohort.columns.time_origin}"
+            )
+        return (
+            "the time cannot be read as a date (ISO 2020-12-31 or day-first 31.12.2020); "
+            "for dates stored as numbers give columns.time as {column, type: date, "
+            "origin: '1970-01-01', unit: days} (Excel serial dates: origin: excel)"
+        )
     if check == "time_non_decreasing":
         return "the time is earlier than at an earlier wave of this participant"
     if check in ("item_numeric", "item_in_range"):

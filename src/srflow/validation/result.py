@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from srflow.errors import ValidationError
+from srflow.errors import ValidationError, shorten
 
 #: Every rule, in the order reasons are listed.
 RULES: tuple[str, ...] = (
@@ -117,7 +117,7 @@ class ValidationResult:
         ]
         for row in self.failures.head(MESSAGE_FAILURES).itertuples(index=False):
             lines.append(
-                f"  row {row.source_row}, column {row.column}, value {row.value!r}: {row.check} ({row.message})"
+                f"  row {row.source_row}, column {row.column}, value {shorten(row.value)!r}: {row.check} ({row.message})"
             )
         if len(self.failures) > MESSAGE_FAILURES:
             lines.append(f"  ... and {len(self.failures) - MESSAGE_FAILURES} more")

@@ -80,7 +80,12 @@ class _RowKeys:
         if cohort.columns.time and "time" in table.columns:
             group = pd.Series(np.where(self.present, self.codes, np.nan))
             self.parsed = time_to_days(
-                table["time"].reset_index(drop=True), group, self.time_type, eligible=has_data
+                table["time"].reset_index(drop=True),
+                group,
+                self.time_type,
+                eligible=has_data,
+                origin=cohort.columns.time_origin,
+                unit=cohort.columns.time_unit,
             )
 
     def duplicated(self, positions: np.ndarray) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,6 @@ from srflow.validation.ledger import (
 from srflow.validation.result import NO_DATA_REASON, ValidationResult
 from srflow.validation.rules import _RowKeys, build_schema
 from srflow.validation.typed import _typed_table
-
-logger = logging.getLogger(__name__)
 
 
 def validate(
@@ -119,7 +116,6 @@ def validate(
         source=ingested.source,
         cohort=cohort.name,
     )
-    logger.info("%s", result.summary_text())
     if cohort.on_invalid == "fail" and raise_on_fail:
         result.raise_for_failures(failures_path)
     return result
