@@ -10,10 +10,12 @@ typed, read-only view of each cohort.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import difflib
 import json
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -227,6 +229,24 @@ def _cohort_input_problems(cohort_name: str, cohort: Mapping[str, Any]) -> list[
                     f"{where}.instruments.{name}.items.columns: '{shorten(column)}' is also "
                     f"{roles[column]}; a column plays one role only (an item or a covariate, not both)"
                 )
+    encoding = cohort.get("encoding")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            problems.append(
+                f"{where}.encoding: unknown encoding {shorten(encoding)!r} (e.g. utf-8, cp1252, "
+                "latin-1, utf-16; null = detect)"
+            )
+    fields = _format_fields(cohort["wide_pattern"])
+    if fields is None or fields - {"item", "wave"}:
+        shown = ", ".join("{" + f + "}" for f in sorted(fields or set()) if f not in ("item", "wave"))
+        problems.append(
+            f"{where}.wide_pattern: {shorten(cohort['wide_pattern'])!r} may hold only the "
+            f"placeholders {{item}} and {{wave}}"
+            + (f"; found {shown}" if shown else "; its braces do not pair")
+            + " (write a literal brace as {{ or }})"
+        )
     time = cohort["columns"].get("time")
     if isinstance(time, Mapping) and time.get("origin") is not None and time.get("type") == "number":
         problems.append(
@@ -234,6 +254,14 @@ def _cohort_input_problems(cohort_name: str, cohort: Mapping[str, Any]) -> list[
             "but type is number; set type: date (or leave type out)"
         )
     return problems
+
+
+def _format_fields(pattern: str) -> set[str] | None:
+    """The placeholder names of a format pattern, or None when its braces do not pair."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+    except ValueError:
+        return None
 
 
 def _column_roles(columns: Mapping[str, Any]) -> dict[str, str]:

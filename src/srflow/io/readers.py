@@ -142,8 +142,12 @@ def read_raw_labelled(
     except Exception as exc:  # the readers raise many types; all mean "cannot read this file"
         raise InputError(
             f"cannot read {path} as a {ext} file: {type(exc).__name__}: {shorten(exc, 300)}; "
-            "check that the file is "
-            "complete and really is in this format (the extension decides the reader)"
+            + (
+                "check the cohort keys 'encoding' and 'delimiter', and that the file is "
+                if ext in TEXT_EXTENSIONS
+                else "check that the file is "
+            )
+            + "complete and really is in this format (the extension decides the reader)"
         ) from exc
     frame = frame.reset_index(drop=True)
     original = [str(c) for c in frame.columns]

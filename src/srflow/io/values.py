@@ -69,6 +69,12 @@ def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         pc.and_(pc.is_valid(text), pc.invert(looks_numeric)).to_numpy(zero_copy_only=False),
         dtype=bool,
     )
+    # "1e400" is written like a number but overflows to infinity: not a usable answer, and
+    # kept as text so that messages quote it as written
+    overflow = np.isinf(numbers)
+    if overflow.any():
+        not_numeric |= overflow
+        numbers[overflow] = np.nan
     return numbers, not_numeric
 
 

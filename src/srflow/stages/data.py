@@ -104,7 +104,7 @@ def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -
     elif not result.ok:
         lines.append("on_invalid is exclude: the failing rows are dropped and listed in the ledger")
     problems = item_reference_problems(cohort, ingested.items)
-    if not would_stop:
+    if not would_stop and not problems:
         problems += _later_job_problems(cohort, result.table)
     if problems:
         lines.append("a run would stop at a later job:")
@@ -138,7 +138,20 @@ def _later_job_problems(cohort: CohortConfig, validated: pd.DataFrame) -> list[s
                 f"{cohort.name} has {'no columns.time' if not cohort.columns.time else 'none'}; "
                 "set columns.time or use time: wave"
             )
+        elif not str(spec.get("variable", "")).startswith("sr:"):
+            problems += _caught(lambda spec=spec: _series(scores, validated, spec))
     return problems
+
+
+def _series(scores: pd.DataFrame, validated: pd.DataFrame, spec: Mapping[str, Any]) -> None:
+    """Build a trajectory spec's series as its job would (an SR variable needs the SR job)."""
+    from srflow.stages.trajectories import trajectory_series
+
+    anchor = spec.get("anchor")
+    items = None
+    if anchor and anchor["column"] not in scores.columns and anchor["column"] in validated:
+        items = validated[["participant_id", "wave", anchor["column"]]]
+    trajectory_series(scores, spec, items=items, anchor=bool(anchor))
 
 
 def _caught(check) -> list[str]:
