@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from srflow.config import load_config
 from srflow.errors import DataWarning, InputError
@@ -473,3 +474,62 @@ def test_hand_made_sav_labels_only_category_covariates(tmp_path):
     typed = validate(ingested, cohort).table
     assert typed["A_1"].tolist() == [0.0, 3.0, 2.0, 3.0]
     assert sorted(typed["grp"].cat.categories) == ["9", "high", "low"]
+
+
+# --- dates stored as numbers ------------------------------------------------------------------
+
+
+def test_numeric_dates_count_from_the_origin():
+    # 18628 days after 1970-01-01 is 2021-01-01 (51 years of 365 days + 13 leap days = 18628);
+    # Excel serial 44197 is the same day (44197 - 25569, the serial of 1970-01-01, = 18628).
+    from srflow.io.dates import numeric_dates
+
+    r_dates = numeric_dates(pd.Series(["18628", "18642.5", None, "2021-01-03", "soon"]), "1970-01-01")
+    assert r_dates.iloc[0] == pd.Timestamp("2021-01-01")
+    assert r_dates.iloc[1] == pd.Timestamp("2021-01-15 12:00")
+    assert pd.isna(r_dates.iloc[2]) and pd.isna(r_dates.iloc[4])
+    assert r_dates.iloc[3] == pd.Timestamp("2021-01-03")  # a date written as text stays readable
+    excel = numeric_dates(pd.Series([44197.0, 25569.0]), "excel")
+    assert excel.tolist() == [pd.Timestamp("2021-01-01"), pd.Timestamp("1970-01-01")]
+    hours = numeric_dates(pd.Series([36]), "2021-01-01", unit="hours")
+    assert hours.iloc[0] == pd.Timestamp("2021-01-02 12:00")
+
+
+def test_numeric_dates_become_days_since_first_assessment(tmp_path):
+    # P1 at 18628 and 18642 (14 days later), P2 at 18700 and 18730: days 0, 14, 0, 30
+    path = tmp_path / "numeric_dates.csv"
+    path.write_text("id,wave,date,A_1\nP1,1,18628,1\nP1,2,18642,2\nP2,1,18700,0\nP2,2,18730,3\n")
+    plain = cohort_for(path, columns={"participant": "id", "wave": "wave", "time": "date"})
+    numeric = validate(read_cohort(plain), plain)
+    assert numeric.table["time"].tolist() == [18628.0, 18642.0, 18700.0, 18730.0]  # numbers as given
+    dated = cohort_for(path, columns={
+        "participant": "id", "wave": "wave", "time": {"column": "date", "origin": "1970-01-01"}
+    })
+    assert (dated.columns.time, dated.columns.time_type, dated.columns.time_origin) == ("date", "date", "1970-01-01")
+    result = validate(read_cohort(dated), dated)
+    assert result.ok and result.table["time"].tolist() == [0.0, 14.0, 0.0, 30.0]
+    as_dates = cohort_for(path, columns={"participant": "id", "wave": "wave", "time": "date", "time_type": "date"})
+    failed = validate(read_cohort(as_dates), as_dates)
+    assert set(failed.failures["check"]) == {"time_parseable"}
+    assert "origin: '1970-01-01'" in failed.failures["message"].iloc[0]
+
+
+# --- one channel for notes --------------------------------------------------------------------
+
+
+def test_a_text_column_caught_by_a_prefix_is_noted_once_in_the_ingest_log(tmp_path):
+    from srflow.stages._common import run_logged
+    from srflow.stages.data import ingest_stage
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    cohort = config["cohorts"]["synthetic"]
+    cohort["input"] = str(MESSY / "dirty.csv")
+    cohort["instruments"]["hassles"]["items"] = {"prefix": "GE_"}
+    log = tmp_path / "ingest.log"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the library returns notes, it does not also warn
+        run_logged(log, ingest_stage, config_data=config, cohort_name="synthetic",
+                   table_out=str(tmp_path / "c.parquet"), meta_out=str(tmp_path / "m.json"))
+    text = log.read_text()
+    assert text.count("GE_12") == 1
+    assert "note: column 'GE_12' matches the prefix 'GE_' of instrument 'hassles' but holds text" in text
