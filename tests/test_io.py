@@ -17,12 +17,19 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import SYNTHETIC_COLUMNS
 from srflow.config import load_config
 from srflow.errors import DataWarning, InputError
-from srflow.io import clean_column, parse_dates, parse_numbers, read_cohort, read_raw, resolve_items, time_to_days
+from srflow.io import (
+    clean_column,
+    parse_dates,
+    parse_numbers,
+    read_cohort,
+    read_raw,
+    resolve_items,
+    time_to_days,
+)
 from srflow.validation import validate
-
-from conftest import SYNTHETIC_COLUMNS
 
 DATA = Path(__file__).parent / "data" / "io"
 SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "synthetic"
