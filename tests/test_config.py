@@ -164,7 +164,7 @@ def test_schema_nodes_use_only_json_schema_keywords():
         "$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties", "required",
         "additionalProperties", "propertyNames", "pattern", "enum", "const", "default", "items", "minItems",
         "maxItems", "minProperties", "maxProperties", "minimum", "maximum", "exclusiveMinimum",
-        "exclusiveMaximum", "minLength", "oneOf",
+        "exclusiveMaximum", "minLength", "maxLength", "oneOf",
     }
     strays = []
 

@@ -229,6 +229,27 @@ def _cohort_input_problems(cohort_name: str, cohort: Mapping[str, Any]) -> list[
                     f"{where}.instruments.{name}.items.columns: '{shorten(column)}' is also "
                     f"{roles[column]}; a column plays one role only (an item or a covariate, not both)"
                 )
+    columns = cohort["columns"]
+    keys = {"participant": columns["participant"], "wave": columns.get("wave"), "time": time_column(columns)}
+    if keys["wave"] and keys["wave"] == keys["participant"]:
+        problems.append(f"{where}.columns.wave: '{keys['wave']}' is also columns.participant")
+    if keys["time"] and keys["time"] == keys["participant"]:
+        problems.append(f"{where}.columns.time: '{keys['time']}' is also columns.participant")
+    for name in columns.get("covariates", {}):
+        role = next((k for k, v in keys.items() if v == name), None)
+        if role:
+            problems.append(
+                f"{where}.columns.covariates.{name}: '{shorten(name)}' is also columns.{role}; "
+                "the scores table has it already (as participant_id, wave or time)"
+            )
+    careless = (cohort.get("careless") or {}).get("instruments") or []
+    unknown = [n for n in careless if n not in cohort["instruments"]]
+    if unknown:
+        problems.append(
+            f"{where}.careless.instruments: no instrument named "
+            f"{', '.join(repr(shorten(n)) for n in unknown)} "
+            f"(instruments: {', '.join(cohort['instruments'])})"
+        )
     encoding = cohort.get("encoding")
     if encoding is not None:
         try:
@@ -534,11 +555,36 @@ def read_config_file(path: str | Path) -> Any:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         _check_yaml_depth(path, text)
-        raw = yaml.safe_load(text)
+        loader = _UniqueKeyLoader(text)
+        loader.name = str(path)
+        try:
+            raw = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {shorten(exc, 400)}") from None
     _check_expanded_size(raw, str(path))
     return raw
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first != line:
+                raise ConfigError(
+                    f"{self.name}, line {line}: key {shorten(key)!r} given twice in one mapping "
+                    f"(first on line {first}); YAML would silently keep the last one"
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 def _check_yaml_depth(path: Path, text: str) -> None:

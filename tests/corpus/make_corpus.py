@@ -372,6 +372,17 @@ def _python_tag(path: Path) -> str:
     return config + f"report: {{title: !!python/object/apply:os.system ['touch {CANARY}']}}\n"
 
 
+def _duplicated_key(path: Path) -> str:
+    config = yaml.safe_dump(base_config(path), sort_keys=False)
+    return config.replace("seed: 20261121\n", "seed: 20261121\nseed: 5\n", 1)
+
+
+def _unclosed_quote(frame: pd.DataFrame) -> bytes:
+    lines = frame.to_csv(index=False).splitlines()
+    lines[5] = lines[5].replace(",", ',"', 1)  # data row 5 opens a quote that never closes
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def _not_a_mapping(path: Path) -> str:
     return "- just\n- a list\n"
 
@@ -514,6 +525,8 @@ def _cases() -> list[Case]:
              ("data.csv", "row 7 (line 8) has", "every row has as many fields as the header")),
         Case("file_ragged_long_row", "files", fail, raw_file("data.csv", _ragged(short=False)),
              ("data.csv", "row 7 (line 8) has", "every row has as many fields as the header")),
+        Case("file_unclosed_quote", "files", fail, raw_file("data.csv", _unclosed_quote),
+             ("data.csv", "row 5 (line 6) has", "an unclosed quote?")),
         Case("file_duplicated_item_header", "files", fail,
              raw_file("data.csv", _duplicate_header("GHQ_05", "GHQ_06")),
              ("data.csv", "'GHQ_05' (header fields", "every column name is unique")),
@@ -603,6 +616,19 @@ def _cases() -> list[Case]:
         Case("config_python_tag", "config", fail, config_text(_python_tag), ("not valid YAML",)),
         Case("config_not_a_mapping", "config", fail, config_text(_not_a_mapping), ("must be a mapping",)),
         Case("config_empty", "config", fail, _empty_config, ("must be a mapping",)),
+        Case("config_duplicated_yaml_key", "config", fail, config_text(_duplicated_key),
+             ("key 'seed' given twice in one mapping", "line 2", "first on line 1")),
+        Case("config_wave_is_participant", "config", fail,
+             configured(_set("columns.wave", "subject_id"), False),
+             ("cohorts.corpus.columns.wave: 'subject_id' is also columns.participant",)),
+        Case("config_covariate_is_wave", "config", fail,
+             configured(_set("columns.covariates", {"wave": "integer"}), False),
+             ("cohorts.corpus.columns.covariates.wave: 'wave' is also columns.wave",)),
+        Case("config_careless_unknown_instrument", "config", fail,
+             configured(_set("careless", {"instruments": ["ghq"]}), False),
+             ("cohorts.corpus.careless.instruments: no instrument named 'ghq'",)),
+        Case("config_delimiter_two_characters", "config", fail,
+             configured(_set("delimiter", ";;"), False), ("cohorts.corpus.delimiter",)),
         Case("config_is_a_folder", "config", fail, _config_folder, ("is a folder",)),
         Case("config_code_in_strings", "config", ok, configured(_code_everywhere)),
         Case("config_code_as_column_name", "config", fail,

@@ -90,8 +90,8 @@ RAGGED_SHOWN = 10
 
 def _ragged_rows(
     path: Path, delimiter: str, encoding: str, n_fields: int
-) -> list[tuple[int, int, int]]:
-    """(data row, line, fields) of every record whose field count differs from the header's.
+) -> list[tuple[int, int, int, int]]:
+    """(data row, first line, last line, fields) of every record whose field count differs from the header's.
 
     Only run after the fast reader failed, so its speed does not matter; quoted fields
     that span lines count as one record, as the fast reader counts them.
@@ -101,18 +101,25 @@ def _ragged_rows(
     with open(path, encoding=codec, errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         next(reader, None)
+        end = reader.line_num
         for row_number, record in enumerate(reader, start=1):
+            start, end = end + 1, reader.line_num
             if not record:  # a blank line is no record
                 continue
             if len(record) != n_fields:
-                out.append((row_number, reader.line_num, len(record)))
+                out.append((row_number, start, end, len(record)))
     return out
 
 
-def _ragged_message(path: Path, ragged: list[tuple[int, int, int]], n_fields: int) -> str:
-    shown = "; ".join(
-        f"row {row} (line {line}) has {count}" for row, line, count in ragged[:RAGGED_SHOWN]
-    )
+def _ragged_message(path: Path, ragged: list[tuple[int, int, int, int]], n_fields: int) -> str:
+    def one(row: int, start: int, end: int, count: int) -> str:
+        if end - start > 1:  # one record over many lines: a quote that is never closed
+            return (
+                f"row {row} (line {start}) has {count}, running to line {end}: an unclosed quote?"
+            )
+        return f"row {row} (line {start}) has {count}"
+
+    shown = "; ".join(one(*entry) for entry in ragged[:RAGGED_SHOWN])
     more = f"; ... {len(ragged)} rows in all" if len(ragged) > RAGGED_SHOWN else ""
     return (
         f"{path}: {len(ragged)} data row(s) do not have the header's {n_fields} fields "
