@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import pytest
 import yaml
 
 from srflow.cli import main
@@ -26,7 +26,18 @@ def test_init_drafts_a_config_that_validates_the_r_export(tmp_path, capsys, monk
     assert ge.selector == tuple(f"GE_{i:02d}" for i in range(1, 12))
     assert ge.range == (0.0, 5.0)
     assert "range: [0, 5]" in out.read_text()
-    assert "GE_12 share the stem 'GE_' but hold text" in out.read_text()
+    text = out.read_text()
+    assert "# left out GE_12: holds text (96 of 96 values)" in text
+    # the right problem and stressor instruments and no other; Q_ is named but left out
+    assert [(i.name, i.role) for i in cohort.instruments.values()] == [
+        ("ghq", "problems"), ("ge", "stressors"), ("le", "stressors")
+    ]
+    assert "# left out block 'Q_' (137 items Q_001..Q_137" in text
+    assert "# CHECK ghq (problems): 12 items GHQ_01..GHQ_12, range 0-3 shared by 12 of 12 items" in text
+    assert "# left out X: a row index (1..n)" in text
+    # constant within participant: proposed as covariates, with the evidence
+    assert dict(cohort.columns.covariates) == {"age": "numeric", "gender": "category", "arm": "category"}
+    assert "# CHECK covariate arm (category): constant within every participant, 2 distinct values" in text
     capsys.readouterr()
     assert main(["validate", "--config", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -94,3 +105,44 @@ def test_init_recognises_a_wide_file(tmp_path, capsys, monkeypatch):
     assert main(["validate", "--config", str(out)]) == 0
     long_rows = len(pd.read_parquet(MESSY / "cohort.parquet"))
     assert f"{long_rows} kept" in capsys.readouterr().out  # the same rows as the long file of these participants
+
+
+def test_init_is_conservative_on_a_wide_export(tmp_path, capsys, monkeypatch):
+    """A wide export like a first real cohort: a coping block whose name starts with a stressor
+    stem's letters, an open-question flag inside a stressor prefix, an empty and a constant
+    column, and a site column that never changes within a participant."""
+    monkeypatch.chdir(ROOT)
+    wide = pd.read_csv(MESSY / "cohort_wide.csv", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(20261201)
+    n = len(wide)
+    extra = {}
+    for t in range(1, 9):
+        for k in range(1, 10):  # coping questionnaire, 1-5: not a stressor though "CE" starts "CERQ"
+            extra[f"H1_CERQ_{k:02d}_t{t}"] = rng.integers(1, 6, n).astype(str)
+        extra[f"GE_12_t{t}"] = np.where(rng.random(n) < 0.1, "1", "")  # open-question flag
+    extra["empty_note"] = [""] * n
+    extra["study"] = ["S1"] * n
+    extra["site"] = np.where(np.arange(n) % 2 == 0, "north", "south")
+    frame = pd.concat([wide, pd.DataFrame(extra)], axis=1)
+    path = tmp_path / "wide_export.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "wide.yaml"
+    assert main(["init", "--input", str(path), "--cohort", "w", "--out", str(out)]) == 0
+    cohort = load_config(out).cohort("w")
+    text = out.read_text()
+    assert [(i.name, i.role) for i in cohort.instruments.values()] == [
+        ("ghq", "problems"), ("ge", "stressors"), ("le", "stressors")
+    ]
+    # the flag is not an item: GE is listed item by item so that a prefix cannot take it in
+    assert cohort.instruments["ge"].selector == tuple(f"GE_{i:02d}" for i in range(1, 12))
+    assert "# left out GE_12: fewer than two distinct values (only 1; 87% empty): a flag" in text
+    assert "# left out block 'H1_CERQ_' (9 items" in text and "not a known problems or stressor" in text
+    assert "# left out empty_note: all empty" in text
+    assert "# left out study: one value only (S1)" in text
+    assert dict(cohort.columns.covariates) == {
+        "age": "numeric", "gender": "category", "arm": "category", "site": "category"
+    }
+    assert "# CHECK covariate site (category): constant within every participant" in text
+    capsys.readouterr()
+    assert main(["validate", "--config", str(out)]) == 0
+    assert "failures: none" in capsys.readouterr().out

@@ -164,7 +164,7 @@ def test_schema_nodes_use_only_json_schema_keywords():
         "$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties", "required",
         "additionalProperties", "propertyNames", "pattern", "enum", "const", "default", "items", "minItems",
         "maxItems", "minProperties", "maxProperties", "minimum", "maximum", "exclusiveMinimum",
-        "exclusiveMaximum", "minLength", "oneOf",
+        "exclusiveMaximum", "minLength", "maxLength", "oneOf",
     }
     strays = []
 
@@ -194,3 +194,77 @@ def test_mixed_model_terms_must_be_scores_columns(raw):
     assert "source columns are renamed (subject_id -> participant_id, visit -> wave, date -> time)" in message
     assert "mixed_models.m.fixed: 'stress' is not a column" in message
     assert "mixed_models.m.random: 'slope' is not a column" in message
+
+
+# --- hostile or malformed config files ------------------------------------------------------------
+
+
+def test_billion_laughs_is_stopped_before_validation(tmp_path):
+    """Nine levels of nine aliases: 9**9 values once expanded, in under 1 KB of YAML."""
+    import time
+
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    lines.append("cohorts: {x: {input: a.csv}}")
+    lines.append("report: {title: *i}")
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size < 1024
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="more than 100000 values once YAML aliases are expanded"):
+        load_config(path)
+    assert time.monotonic() - started < 5
+    # a few aliases that share a block are fine
+    raw = yaml.safe_load(DEFAULT.read_text())
+    shared = {"role": "stressors", "items": {"prefix": "LE_"}, "range": [0, 5]}
+    raw["cohorts"]["synthetic"]["instruments"]["life_events"] = shared
+    raw["cohorts"]["synthetic"]["instruments"]["again"] = shared
+    assert load_config(raw).cohort("synthetic").instruments["again"].range == (0.0, 5.0)
+
+
+def test_nesting_size_and_tags_are_limited(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("cohorts: " + "[" * 100 + "]" * 100 + "\n")
+    with pytest.raises(ConfigError, match="line 1: nesting deeper than 40 levels"):
+        load_config(deep)
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * 1_000_001)
+    with pytest.raises(ConfigError, match="a config is at most 1000000 bytes"):
+        load_config(big)
+    tagged = tmp_path / "tag.yaml"
+    tagged.write_text("cohorts: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_config(tagged)
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(tmp_path)
+
+
+def test_long_values_are_capped_in_messages(raw):
+    raw["cohorts"]["synthetic"]["layout"] = "x" * 100_000
+    message = _error(raw)
+    assert "(100000 characters)" in message and len(message) < 1000
+
+
+def test_input_checks_that_need_no_data(raw):
+    cohort = raw["cohorts"]["synthetic"]
+    cohort["instruments"]["hassles"]["items"] = {"regex": "GE_(0[1-9]"}
+    cohort["instruments"]["life_events"]["items"] = {"columns": ["LE_01", "age"]}
+    cohort["encoding"] = "no-such-codec"
+    cohort["wide_pattern"] = "{item}_t{wave}{0}"
+    message = _error(raw)
+    assert "cohorts.synthetic.instruments.hassles.items.regex: 'GE_(0[1-9]' is not a valid regular expression" in message
+    assert "instruments.life_events.items.columns: 'age' is also columns.covariates.age" in message
+    assert "cohorts.synthetic.encoding: unknown encoding 'no-such-codec'" in message
+    assert "cohorts.synthetic.wide_pattern: '{item}_t{wave}{0}' may hold only the placeholders {item} and {wave}; found {0}" in message
+
+
+def test_time_column_given_with_how_to_read_it(raw):
+    cohort = raw["cohorts"]["synthetic"]
+    cohort["columns"]["time"] = {"column": "date", "origin": "excel"}
+    columns = load_config(raw).cohort("synthetic").columns
+    assert (columns.time, columns.time_type, columns.time_origin, columns.time_unit) == ("date", "date", "excel", "days")
+    cohort["columns"]["time"] = {"column": "date", "origin": "1970-01-01", "type": "number"}
+    assert "origin '1970-01-01' makes the numbers dates, but type is number" in _error(raw)
+    cohort["columns"]["time"] = {"column": "date", "origin": "yesterday"}
+    assert "cohorts.synthetic.columns.time" in _error(raw)

@@ -15,13 +15,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from srflow.config import load_config
-from srflow.errors import DataWarning, InputError
-from srflow.io import clean_column, parse_dates, parse_numbers, read_cohort, read_raw, resolve_items, time_to_days
-from srflow.validation import validate
+import yaml
 
 from conftest import SYNTHETIC_COLUMNS
+from srflow.config import load_config
+from srflow.errors import DataWarning, InputError
+from srflow.io import (
+    clean_column,
+    parse_dates,
+    parse_numbers,
+    read_cohort,
+    read_raw,
+    resolve_items,
+    time_to_days,
+)
+from srflow.validation import validate
 
 DATA = Path(__file__).parent / "data" / "io"
 SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "synthetic"
@@ -140,7 +148,8 @@ def test_raw_text_is_not_coerced():
 
 
 def test_cp1252_fallback_is_noted():
-    with pytest.warns(DataWarning, match="not valid UTF-8"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one channel: the note is returned, never also warned
         frame, notes = read_raw(DATA / "small_cp1252.csv")
     assert frame.loc[0, "A_note"] == "caf\u00e9"
     assert any("cp1252" in note for note in notes)
@@ -151,8 +160,8 @@ def test_cp1252_late_in_a_large_file(tmp_path):
     lines = ["id,wave,A_1,note"] + [f"P{i},1,1,plain" for i in range(8000)] + ["P9999,1,2,caf\xe9"]
     path = tmp_path / "late.csv"
     path.write_bytes("\n".join(lines).encode("cp1252") + b"\n")
-    with pytest.warns(DataWarning, match="not valid UTF-8"):
-        frame, _ = read_raw(path)
+    frame, notes = read_raw(path)
+    assert any("not valid UTF-8" in note for note in notes)
     assert len(frame) == 8001 and frame["note"].iloc[-1] == "caf\u00e9"
 
 
@@ -191,8 +200,8 @@ def test_index_columns_ignored_and_noted():
         DATA / "r_style.csv",
         columns={"participant": "ID", "wave": "visit"},
     )
-    with pytest.warns(DataWarning, match="A_open"):
-        ingested = read_cohort(cohort)
+    ingested = read_cohort(cohort)
+    assert sum("'A_open'" in note for note in ingested.notes) == 1
     assert ingested.notes[:3] == [
         "ignored column '': a row index (1..n)",
         "ignored column 'X': a row index (1..n)",
@@ -351,12 +360,12 @@ def test_file_errors(tmp_path):
 
 def test_ragged_rows(tmp_path):
     (tmp_path / "long_row.csv").write_text("a,b,c\n1,2,3\n4,5,6,7\n")
-    with pytest.raises(InputError, match="Expected 3 columns, got 4"):
+    with pytest.raises(InputError, match=r"row 2 \(line 3\) has 4"):
         read_raw(tmp_path / "long_row.csv")
-    (tmp_path / "short_row.csv").write_text("a,b,c\n1,2,3\n4,5\n")
-    with pytest.warns(DataWarning, match="too few fields"):
-        frame, notes = read_raw(tmp_path / "short_row.csv")
-    assert frame["c"].isna().tolist() == [False, True] and len(notes) == 1
+    # a short row is not padded with blanks: its row number is named
+    (tmp_path / "short_row.csv").write_text("a,b,c\n1,2,3\n4,5\n7,8,9\n1\n")
+    with pytest.raises(InputError, match=r"2 data row\(s\).*row 2 \(line 3\) has 2; row 4 \(line 5\) has 1"):
+        read_raw(tmp_path / "short_row.csv")
 
 
 def test_explicit_delimiter_and_encoding():
@@ -375,8 +384,7 @@ def test_r_export_ingests(synthetic_cohort):
     # data/synthetic/README.md: 200 participants (ID), 4-6 weekly visits, 196 columns,
     # "" and X are row numbers, GE_12 and LE_26 are free text sharing the item prefixes.
     cohort = synthetic_cohort(MESSY / "r_export.csv", columns={"participant": "ID", "wave": "visit", "time": "date"})
-    with pytest.warns(DataWarning):
-        ingested = read_cohort(cohort)
+    ingested = read_cohort(cohort)
     frame, _ = read_raw(MESSY / "r_export.csv")
     assert frame.shape[1] == 196
     table = ingested.table
@@ -462,8 +470,8 @@ def test_hand_made_sav_labels_only_category_covariates(tmp_path):
         variable_value_labels={"grp": {1: "low", 2: "high"}, "dose": {0: "none", 1: "full"}, "A_1": {0: "never", 3: "always"}},
     )
     cohort = cohort_for(path, columns={"participant": "id", "wave": "wave", "covariates": {"grp": "category", "dose": "numeric"}})
-    with pytest.warns(DataWarning, match="without a value label kept as they are: 9"):
-        ingested = read_cohort(cohort)
+    ingested = read_cohort(cohort)
+    assert any("without a value label kept as they are: 9" in note for note in ingested.notes)
     table = ingested.table
     assert table["grp"].tolist()[:3] == ["low", "high", "9"] and pd.isna(table["grp"].iloc[3])
     assert table["A_1"].tolist() == [0.0, 3.0, 2.0, 3.0] and table["A_1"].dtype == np.float64
@@ -473,3 +481,62 @@ def test_hand_made_sav_labels_only_category_covariates(tmp_path):
     typed = validate(ingested, cohort).table
     assert typed["A_1"].tolist() == [0.0, 3.0, 2.0, 3.0]
     assert sorted(typed["grp"].cat.categories) == ["9", "high", "low"]
+
+
+# --- dates stored as numbers ------------------------------------------------------------------
+
+
+def test_numeric_dates_count_from_the_origin():
+    # 18628 days after 1970-01-01 is 2021-01-01 (51 years of 365 days + 13 leap days = 18628);
+    # Excel serial 44197 is the same day (44197 - 25569, the serial of 1970-01-01, = 18628).
+    from srflow.io.dates import numeric_dates
+
+    r_dates = numeric_dates(pd.Series(["18628", "18642.5", None, "2021-01-03", "soon"]), "1970-01-01")
+    assert r_dates.iloc[0] == pd.Timestamp("2021-01-01")
+    assert r_dates.iloc[1] == pd.Timestamp("2021-01-15 12:00")
+    assert pd.isna(r_dates.iloc[2]) and pd.isna(r_dates.iloc[4])
+    assert r_dates.iloc[3] == pd.Timestamp("2021-01-03")  # a date written as text stays readable
+    excel = numeric_dates(pd.Series([44197.0, 25569.0]), "excel")
+    assert excel.tolist() == [pd.Timestamp("2021-01-01"), pd.Timestamp("1970-01-01")]
+    hours = numeric_dates(pd.Series([36]), "2021-01-01", unit="hours")
+    assert hours.iloc[0] == pd.Timestamp("2021-01-02 12:00")
+
+
+def test_numeric_dates_become_days_since_first_assessment(tmp_path):
+    # P1 at 18628 and 18642 (14 days later), P2 at 18700 and 18730: days 0, 14, 0, 30
+    path = tmp_path / "numeric_dates.csv"
+    path.write_text("id,wave,date,A_1\nP1,1,18628,1\nP1,2,18642,2\nP2,1,18700,0\nP2,2,18730,3\n")
+    plain = cohort_for(path, columns={"participant": "id", "wave": "wave", "time": "date"})
+    numeric = validate(read_cohort(plain), plain)
+    assert numeric.table["time"].tolist() == [18628.0, 18642.0, 18700.0, 18730.0]  # numbers as given
+    dated = cohort_for(path, columns={
+        "participant": "id", "wave": "wave", "time": {"column": "date", "origin": "1970-01-01"}
+    })
+    assert (dated.columns.time, dated.columns.time_type, dated.columns.time_origin) == ("date", "date", "1970-01-01")
+    result = validate(read_cohort(dated), dated)
+    assert result.ok and result.table["time"].tolist() == [0.0, 14.0, 0.0, 30.0]
+    as_dates = cohort_for(path, columns={"participant": "id", "wave": "wave", "time": "date", "time_type": "date"})
+    failed = validate(read_cohort(as_dates), as_dates)
+    assert set(failed.failures["check"]) == {"time_parseable"}
+    assert "origin: '1970-01-01'" in failed.failures["message"].iloc[0]
+
+
+# --- one channel for notes --------------------------------------------------------------------
+
+
+def test_a_text_column_caught_by_a_prefix_is_noted_once_in_the_ingest_log(tmp_path):
+    from srflow.stages._common import run_logged
+    from srflow.stages.data import ingest_stage
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    cohort = config["cohorts"]["synthetic"]
+    cohort["input"] = str(MESSY / "dirty.csv")
+    cohort["instruments"]["hassles"]["items"] = {"prefix": "GE_"}
+    log = tmp_path / "ingest.log"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the library returns notes, it does not also warn
+        run_logged(log, ingest_stage, config_data=config, cohort_name="synthetic",
+                   table_out=str(tmp_path / "c.parquet"), meta_out=str(tmp_path / "m.json"))
+    text = log.read_text()
+    assert text.count("GE_12") == 1
+    assert "note: column 'GE_12' matches the prefix 'GE_' of instrument 'hassles' but holds text" in text

@@ -8,6 +8,7 @@ exact equality for sums/counts of small integers and 1e-12 relative otherwise.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from srflow import scoring
 from srflow.config import load_config
-from srflow.errors import ConfigError, DataWarning, InputError
+from srflow.errors import ConfigError, DataWarning, InputError, ValidationError
 from srflow.io import read_cohort
 from srflow.validation import validate
 
@@ -230,10 +231,28 @@ def test_combine_zmean_by_hand():
 
 def test_zmean_with_a_constant_instrument_warns_and_gives_missing_e():
     items = {"CM_1": [1, 1, 1], "A1": [1, 2, 3], "B1": [2, 2, 2]}
-    cohort = make_cohort({"ghq": ghq(score="sum"), "a": stressor(["A1"]), "b": stressor(["B1"])}, combine="zmean")
+    stressors = {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([2.0, 2.0, 2.0])}
     with pytest.warns(DataWarning, match="'b'"):
-        out = scoring.score(make_table(items), cohort)
-    assert out["E"].isna().all()
+        exposure = scoring.combine_exposure(stressors, "zmean")
+    assert np.isnan(exposure).all()
+    # scoring a table: E missing in every row is an error naming the cause, not a warning
+    cohort = make_cohort({"ghq": ghq(score="sum"), "a": stressor(["A1"]), "b": stressor(["B1"])}, combine="zmean")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValidationError, match=r"E \(exposure\): missing in all 3 rows: .*zmean.*'b' \(3 scored rows, all 2\)"):
+            scoring.score(make_table(items), cohort)
+
+
+def test_a_score_missing_in_every_row_is_an_error_with_its_cause():
+    cohort = make_cohort({"ghq": ghq(score="sum"), "a": stressor(["A1", "A2"])})
+    # A2 is never answered and score: sum needs every item: no row of 'a' (and so of E) is scored
+    items = {"CM_1": [1, 2, 3], "A1": [1, 2, 3], "A2": [np.nan] * 3}
+    with pytest.raises(ValidationError) as caught:
+        scoring.score(make_table(items), cohort)
+    message = str(caught.value)
+    assert "instruments.a (stressors; items A1, A2): missing in all 3 rows" in message
+    assert "item(s) A2 answered in no row, and score: sum needs every item" in message
+    assert "E (exposure): missing in all 3 rows: stressor instrument(s) a are never scored" in message
 
 
 def test_e_is_all_nan_without_stressor_instruments():

@@ -10,19 +10,23 @@ typed, read-only view of each cohort.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import difflib
 import json
+import re
+import string
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 import yaml
 
-from srflow.errors import ConfigError
+from srflow.errors import ConfigError, shorten
 
 #: Names the pipeline itself gives to columns of the scored table.
 RESERVED_NAMES = frozenset({"participant_id", "wave", "time", "P", "E", "source_row"})
@@ -75,27 +79,27 @@ def _describe(error: jsonschema.ValidationError) -> str:
         for key in unknown:
             near = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f" (did you mean '{near[0]}'?)" if near else ""
-            parts.append(f"unknown key '{key}'{hint}")
+            parts.append(f"unknown key '{shorten(key)}'{hint}")
         return f"{where}: {', '.join(parts)}; allowed keys: {', '.join(allowed)}"
     if error.validator == "enum":
         near = difflib.get_close_matches(str(value), [str(v) for v in error.validator_value], n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         allowed = ", ".join(str(v) for v in error.validator_value)
-        return f"{where}: '{value}' is not allowed{hint}; allowed values: {allowed}"
+        return f"{where}: '{shorten(value)}' is not allowed{hint}; allowed values: {allowed}"
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in (value or {})]
         return f"{where}: missing required key(s) {', '.join(missing)}"
     if error.validator == "type":
-        return f"{where}: {value!r} has the wrong type; expected {error.validator_value}"
+        return f"{where}: {shorten(repr(value))} has the wrong type; expected {error.validator_value}"
     if error.validator == "pattern" and error.absolute_path and isinstance(value, str):
-        return f"{where}: {value!r} is not allowed here (must match {error.validator_value})"
+        return f"{where}: {shorten(repr(value))} is not allowed here (must match {error.validator_value})"
     if error.validator == "propertyNames":
-        return f"{where}: name {value!r} is not allowed (letters, digits, '_' and '-', starting with a letter or digit)"
+        return f"{where}: name {shorten(repr(value))} is not allowed (letters, digits, '_' and '-', starting with a letter or digit)"
     if error.validator in {"oneOf", "anyOf"}:
-        return f"{where}: {value!r} matches none of the allowed forms ({error.schema.get('description', '').strip()})"
+        return f"{where}: {shorten(repr(value))} matches none of the allowed forms ({error.schema.get('description', '').strip()})"
     if error.validator in {"minProperties", "maxProperties"} and _key_path(error.absolute_path).endswith("items"):
         return f"{where}: give exactly one of prefix, regex or columns"
-    return f"{where}: {error.message}"
+    return f"{where}: {shorten(error.message, 300)}"
 
 
 def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,6 +122,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(raw, Mapping):
         raise ConfigError("the config must be a mapping of keys to values (a YAML document), got " + type(raw).__name__)
+    _check_expanded_size(raw)
     filled = copy.deepcopy(dict(raw))
     validator = _FillingValidator(config_schema())
     errors = sorted(validator.iter_errors(filled), key=lambda e: (list(map(str, e.absolute_path)), e.message))
@@ -149,7 +154,7 @@ def _score_columns(cohort: Mapping[str, Any]) -> set[str]:
 def _renamed_hint(cohort: Mapping[str, Any]) -> str:
     """How source column names map to the scores table, for messages about unknown columns."""
     columns = cohort["columns"]
-    pairs = [(columns["participant"], "participant_id"), (columns.get("wave"), "wave"), (columns.get("time"), "time")]
+    pairs = [(columns["participant"], "participant_id"), (columns.get("wave"), "wave"), (time_column(columns), "time")]
     renamed = [f"{source} -> {canonical}" for source, canonical in pairs if source and source != canonical]
     return f"; source columns are renamed ({', '.join(renamed)})" if renamed else ""
 
@@ -202,6 +207,129 @@ def _trajectory_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mappi
     return problems
 
 
+def _cohort_input_problems(cohort_name: str, cohort: Mapping[str, Any]) -> list[str]:
+    """How the cohort's file is read: selectors that compile, a consistent time, one role per column."""
+    where = f"cohorts.{cohort_name}"
+    problems = []
+    for name, inst in cohort["instruments"].items():
+        regex = inst["items"].get("regex")
+        if regex is not None:
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                problems.append(
+                    f"{where}.instruments.{name}.items.regex: {shorten(regex)!r} is not a valid "
+                    f"regular expression ({exc})"
+                )
+        listed = inst["items"].get("columns", [])
+        roles = _column_roles(cohort["columns"])
+        for column in listed:
+            if column in roles:
+                problems.append(
+                    f"{where}.instruments.{name}.items.columns: '{shorten(column)}' is also "
+                    f"{roles[column]}; a column plays one role only (an item or a covariate, not both)"
+                )
+    columns = cohort["columns"]
+    keys = {"participant": columns["participant"], "wave": columns.get("wave"), "time": time_column(columns)}
+    if keys["wave"] and keys["wave"] == keys["participant"]:
+        problems.append(f"{where}.columns.wave: '{keys['wave']}' is also columns.participant")
+    if keys["time"] and keys["time"] == keys["participant"]:
+        problems.append(f"{where}.columns.time: '{keys['time']}' is also columns.participant")
+    for name in columns.get("covariates", {}):
+        role = next((k for k, v in keys.items() if v == name), None)
+        if role:
+            problems.append(
+                f"{where}.columns.covariates.{name}: '{shorten(name)}' is also columns.{role}; "
+                "the scores table has it already (as participant_id, wave or time)"
+            )
+    careless = (cohort.get("careless") or {}).get("instruments") or []
+    unknown = [n for n in careless if n not in cohort["instruments"]]
+    if unknown:
+        problems.append(
+            f"{where}.careless.instruments: no instrument named "
+            f"{', '.join(repr(shorten(n)) for n in unknown)} "
+            f"(instruments: {', '.join(cohort['instruments'])})"
+        )
+    encoding = cohort.get("encoding")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            problems.append(
+                f"{where}.encoding: unknown encoding {shorten(encoding)!r} (e.g. utf-8, cp1252, "
+                "latin-1, utf-16; null = detect)"
+            )
+    fields = _format_fields(cohort["wide_pattern"])
+    if fields is None or fields - {"item", "wave"}:
+        shown = ", ".join("{" + f + "}" for f in sorted(fields or set()) if f not in ("item", "wave"))
+        problems.append(
+            f"{where}.wide_pattern: {shorten(cohort['wide_pattern'])!r} may hold only the "
+            f"placeholders {{item}} and {{wave}}"
+            + (f"; found {shown}" if shown else "; its braces do not pair")
+            + " (write a literal brace as {{ or }})"
+        )
+    time = cohort["columns"].get("time")
+    if isinstance(time, Mapping) and time.get("origin") is not None and time.get("type") == "number":
+        problems.append(
+            f"{where}.columns.time: origin {time['origin']!r} makes the numbers dates, "
+            "but type is number; set type: date (or leave type out)"
+        )
+    return problems
+
+
+def _format_fields(pattern: str) -> set[str] | None:
+    """The placeholder names of a format pattern, or None when its braces do not pair."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+    except ValueError:
+        return None
+
+
+def _column_roles(columns: Mapping[str, Any]) -> dict[str, str]:
+    """Source column -> the key that gives it a role other than item."""
+    roles = {columns["participant"]: "columns.participant"}
+    for key in ("wave",):
+        if columns.get(key):
+            roles[columns[key]] = f"columns.{key}"
+    if time_column(columns):
+        roles[time_column(columns)] = "columns.time"
+    roles.update({c: f"columns.covariates.{c}" for c in columns.get("covariates", {})})
+    return roles
+
+
+def item_reference_problems(cohort: CohortConfig, items: Mapping[str, Sequence[str]]) -> list[str]:
+    """Config keys that name item columns, checked once the items are resolved from the file.
+
+    A prefix or regex selector is resolved against the data, so these checks cannot run
+    on the config alone: ``srflow validate`` and the ingest job run them after reading.
+
+    Parameters
+    ----------
+    cohort
+        The cohort's config.
+    items
+        Instrument -> its item columns (:attr:`srflow.io.IngestResult.items`).
+
+    Returns
+    -------
+    list of str
+        One message per problem, naming the key and the value.
+    """
+    problems = []
+    all_items = {c for names in items.values() for c in names}
+    scores = {"P", "E", *cohort.instruments, *cohort.columns.covariates}
+    for name, spec in cohort.trajectories.items():
+        anchor = spec.get("anchor") or {}
+        column = anchor.get("column")
+        if column is not None and column not in scores | all_items:
+            problems.append(
+                f"trajectories.{name}.anchor.column: '{shorten(column)}' is not P, E, an "
+                f"instrument, a covariate or an item of cohort {cohort.name} "
+                f"(instruments: {', '.join(cohort.instruments)})"
+            )
+    return problems
+
+
 def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
     """Checks a JSON schema cannot express."""
     problems: list[str] = []
@@ -229,6 +357,7 @@ def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
         problems += _trajectory_problems(cohort_name, cohort, cfg)
         sr_block = cohort.get("sr", cfg.get("sr", {}))
         problems += [f"sr.{n}.{p}" for n, spec in sr_block.items() for p in _sr_problems(spec)]
+        problems += _cohort_input_problems(cohort_name, cohort)
         clash = sorted(set(cohort["columns"]["covariates"]) & set(cohort["instruments"]))
         if clash:
             problems.append(f"{where}: {', '.join(clash)} is both a covariate and an instrument name")
@@ -261,6 +390,8 @@ class Columns:
     time: str | None
     time_type: str
     covariates: Mapping[str, str]
+    time_origin: str | None = None
+    time_unit: str = "days"
 
 
 @dataclass(frozen=True)
@@ -337,6 +468,30 @@ def _instrument(name: str, d: Mapping[str, Any]) -> Instrument:
     )
 
 
+def time_column(columns: Mapping[str, Any]) -> str | None:
+    """The source column of ``columns.time``, given as a name or as {column, type, origin, unit}."""
+    time = columns.get("time")
+    return time.get("column") if isinstance(time, Mapping) else time
+
+
+def _columns(cols: Mapping[str, Any]) -> Columns:
+    """The typed ``columns`` block; a time given as a mapping carries how to read it."""
+    time = cols["time"]
+    time_type, origin, unit = cols["time_type"], None, "days"
+    if isinstance(time, Mapping):
+        origin, unit = time.get("origin"), time.get("unit", "days")
+        time_type = time.get("type") or ("date" if origin is not None else time_type)
+    return Columns(
+        participant=cols["participant"],
+        wave=cols["wave"],
+        time=time_column(cols),
+        time_type=time_type,
+        covariates=dict(cols["covariates"]),
+        time_origin=origin,
+        time_unit=unit,
+    )
+
+
 def _cohort(name: str, d: Mapping[str, Any], top: Mapping[str, Any]) -> CohortConfig:
     cols = d["columns"]
     careless = d["careless"]
@@ -352,13 +507,7 @@ def _cohort(name: str, d: Mapping[str, Any], top: Mapping[str, Any]) -> CohortCo
         sheet=d["sheet"],
         delimiter=d["delimiter"],
         encoding=d["encoding"],
-        columns=Columns(
-            participant=cols["participant"],
-            wave=cols["wave"],
-            time=cols["time"],
-            time_type=cols["time_type"],
-            covariates=dict(cols["covariates"]),
-        ),
+        columns=_columns(cols),
         missing_codes=tuple(d["missing_codes"]),
         on_invalid=d["on_invalid"],
         careless=Careless(
@@ -370,6 +519,118 @@ def _cohort(name: str, d: Mapping[str, Any], top: Mapping[str, Any]) -> CohortCo
         exposure_combine=d["exposure"]["combine"],
         **blocks,
     )
+
+
+#: Limits checked before a config is validated: a small file must not expand (YAML aliases
+#: of aliases, "billion laughs") into a structure that takes minutes to check or print.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_NODES = 100_000
+MAX_CONFIG_DEPTH = 40
+
+
+def read_config_file(path: str | Path) -> Any:
+    """Parse a YAML config file safely: size, nesting and alias expansion are limited.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not text, not YAML, or beyond one of the limits
+        (:data:`MAX_CONFIG_BYTES`, :data:`MAX_CONFIG_DEPTH`, :data:`MAX_CONFIG_NODES`).
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise ConfigError(f"config {path} is a folder; --config must name a YAML file")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: {len(data)} bytes; a config is at most {MAX_CONFIG_BYTES} bytes "
+            "(is this really the config file?)"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    try:
+        _check_yaml_depth(path, text)
+        loader = _UniqueKeyLoader(text)
+        loader.name = str(path)
+        try:
+            raw = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {shorten(exc, 400)}") from None
+    _check_expanded_size(raw, str(path))
+    return raw
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first != line:
+                raise ConfigError(
+                    f"{self.name}, line {line}: key {shorten(key)!r} given twice in one mapping "
+                    f"(first on line {first}); YAML would silently keep the last one"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_yaml_depth(path: Path, text: str) -> None:
+    """Stop on nesting deeper than MAX_CONFIG_DEPTH, from the event stream (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                line = event.start_mark.line + 1
+                raise ConfigError(
+                    f"{path}, line {line}: nesting deeper than {MAX_CONFIG_DEPTH} levels; "
+                    "a config is a few levels deep"
+                )
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def _check_expanded_size(raw: Any, where: str = "the config") -> None:
+    """Stop when the config, with every YAML alias expanded, exceeds MAX_CONFIG_NODES values.
+
+    Aliases make the parsed config a graph that shares its parts; counting each shared
+    part once per use (memoised by identity) costs one visit per distinct part.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(value: Any, depth: int) -> int:
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{where}: nesting deeper than {MAX_CONFIG_DEPTH} levels")
+        if not isinstance(value, (dict, list)):
+            return 1
+        key = id(value)
+        if key not in sizes:
+            sizes[key] = 0  # a cycle counts as nothing more; json schema would reject it anyway
+            children = value.values() if isinstance(value, dict) else value
+            sizes[key] = 1 + sum(size(child, depth + 1) for child in children)
+            if sizes[key] > MAX_CONFIG_NODES:
+                raise ConfigError(
+                    f"{where}: more than {MAX_CONFIG_NODES} values once YAML aliases are expanded "
+                    "(aliases of aliases?); write the config without nested aliases"
+                )
+        return sizes[key]
+
+    size(raw, 0)
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> Config:
@@ -391,13 +652,7 @@ def load_config(source: str | Path | Mapping[str, Any]) -> Config:
         If the file cannot be read or parsed, or the config is invalid.
     """
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        raw = read_config_file(source)
     else:
         raw = source
     filled = validate_config(raw)

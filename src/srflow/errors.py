@@ -35,3 +35,36 @@ class ConvergenceWarning(SrflowWarning):
 
 class DataWarning(SrflowWarning):
     """Something in the data was handled in a way the user should know about."""
+
+
+#: Longest value a message quotes in full; longer ones are cut (a 100,000-character cell
+#: must not flood a log or a terminal).
+QUOTE_LIMIT = 80
+
+
+def shorten(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A value as text, cut to ``limit`` characters with its full length said.
+
+    Parameters
+    ----------
+    value
+        Anything a message quotes (a cell, a config value).
+    limit
+        Longest text kept whole.
+
+    Returns
+    -------
+    str
+        ``str(value)`` when short enough, else its start and ``... (N characters)``.
+
+    Examples
+    --------
+    >>> shorten("abc")
+    'abc'
+    >>> shorten("x" * 100_000, limit=5)
+    'xxxxx... (100000 characters)'
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"

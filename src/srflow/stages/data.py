@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
-from srflow.config import CohortConfig
+from srflow.config import CohortConfig, item_reference_problems
+from srflow.errors import ConfigError, SrflowError
 from srflow.stages._common import cohort_config, say
 from srflow.tables import write_json, write_table
 
@@ -20,6 +22,9 @@ def ingest_stage(config_data: Mapping[str, Any], cohort_name: str, table_out: st
 
     cohort = cohort_config(config_data, cohort_name)
     ingested = io.read_cohort(cohort)
+    problems = item_reference_problems(cohort, ingested.items)
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     for note in ingested.notes:
         say(f"note: {note}")
     say(f"read {ingested.n_source_rows} rows from {cohort.input} -> {len(ingested.table)} canonical rows")
@@ -74,9 +79,12 @@ class CheckReport:
 
 
 def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -> CheckReport:
-    """Ingest and validate one cohort without writing results; for ``srflow validate``.
+    """Ingest, validate and score one cohort without writing results; for ``srflow validate``.
 
-    ``ok`` is False when a pipeline run would stop (``on_invalid: fail`` with failures).
+    Runs every check the pipeline's jobs would make later for a config reason (items named
+    by other keys, scores missing in every row, the specs of every analysis against the
+    scores table), so that a config that passes here does not stop a later job.
+    ``ok`` is False when a pipeline run would stop.
     """
     from srflow import io, validation
 
@@ -95,7 +103,64 @@ def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -
             lines.append("Add --failures FILE to write every failure (and the row ledger beside it).")
     elif not result.ok:
         lines.append("on_invalid is exclude: the failing rows are dropped and listed in the ledger")
-    return CheckReport(ok=not would_stop, text="\n".join(lines))
+    problems = item_reference_problems(cohort, ingested.items)
+    if not would_stop and not problems:
+        problems += _later_job_problems(cohort, result.table)
+    if problems:
+        lines.append("a run would stop at a later job:")
+        lines += [f"  - {problem}" for problem in problems]
+    return CheckReport(ok=not would_stop and not problems, text="\n".join(lines))
+
+
+def _later_job_problems(cohort: CohortConfig, validated: pd.DataFrame) -> list[str]:
+    """What the score, SR, mixed-model and trajectory jobs would reject, as messages."""
+    from srflow import mixed, scoring, sr
+
+    try:
+        scores = scoring.score(validated, cohort)
+    except SrflowError as error:
+        return [str(error)]
+    problems: list[str] = []
+    for name, spec in cohort.sr.items():
+        problems += _caught(lambda spec=spec, name=name: sr.resolve_sr_spec(spec, name))
+    for name, spec in cohort.mixed_models.items():
+
+        def design(name=name, spec=spec):
+            model = mixed.MixedModelSpec.from_config(name, spec)
+            mixed.DesignRecipe.from_data(model, scores)
+
+        problems += _caught(design)
+    has_time = "time" in scores.columns and bool(scores["time"].notna().any())
+    for name, spec in cohort.trajectories.items():
+        if spec.get("time") == "time" and not has_time:
+            problems.append(
+                f"trajectories.{name}.time: 'time' needs assessment times, but cohort "
+                f"{cohort.name} has {'no columns.time' if not cohort.columns.time else 'none'}; "
+                "set columns.time or use time: wave"
+            )
+        elif not str(spec.get("variable", "")).startswith("sr:"):
+            problems += _caught(lambda spec=spec: _series(scores, validated, spec))
+    return problems
+
+
+def _series(scores: pd.DataFrame, validated: pd.DataFrame, spec: Mapping[str, Any]) -> None:
+    """Build a trajectory spec's series as its job would (an SR variable needs the SR job)."""
+    from srflow.stages.trajectories import trajectory_series
+
+    anchor = spec.get("anchor")
+    items = None
+    if anchor and anchor["column"] not in scores.columns and anchor["column"] in validated:
+        items = validated[["participant_id", "wave", anchor["column"]]]
+    trajectory_series(scores, spec, items=items, anchor=bool(anchor))
+
+
+def _caught(check) -> list[str]:
+    """The message of the srflow error a check raises, as a one-item list (empty if none)."""
+    try:
+        check()
+    except SrflowError as error:
+        return [str(error)]
+    return []
 
 
 def score_stage(config_data: Mapping[str, Any], cohort_name: str, validated_in: str, parquet_out: str, csv_out: str) -> None:
