@@ -114,7 +114,8 @@ def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -
 
 def _later_job_problems(cohort: CohortConfig, validated: pd.DataFrame) -> list[str]:
     """What the score, SR, mixed-model and trajectory jobs would reject, as messages."""
-    from srflow import mixed, scoring, sr
+    from srflow import mixed, scoring
+    from srflow.config import sr_spec
 
     try:
         scores = scoring.score(validated, cohort)
@@ -122,7 +123,7 @@ def _later_job_problems(cohort: CohortConfig, validated: pd.DataFrame) -> list[s
         return [str(error)]
     problems: list[str] = []
     for name, spec in cohort.sr.items():
-        problems += _caught(lambda spec=spec, name=name: sr.resolve_sr_spec(spec, name))
+        problems += _caught(lambda spec=spec, name=name: sr_spec(name, spec))
     for name, spec in cohort.mixed_models.items():
 
         def design(name=name, spec=spec):
