@@ -151,7 +151,11 @@ class _Parser:
         for prefix in SR_PREFIXES:
             if self.take(f"{prefix}:"):
                 return (), Base(prefix, self.name(_SPEC, f"an SR spec name after '{prefix}:'"))
-        return (), Base("column", self.name(_COLUMN, "a column name, sr:<spec>, sr_z:<spec> or z( within( between( lag("))
+        column = self.name(_COLUMN, "a column name, sr:<spec>, sr_z:<spec> or z( within( between( lag(")
+        if self.text.startswith("(", self.pos):
+            raise GrammarError(f"unknown transform '{column}(' at position {self.pos - len(column)} "
+                               f"(transforms: {', '.join(TRANSFORMS)})")
+        return (), Base("column", column)
 
 
 def _check_nesting(transforms: tuple[str, ...]) -> None:
