@@ -20,7 +20,7 @@ import pandas as pd
 
 from srflow.errors import ConfigError, ModelError
 from srflow.variables.grammar import Factor, Term
-from srflow.variables.resolve import base_values, parse_terms, sr_join_level, zscore
+from srflow.variables.resolve import RowKeys, base_values, parse_terms, sr_join_level, zscore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,12 +76,12 @@ def person_data(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], ter
         for term in parsed:
             for factor in term.factors:
                 bases.setdefault(factor.base.text, (factor.base, where))
-    order = np.lexsort((scores["wave"].to_numpy(), scores["participant_id"].astype(str).to_numpy()))
-    rows = scores.iloc[order]
-    participant = rows["participant_id"].astype(str).to_numpy()
-    values = {text: base_values(rows, sr_tables, base, where, sr_failures) for text, (base, where) in bases.items()}
+    keys = RowKeys.of(scores)
+    order = np.lexsort((keys.wave, keys.codes))  # by participant, then wave
+    values = {text: base_values(scores, sr_tables, base, where, sr_failures, keys).iloc[order]
+              for text, (base, where) in bases.items()}
     table = pd.DataFrame({text: v.reset_index(drop=True) for text, v in values.items()})
-    grouped = table.groupby(participant, sort=True)
+    grouped = table.groupby(keys.codes[order], sort=True)
     firsts = grouped.first()  # first non-missing value, rows being in wave order
     if aggregate == "mean":
         averaged = [t for t, (b, w) in bases.items()
@@ -90,7 +90,8 @@ def person_data(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], ter
             firsts[averaged] = grouped[averaged].mean()
     n_participants = len(firsts)
     complete = firsts.notna().all(axis=1).to_numpy()
-    frame = firsts.loc[complete].rename_axis("participant_id").reset_index()
+    frame = firsts.loc[complete].reset_index(drop=True)
+    frame.insert(0, "participant_id", keys.labels[firsts.index.to_numpy()[complete]])
     return PersonData(frame=frame, n_participants=n_participants)
 
 

@@ -49,6 +49,39 @@ class ResolvedVariables:
     rows: np.ndarray
 
 
+@dataclasses.dataclass(frozen=True)
+class RowKeys:
+    """The scores table's keys as integers, computed once per model: joins then avoid text.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray
+        The distinct participant ids (as text), sorted.
+    codes : numpy.ndarray
+        Per row, the index of its participant in ``labels``.
+    wave : numpy.ndarray
+        Per row, the wave number (int64).
+    """
+
+    labels: np.ndarray
+    codes: np.ndarray
+    wave: np.ndarray
+
+    @classmethod
+    def of(cls, scores: pd.DataFrame) -> RowKeys:
+        """Keys of a scores table (``participant_id``, ``wave``)."""
+        codes, labels = pd.factorize(scores["participant_id"].astype(str), sort=True)
+        return cls(np.asarray(labels, dtype=object), codes.astype(np.int64),
+                   scores["wave"].to_numpy(dtype=np.int64))
+
+    def participant_codes(self, ids: pd.Series) -> np.ndarray:
+        """Codes of other participant ids (-1 where not in the scores table)."""
+        # Match the distinct ids only: an SR table repeats each id once per wave.
+        local, distinct = pd.factorize(ids.astype(str))
+        mapped = pd.Index(self.labels).get_indexer(np.asarray(distinct, dtype=object))
+        return np.where(local >= 0, mapped[local], -1)
+
+
 def parse_terms(expressions: Sequence[str], where: str) -> list[Term]:
     """Parse every term, turning a grammar error into a ConfigError that names ``where``."""
     terms = []
@@ -70,7 +103,7 @@ def sr_join_level(table: pd.DataFrame, spec: str, where: str) -> str:
 
 
 def base_values(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], base: Base, where: str,
-                sr_failures: Mapping[str, str] | None = None) -> pd.Series:
+                sr_failures: Mapping[str, str] | None = None, keys: RowKeys | None = None) -> pd.Series:
     """The values of a base variable on the rows of the scores table.
 
     Parameters
@@ -85,6 +118,8 @@ def base_values(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], bas
         Config key, for messages.
     sr_failures : mapping, optional
         SR spec name -> why it failed, for specs whose table is empty because they failed.
+    keys : RowKeys, optional
+        ``RowKeys.of(scores)``, when the caller has it already.
 
     Returns
     -------
@@ -114,34 +149,50 @@ def base_values(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], bas
     level = sr_join_level(table, base.name, where)
     if len(table) == 0:
         raise ModelError(f"{where}: SR spec '{base.name}' has no scores, so {base.text} has no values")
-    keys = ["participant_id", "wave"] if level == "row" else ["participant_id"]
-    return _join(scores, table, keys, base.kind, base.name)
+    keys = keys if keys is not None else RowKeys.of(scores)
+    values = _join(keys, table, level == "row", base.kind, base.name)
+    return pd.Series(values, index=scores.index, name=base.text)
 
 
-def _join(scores: pd.DataFrame, table: pd.DataFrame, keys: list[str], column: str, spec: str) -> pd.Series:
-    right = table[keys + [column]].copy()
-    right["participant_id"] = right["participant_id"].astype(str)
-    if right.duplicated(keys).any():
-        raise InputError(f"SR table of spec '{spec}' repeats a ({', '.join(keys)}) key")
-    left = scores[keys].copy()
-    left["participant_id"] = left["participant_id"].astype(str)
-    index = pd.MultiIndex.from_frame(right[keys]) if len(keys) > 1 else pd.Index(right[keys[0]])
-    lookup = pd.Series(right[column].to_numpy(dtype=float), index=index)
-    probe = pd.MultiIndex.from_frame(left) if len(keys) > 1 else pd.Index(left[keys[0]])
-    return pd.Series(lookup.reindex(probe).to_numpy(), index=scores.index, name=f"{column}:{spec}")
+def _join(keys: RowKeys, table: pd.DataFrame, by_wave: bool, column: str, spec: str) -> np.ndarray:
+    """The table's ``column`` on the scores rows, matched on integer keys (NaN where absent)."""
+    codes = keys.participant_codes(table["participant_id"])
+    values = table[column].to_numpy(dtype=float)
+    if by_wave:
+        span = int(max(keys.wave.max(initial=0), table["wave"].max()) + 1)
+        table_key = codes * span + table["wave"].to_numpy(dtype=np.int64)
+        row_key = keys.codes * span + keys.wave
+    else:
+        table_key, row_key = codes, keys.codes
+    known = codes >= 0  # SR rows of participants outside the scores table cannot match
+    table_key, values = table_key[known], values[known]
+    order = np.argsort(table_key, kind="stable")
+    table_key, values = table_key[order], values[order]
+    if np.any(table_key[1:] == table_key[:-1]):
+        what = "(participant_id, wave)" if by_wave else "participant_id"
+        raise InputError(f"SR table of spec '{spec}' repeats a {what} key")
+    if len(table_key) == 0:
+        return np.full(len(row_key), np.nan)
+    at = np.minimum(np.searchsorted(table_key, row_key), len(table_key) - 1)
+    return np.where(table_key[at] == row_key, values[at], np.nan)
 
 
-def lag_values(values: pd.Series, participant: pd.Series, wave: pd.Series) -> pd.Series:
+def lag_values(values: pd.Series, codes: np.ndarray, waves: np.ndarray) -> pd.Series:
     """Each row's value at the same participant's wave number minus one (missing if absent).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        One value per row.
+    codes, waves : numpy.ndarray
+        Per row, an integer participant code and the wave number.
 
     Examples
     --------
     >>> x = pd.Series([1.0, 2.0, 3.0, 4.0])
-    >>> lag_values(x, pd.Series(["a", "a", "a", "b"]), pd.Series([1, 2, 4, 2])).tolist()
+    >>> lag_values(x, np.array([0, 0, 0, 1]), np.array([1, 2, 4, 2])).tolist()
     [nan, 1.0, nan, nan]
     """
-    codes = pd.factorize(participant, sort=False)[0]
-    waves = wave.to_numpy(dtype=np.int64)
     order = np.lexsort((waves, codes))
     c, w = codes[order], waves[order]
     has_previous = np.zeros(len(order), bool)
@@ -179,11 +230,11 @@ def zscore(values: np.ndarray, what: str, where: str) -> np.ndarray:
     return (values - values.mean()) / sd
 
 
-def _pre_values(scores, sr_tables, factor: Factor, where, sr_failures) -> pd.Series:
+def _pre_values(scores, sr_tables, factor: Factor, where, sr_failures, keys: RowKeys) -> pd.Series:
     """A factor's values before the model's rows are known: the base, lagged if asked."""
-    values = base_values(scores, sr_tables, factor.base, where, sr_failures)
+    values = base_values(scores, sr_tables, factor.base, where, sr_failures, keys)
     if "lag" in factor.transforms:
-        lagged = lag_values(values, scores["participant_id"], scores["wave"])
+        lagged = lag_values(values, keys.codes, keys.wave)
         if values.notna().any() and lagged.isna().all():
             raise ModelError(f"{where}: lag({factor.base.text}) is missing on every row: no participant "
                              f"has {factor.base.text} at two consecutive wave numbers (w - 1 and w)")
@@ -271,7 +322,8 @@ def resolve_variables(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame
     if missing_keys:
         raise InputError(f"{where}: the scores table lacks {', '.join(missing_keys)}")
     factors = {f.atom_text: f for term in terms for f in term.factors}
-    pre = {text: _pre_values(scores, sr_tables, f, where, sr_failures) for text, f in factors.items()}
+    keys = RowKeys.of(scores)
+    pre = {text: _pre_values(scores, sr_tables, f, where, sr_failures, keys) for text, f in factors.items()}
     complete = np.ones(len(scores), bool)
     for values in pre.values():
         complete &= values.notna().to_numpy()
@@ -281,7 +333,7 @@ def resolve_variables(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame
                          f"(rows with a value: {counts})")
     rows = np.flatnonzero(complete)
     participant = scores["participant_id"].iloc[rows].reset_index(drop=True)
-    codes = pd.factorize(participant)[0]
+    codes = np.unique(keys.codes[rows], return_inverse=True)[1]  # 0..G-1 over the model's rows
     atoms = {text: _finish(pre[text].iloc[rows], f, codes, where) for text, f in factors.items()}
     columns = {"participant_id": participant,
                "wave": scores["wave"].iloc[rows].reset_index(drop=True)}
