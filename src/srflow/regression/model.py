@@ -129,6 +129,15 @@ def safe_fit_regression(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFra
 
     A :class:`~srflow.errors.ModelError` becomes ``status="failed"`` with its message as the
     reason, so the other regressions still run; a configuration error still raises.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"participant_id": ["a", "b"], "wave": [1, 1], "P": [1.0, 2.0],
+    ...                        "x": [0.0, 1.0]})
+    >>> spec = RegressionSpec.from_config("tiny", {"outcome": "P", "predictors": ["x"]})
+    >>> result = safe_fit_regression(scores, {}, spec)
+    >>> result.status, result.reason[:52]
+    ('failed', 'regressions.tiny.predictors: the model has 2 coeffic')
     """
     try:
         return fit_regression(scores, sr_tables, spec, sr_failures)

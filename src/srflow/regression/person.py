@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from srflow.errors import ConfigError, ModelError
-from srflow.variables.grammar import Factor, Term
+from srflow.variables.grammar import Base, Factor, Term
 from srflow.variables.resolve import RowKeys, base_values, parse_terms, sr_join_level, zscore
 
 
@@ -44,7 +44,7 @@ def _is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
 
 
-def _person_level(base, sr_tables: Mapping[str, pd.DataFrame], where: str) -> bool:
+def _person_level(base: Base, sr_tables: Mapping[str, pd.DataFrame], where: str) -> bool:
     if base.kind == "column" or base.name not in sr_tables:
         return False
     return sr_join_level(sr_tables[base.name], base.name, where) == "person"

@@ -20,11 +20,11 @@ from srflow.variables.grammar import (
 )
 
 # The resolver needs pandas; it is loaded on first use so the config check stays light.
-_LAZY = {"ResolvedVariables", "base_values", "lag_values", "resolve_variables", "zscore"}
+_LAZY = {"ResolvedVariables", "RowKeys", "base_values", "lag_values", "resolve_variables", "zscore"}
 
 __all__ = [
     "GRAMMAR_SUMMARY", "PERSON_SR_LEVELS", "ROW_SR_LEVELS", "TRANSFORMS", "Base", "Factor",
-    "GrammarError", "ResolvedVariables", "Term", "base_values", "lag_values", "parse_term",
+    "GrammarError", "ResolvedVariables", "RowKeys", "Term", "base_values", "lag_values", "parse_term",
     "resolve_variables", "term_problems", "zscore",
 ]
 

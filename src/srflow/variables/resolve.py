@@ -214,14 +214,26 @@ def _numeric(values: pd.Series, what: str, where: str) -> np.ndarray:
 
 
 def participant_means(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Each row's participant mean of ``values`` (codes 0..G-1 over the same rows)."""
+    """Each row's participant mean of ``values`` (codes 0..G-1 over the same rows).
+
+    Examples
+    --------
+    >>> participant_means(np.array([1.0, 3.0, 10.0]), np.array([0, 0, 1])).tolist()
+    [2.0, 2.0, 10.0]
+    """
     totals = np.bincount(codes, weights=values)
     counts = np.bincount(codes)
     return (totals / counts)[codes]
 
 
 def zscore(values: np.ndarray, what: str, where: str) -> np.ndarray:
-    """(x - mean) / SD with ddof 1; a ModelError if x is constant or has fewer than two values."""
+    """(x - mean) / SD with ddof 1; a ModelError (naming ``where``) if x is constant or too short.
+
+    Examples
+    --------
+    >>> zscore(np.array([1.0, 2.0, 3.0]), "z(x)", "m").tolist()
+    [-1.0, 0.0, 1.0]
+    """
     if len(values) < 2:
         raise ModelError(f"{where}: {what} needs at least two rows; the model has {len(values)}")
     sd = values.std(ddof=1)
@@ -230,7 +242,8 @@ def zscore(values: np.ndarray, what: str, where: str) -> np.ndarray:
     return (values - values.mean()) / sd
 
 
-def _pre_values(scores, sr_tables, factor: Factor, where, sr_failures, keys: RowKeys) -> pd.Series:
+def _pre_values(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], factor: Factor, where: str,
+                sr_failures: Mapping[str, str] | None, keys: RowKeys) -> pd.Series:
     """A factor's values before the model's rows are known: the base, lagged if asked."""
     values = base_values(scores, sr_tables, factor.base, where, sr_failures, keys)
     if "lag" in factor.transforms:
@@ -258,7 +271,8 @@ def _finish(values: pd.Series, factor: Factor, codes: np.ndarray, where: str) ->
     return x
 
 
-def _term_column(term: Term, atoms: Mapping[str, object], where: str):
+def _term_column(term: Term, atoms: Mapping[str, pd.Series | np.ndarray], where: str
+                 ) -> pd.Series | np.ndarray:
     if not term.is_interaction and term.factors[0].power == 1:
         return atoms[term.factors[0].atom_text]
     product = None
