@@ -270,3 +270,17 @@ def test_stage_writes_failed_and_ok_regressions(tmp_path):
     regression_stage(config, "c", "good", str(tmp_path / "scores.parquet"), [], [],
                      str(tmp_path / "again.csv"), str(tmp_path / "again.json"))
     assert (tmp_path / "again.csv").read_bytes() == first  # deterministic bytes
+
+
+def test_uncertified_fit_is_suspect_not_ok(monkeypatch):
+    """A fit whose residuals are not orthogonal to the design (here: a zero tolerance) is suspect."""
+    from srflow.regression import ols
+
+    monkeypatch.setattr(ols, "ORTHOGONALITY_TOLERANCE", 0.0)
+    spec = RegressionSpec.from_config("s", {"outcome": "P", "predictors": ["E"]})
+    result = fit_regression(_small_scores(), {}, spec)
+    assert result.status == "suspect" and result.fit["status"] == "suspect"
+    assert result.reason.startswith("regressions.s.predictors: the residuals are not orthogonal to the "
+                                    "design (largest |cosine|")
+    assert 0 < result.fit["max_residual_cosine"] < 1e-12  # the real fit is fine
+    assert 1 <= result.fit["condition_number"] < 10

@@ -17,7 +17,7 @@ from srflow.tables import jsonable, write_json, write_table
 
 #: Keys of ``<name>.fit.json`` filled with null when the regression failed.
 FIT_STATISTICS = ("n_obs", "n_dropped_missing", "r2", "adj_r2", "f", "f_df1", "f_df2", "f_p",
-                  "aic", "bic", "sigma", "loglik")
+                  "aic", "bic", "sigma", "loglik", "condition_number", "max_residual_cosine")
 AIC_CONVENTION = ("R AIC(lm): -2 logLik + 2 (p + 1), BIC with log(n) (p + 1); the residual "
                   "variance counts as a parameter")
 STD_CONVENTION = "estimate x SD(design column) / SD(outcome), SDs with ddof 1 over the model's participants"
@@ -36,7 +36,8 @@ class RegressionResult:
     fit : dict
         JSON-ready fit statistics, ``status`` and ``reason``.
     status : str
-        ``"ok"`` or ``"failed"``.
+        ``"ok"``, ``"suspect"`` (fitted, but the optimum could not be certified: see ``reason``)
+        or ``"failed"``.
     reason : str or None
         Why it failed (names the block and key).
     """
@@ -77,7 +78,8 @@ def fit_regression(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], 
     Returns
     -------
     RegressionResult
-        ``status`` is ``"ok"``.
+        ``status`` is ``"ok"``, or ``"suspect"`` with the reason when the residuals are not
+        orthogonal to the design to 1e-8 (an ill-conditioned design).
 
     Raises
     ------
@@ -106,11 +108,13 @@ def fit_regression(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], 
     model = OLSRegression(se=spec.se).fit(X, y, names, where)
     fit = _header(spec)
     fit.update(
-        status="ok", reason=None, n_obs=model.n_obs_, n_dropped_missing=data.n_participants - model.n_obs_,
+        status=model.status_, reason=model.reason_, n_obs=model.n_obs_, n_dropped_missing=data.n_participants - model.n_obs_,
         r2=model.r2_, adj_r2=model.adj_r2_, f=model.f_, f_df1=model.f_df1_, f_df2=model.f_df2_,
         f_p=model.f_p_, aic=model.aic_, bic=model.bic_, sigma=model.sigma_, loglik=model.loglik_,
+        condition_number=model.condition_number_, max_residual_cosine=model.max_residual_cosine_,
     )
-    return RegressionResult(spec.name, model.coefficient_table(), jsonable(fit))
+    return RegressionResult(spec.name, model.coefficient_table(), jsonable(fit), status=model.status_,
+                            reason=model.reason_)
 
 
 def failed_regression(spec: RegressionSpec, reason: str) -> RegressionResult:

@@ -35,6 +35,9 @@ INTERCEPT = "Intercept"
 SE_TYPES = ("classical", "hc3")
 #: QR diagonal, relative to the column norm, at or below which a column counts as aliased.
 ALIAS_TOLERANCE = 1e-7
+#: Largest |cosine| between the residuals and a design column for a fit to count as certified:
+#: exact least squares makes them orthogonal; QR reaches about machine epsilon x condition number.
+ORTHOGONALITY_TOLERANCE = 1e-8
 #: Leverage this close to 1 makes HC3 undefined (division by 1 - h).
 _LEVERAGE_ONE = 1e-10
 COEFFICIENT_COLUMNS = ("term", "estimate", "se", "df", "statistic", "p", "ci_low", "ci_high",
@@ -66,6 +69,13 @@ class OLSRegression:
         Overall test of all slopes (None without slopes).
     std_params_ : ndarray
         Standardised coefficients (NaN for the intercept).
+    condition_number_ : float
+        Of the design with its columns scaled to unit length.
+    max_residual_cosine_ : float
+        Largest |cosine| between the residuals and a design column (0 at an exact optimum).
+    status_, reason_ : str, str or None
+        ``"ok"``, or ``"suspect"`` with the reason when the residuals are not orthogonal to
+        the design within :data:`ORTHOGONALITY_TOLERANCE` (an ill-conditioned design).
 
     Examples
     --------
@@ -96,6 +106,7 @@ class OLSRegression:
         self.params_ = scipy.linalg.solve_triangular(r, q.T @ y)
         fitted = X @ self.params_
         resid = y - fitted
+        self._certify(X, resid, where)
         self.n_obs_, self.df_resid_ = n, n - p
         self.rss_ = float(resid @ resid)
         self.tss_ = float(((y - y.mean()) ** 2).sum())
@@ -113,6 +124,20 @@ class OLSRegression:
             self.cov_ = r_inv @ (weighted.T @ weighted) @ r_inv.T
         self._fit_statistics(X, y, p)
         return self
+
+    def _certify(self, X: np.ndarray, resid: np.ndarray, where: str) -> None:
+        """Check the normal equations X'e = 0 and record how well the design is conditioned."""
+        norms = np.linalg.norm(X, axis=0)
+        scale = max(float(np.linalg.norm(resid)), np.finfo(float).tiny)
+        self.max_residual_cosine_ = float(np.max(np.abs(X.T @ resid) / (norms * scale)))
+        self.condition_number_ = float(np.linalg.cond(X / norms))
+        self.status_, self.reason_ = "ok", None
+        if self.max_residual_cosine_ > ORTHOGONALITY_TOLERANCE:
+            self.status_ = "suspect"
+            self.reason_ = (f"{where}.predictors: the residuals are not orthogonal to the design (largest |cosine| "
+                            f"{self.max_residual_cosine_:.1e}; condition number {self.condition_number_:.1e}): "
+                            "the predictors are nearly collinear or on very different scales; "
+                            "centre or rescale them (z())")
 
     def _fit_statistics(self, X: np.ndarray, y: np.ndarray, p: int) -> None:
         n = self.n_obs_

@@ -54,6 +54,8 @@ def regression_stage(config_data: Mapping[str, Any], cohort_name: str, regressio
     spec = RegressionSpec.from_config(regression_name, cohort.regressions[regression_name])
     tables, failures = read_sr_inputs(sr_tables_in, sr_lines_in)
     result = safe_fit_regression(pd.read_parquet(scores_in), tables, spec, failures)
-    if result.status != "ok":
+    if result.status == "failed":
         say(f"regression '{regression_name}' could not be fitted: {result.reason}")
+    elif result.status != "ok":
+        say(f"regression '{regression_name}' is {result.status}: {result.reason}")
     result.write(coefficients_out, fit_out)
