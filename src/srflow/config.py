@@ -33,7 +33,7 @@ RESERVED_NAMES = frozenset({"participant_id", "wave", "time", "P", "E", "source_
 #: SR levels with one score per (participant, wave): the only ones a trajectory can follow.
 SR_WAVE_LEVELS = ("wave", "multilevel")
 #: Blocks that apply to every cohort unless a cohort overrides them.
-SHARED_BLOCKS = ("sr", "mixed_models", "trajectories", "report")
+SHARED_BLOCKS = ("sr", "mixed_models", "regressions", "trajectories", "report")
 
 
 @lru_cache(maxsize=1)
@@ -362,6 +362,7 @@ def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
         if clash:
             problems.append(f"{where}: {', '.join(clash)} is both a covariate and an instrument name")
         problems += _mixed_problems(cohort_name, cohort, cfg)
+        problems += _regression_problems(cohort_name, cohort, cfg)
     return problems
 
 
@@ -422,6 +423,7 @@ class CohortConfig:
     exposure_combine: str
     sr: Mapping[str, Any] = field(default_factory=dict)
     mixed_models: Mapping[str, Any] = field(default_factory=dict)
+    regressions: Mapping[str, Any] = field(default_factory=dict)
     trajectories: Mapping[str, Any] = field(default_factory=dict)
     report: Mapping[str, Any] = field(default_factory=dict)
 
@@ -873,3 +875,100 @@ def schema_reference() -> str:
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Person-level regressions (block ``regressions``)
+# --------------------------------------------------------------------------------------
+
+#: Covariate types whose values are not numbers: no z(), no power, never the outcome.
+_NON_NUMERIC_COVARIATES = frozenset({"category", "string", "date"})
+
+
+@dataclass(frozen=True)
+class RegressionSpec:
+    """A person-level OLS regression, as the ``regressions`` block declares it.
+
+    Attributes
+    ----------
+    name : str
+        The key under ``regressions``.
+    outcome : str
+        One variable of the variable grammar (``srflow.variables``); only ``z()`` allowed.
+    predictors : tuple of str
+        Terms (columns, ``sr:``/``sr_z:`` scores, ``z()``, powers, interactions ``a:b``).
+    aggregate : str
+        ``first`` (first wave with a value) or ``mean``, for variables that are not
+        person-level SR scores.
+    se : str
+        ``classical`` or ``hc3``.
+    """
+
+    name: str
+    outcome: str
+    predictors: tuple[str, ...]
+    aggregate: str
+    se: str
+
+    @classmethod
+    def from_config(cls, name: str, data: Mapping[str, Any]) -> RegressionSpec:
+        """Build the spec from one entry of the block; keys left out take the schema's defaults.
+
+        Examples
+        --------
+        >>> spec = RegressionSpec.from_config("rf", {"outcome": "sr:person", "predictors": ["age"]})
+        >>> spec.aggregate, spec.se, spec.sr_specs()
+        ('first', 'classical', ['person'])
+        """
+        defaults = {key: sub["default"] for key, sub in
+                    config_schema()["$defs"]["regression_spec"]["properties"].items() if "default" in sub}
+        filled = {**defaults, **data}
+        return cls(name=name, outcome=filled["outcome"], predictors=tuple(filled["predictors"]),
+                   aggregate=filled["aggregate"], se=filled["se"])
+
+    def sr_specs(self) -> list[str]:
+        """Names of the SR specs the outcome and predictors use (sorted), for the job's inputs."""
+        from srflow.variables.grammar import GrammarError, parse_term
+
+        names = set()
+        for text in (self.outcome, *self.predictors):
+            try:
+                names |= {f.base.name for f in parse_term(text).factors if f.base.kind != "column"}
+            except GrammarError:
+                continue  # reported by the config check
+        return sorted(names)
+
+
+def _regression_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+    """Regression terms must follow the grammar (only z()) and name columns and joinable SR specs."""
+    from srflow.variables.grammar import parse_term, term_problems
+
+    own = "regressions" in cohort
+    specs = cohort["regressions"] if own else cfg.get("regressions", {})
+    sr_levels = {n: s["level"] for n, s in cohort.get("sr", cfg.get("sr", {})).items()}
+    columns = _score_columns(cohort)
+    kinds = cohort["columns"]["covariates"]
+    problems: list[str] = []
+    for name, spec in specs.items():
+        where = f"cohorts.{cohort_name}.regressions.{name}" if own else f"regressions.{name}"
+        keyed = [("outcome", spec["outcome"])] + [("predictors", p) for p in spec["predictors"]]
+        for key, text in keyed:
+            found = term_problems(text, f"{where}.{key}", columns, sr_levels, transforms=("z",),
+                                  single=key == "outcome")
+            problems += found
+            if found:
+                continue
+            for factor in parse_term(text).factors:
+                kind = kinds.get(factor.base.name) if factor.base.kind == "column" else None
+                numeric_use = key == "outcome" or kind == "date" or factor.transforms or factor.power != 1
+                if kind in _NON_NUMERIC_COVARIATES and numeric_use:
+                    how = "as the outcome" if key == "outcome" else "as a number"
+                    problems.append(f"{where}.{key}: {text!r} uses the {kind} covariate "
+                                    f"'{factor.base.name}' {how}; a category or text enters a "
+                                    "regression only as a plain predictor (dummy coded), a date not at all")
+        repeated = sorted({p for p in spec["predictors"] if spec["predictors"].count(p) > 1})
+        if repeated:
+            problems.append(f"{where}.predictors: {repeated[0]!r} is listed twice")
+        if spec["outcome"] in spec["predictors"]:
+            problems.append(f"{where}.predictors: the outcome {spec['outcome']!r} is also a predictor")
+    return problems

@@ -53,6 +53,37 @@ def mixed_settings(wildcards):
     return settings_digest([spec, models.get(other) if other else None])
 
 
+def regression_spec(cohort, name):
+    from srflow.config import RegressionSpec
+
+    return RegressionSpec.from_config(name, SRFLOW.cohort(cohort).regressions[name])
+
+
+def regression_settings(wildcards):
+    spec = SRFLOW.cohort(wildcards.cohort).regressions[wildcards.name]
+    return settings_digest(spec)
+
+
+def regression_inputs(wildcards):
+    """Scores, and the SR table and line of every SR spec the regression names."""
+    cohort = wildcards.cohort
+    specs = regression_spec(cohort, wildcards.name).sr_specs()
+    return {
+        "scores": f"results/{cohort}/scores.parquet",
+        "sr": [f"results/{cohort}/sr/{spec}.csv" for spec in specs],
+        "sr_lines": [f"results/{cohort}/sr/{spec}.line.json" for spec in specs],
+    }
+
+
+def regression_outputs(cohort):
+    return expand(
+        "results/{cohort}/regressions/{name}.{ext}",
+        cohort=cohort,
+        name=sorted(SRFLOW.cohort(cohort).regressions),
+        ext=["coefficients.csv", "fit.json"],
+    )
+
+
 def report_settings(wildcards):
     """The report describes the whole cohort config (methods paragraph, GRoLTS marks)."""
     cohort = SRFLOW.cohort(wildcards.cohort)
@@ -140,6 +171,7 @@ def all_targets():
         targets += (
             sr_outputs(cohort) + mixed_outputs(cohort) + trajectory_outputs(cohort)
         )
+        targets += regression_outputs(cohort)
         targets += report_figures(cohort)
     return targets
 

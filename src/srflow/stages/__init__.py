@@ -17,6 +17,7 @@ _EXPORTS = {
     "score_stage": "data",
     "validate_stage": "data",
     "mixed_stage": "models",
+    "regression_stage": "regressions",
     "sr_stage": "models",
     "report_stage": "report",
     "job_seed": "_common",
