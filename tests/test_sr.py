@@ -751,6 +751,19 @@ def test_spec_defaults_come_from_the_schema():
     # waves are sorted and unique; the reference keeps the config's form
     spec = sr_spec("x", {"level": "wave", "waves": [3, 1, 3], "reference": {"waves": [2, 1, 2]}})
     assert spec.waves == (1, 3) and spec.reference == {"waves": [1, 2]}
+    # a spec typed in a notebook may hold numpy numbers, arrays or tuples
+    spec = sr_spec(
+        "x",
+        {
+            "level": "period",
+            "waves": np.array([4, 2]),
+            "min_waves": np.int64(2),
+            "k": np.float64(2.5),
+            "reference": {"waves": (2,)},
+        },
+    )
+    assert (spec.waves, spec.min_waves, spec.k, spec.reference) == ((2, 4), 2, 2.5, {"waves": [2]})
+    assert type(spec.min_waves) is int and type(spec.k) is float
     spec = sr_spec("x", {"level": "wave", "reference": {"column": "arm", "value": "control"}})
     assert spec.reference == {"column": "arm", "value": "control"} and spec.reference_waves is None
     # the spec of a loaded config (defaults already filled) is the same object value
