@@ -121,20 +121,13 @@ def test_wave_level_matches_textbook_ols_per_wave():
 def test_period_level_is_one_row_per_person_not_one_per_row():
     # Participants have different numbers of waves: a row-level fit would weight p0 (4 waves)
     # four times as much as p3 (1 wave). The line must use one row per person.
-    rows = [
-        ("p0", 1, 2.0, 10.0),
-        ("p0", 2, 4.0, 11.0),
-        ("p0", 3, 6.0, 12.0),
-        ("p0", 4, 8.0, 19.0),
-        ("p1", 1, 1.0, 2.0),
-        ("p1", 2, 3.0, 4.0),
-        ("p2", 2, 5.0, 9.0),
-        ("p2", 3, 5.0, 6.0),
-        ("p2", 4, 7.0, 6.0),
-        ("p3", 3, 9.0, 9.5),
-        ("p4", 1, 0.0, 1.0),
-        ("p4", 4, 2.0, 4.0),
-    ]
+    # fmt: off
+    rows = [("p0", 1, 2.0, 10.0), ("p0", 2, 4.0, 11.0), ("p0", 3, 6.0, 12.0), ("p0", 4, 8.0, 19.0),
+            ("p1", 1, 1.0, 2.0), ("p1", 2, 3.0, 4.0),
+            ("p2", 2, 5.0, 9.0), ("p2", 3, 5.0, 6.0), ("p2", 4, 7.0, 6.0),
+            ("p3", 3, 9.0, 9.5),
+            ("p4", 1, 0.0, 1.0), ("p4", 4, 2.0, 4.0)]
+    # fmt: on
     df = scores_frame(*zip(*[(r[0], r[1], r[3], r[2]) for r in rows], strict=True))
     res = compute_sr(df, {"level": "period"}, "person")
     means = df.groupby("participant_id")[["E", "P"]].mean()
@@ -227,19 +220,12 @@ def test_sliding_level_window_means_and_min_in_window():
 
 def test_change_level_consecutive_waves_only():
     # p2 skips wave 2: its 1 -> 3 step is not an interval. E is taken at the interval's end.
-    rows = [
-        ("p1", 1, 2, 1),
-        ("p1", 2, 5, 4),
-        ("p1", 3, 4, 2),
-        ("p2", 1, 3, 0),
-        ("p2", 3, 9, 6),
-        ("p2", 4, 8, 3),
-        ("p3", 1, 1, 1),
-        ("p3", 2, 2, 2),
-        ("p3", 3, 6, 7),
-        ("p4", 2, 4, 5),
-        ("p4", 3, 3, 1),
-    ]
+    # fmt: off
+    rows = [("p1", 1, 2, 1), ("p1", 2, 5, 4), ("p1", 3, 4, 2),
+            ("p2", 1, 3, 0), ("p2", 3, 9, 6), ("p2", 4, 8, 3),
+            ("p3", 1, 1, 1), ("p3", 2, 2, 2), ("p3", 3, 6, 7),
+            ("p4", 2, 4, 5), ("p4", 3, 3, 1)]
+    # fmt: on
     pid, wave, P, E = zip(*rows, strict=True)
     df = scores_frame(pid, wave, P, E)
     res = compute_sr(df, {"level": "change"}, "chg")
@@ -733,6 +719,17 @@ def test_invalid_spec_raises_config_error():
         safe_compute_sr(pd.DataFrame(), {"level": "daily"}, "x")
 
 
+def _one_cohort_config(sr_block: dict) -> dict:
+    """A minimal config (one cohort, one problems instrument) with the given sr block."""
+    problems = {"role": "problems", "items": {"prefix": "P_"}, "range": [0, 3]}
+    cohort = {
+        "input": "x.csv",
+        "columns": {"participant": "id", "wave": "wave"},
+        "instruments": {"p": problems},
+    }
+    return {"cohorts": {"c": cohort}, "sr": sr_block}
+
+
 def test_spec_defaults_come_from_the_schema():
     schema = config_schema()["$defs"]["sr_spec"]["properties"]
     spec = sr_spec("x", {"level": "period"})
@@ -754,39 +751,30 @@ def test_spec_defaults_come_from_the_schema():
     # waves are sorted and unique; the reference keeps the config's form
     spec = sr_spec("x", {"level": "wave", "waves": [3, 1, 3], "reference": {"waves": [2, 1, 2]}})
     assert spec.waves == (1, 3) and spec.reference == {"waves": [1, 2]}
+    # a spec typed in a notebook may hold numpy numbers, arrays or tuples
+    spec = sr_spec(
+        "x",
+        {
+            "level": "period",
+            "waves": np.array([4, 2]),
+            "min_waves": np.int64(2),
+            "k": np.float64(2.5),
+            "reference": {"waves": (2,)},
+        },
+    )
+    assert (spec.waves, spec.min_waves, spec.k, spec.reference) == ((2, 4), 2, 2.5, {"waves": [2]})
+    assert type(spec.min_waves) is int and type(spec.k) is float
     spec = sr_spec("x", {"level": "wave", "reference": {"column": "arm", "value": "control"}})
     assert spec.reference == {"column": "arm", "value": "control"} and spec.reference_waves is None
     # the spec of a loaded config (defaults already filled) is the same object value
-    raw = {
-        "cohorts": {
-            "c": {
-                "input": "x.csv",
-                "columns": {"participant": "id", "wave": "wave"},
-                "instruments": {
-                    "p": {"role": "problems", "items": {"prefix": "P_"}, "range": [0, 3]}
-                },
-            }
-        },
-        "sr": {"person": {"level": "period", "k": 2.5}},
-    }
+    raw = _one_cohort_config({"person": {"level": "period", "k": 2.5}})
     from_config = sr_spec("person", load_config(raw).cohort("c").sr["person"])
     assert from_config == sr_spec("person", {"level": "period", "k": 2.5})
     assert isinstance(from_config, SRSpec)
 
 
 def test_load_config_rejects_a_window_smaller_than_min_in_window():
-    raw = {
-        "cohorts": {
-            "c": {
-                "input": "x.csv",
-                "columns": {"participant": "id", "wave": "wave"},
-                "instruments": {
-                    "p": {"role": "problems", "items": {"prefix": "P_"}, "range": [0, 3]}
-                },
-            }
-        },
-        "sr": {"win": {"level": "sliding", "window": 2, "min_in_window": 3}},
-    }
+    raw = _one_cohort_config({"win": {"level": "sliding", "window": 2, "min_in_window": 3}})
     with pytest.raises(ConfigError, match=r"sr\.win\.min_in_window: 3 cannot exceed window \(2\)"):
         load_config(raw)
 

@@ -746,6 +746,21 @@ def _sr_problems(spec: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def _plain(value: Any) -> Any:
+    """A copy with JSON types, so a spec typed in a notebook validates like one read from YAML.
+
+    Tuples, numpy arrays and pandas series become lists and numpy scalars Python numbers
+    (all have ``tolist``).
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def sr_spec(name: str, spec: Mapping[str, Any]) -> SRSpec:
     """Check one SR spec against the config schema, fill its defaults and freeze it.
 
@@ -781,7 +796,7 @@ def sr_spec(name: str, spec: Mapping[str, Any]) -> SRSpec:
         raise ConfigError(
             f"sr.{name}: an SR spec must be a mapping such as {{level: period}}; got {spec!r}"
         )
-    filled = copy.deepcopy(dict(spec))
+    filled = _plain(spec)
     errors = sorted(_sr_spec_validator().iter_errors(filled),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
     problems = [_describe(best) for best in _most_specific(errors)]

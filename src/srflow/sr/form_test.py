@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from scipy import special  # not scipy.stats: its import costs ~0.5 s in every SR job
 
 from srflow.sr.forms import FitOrReason
@@ -30,25 +31,29 @@ def form_test(linear: FitOrReason, quadratic: FitOrReason, G: int) -> dict[str, 
             "note": "not computed: " + (quadratic if isinstance(quadratic, str) else linear),
         }
     if quadratic.loglik is None:
-        z2 = quadratic.quad_z**2
-        stat = float(z2.sum())
-        return {
-            "method": "wald_robust",
-            "statistic": stat,
-            "df": G,
-            "p": float(special.chdtrc(G, stat)),
-            "per_line": [float(v) for v in z2],
-            "note": "Huber fits have no Gaussian likelihood: Wald chi-square of the squared term, "
+        return _chi2_test(
+            "wald_robust",
+            quadratic.quad_z**2,
+            "Huber fits have no Gaussian likelihood: Wald chi-square of the squared term, "
             "robust SE, summed over lines",
-        }
-    per_line = 2 * (quadratic.loglik - linear.loglik)
+        )
+    return _chi2_test(
+        "likelihood_ratio",
+        2 * (quadratic.loglik - linear.loglik),
+        "2 (loglik_quadratic - loglik_linear), ML OLS fits on the same units"
+        + (", summed over lines (df = number of lines)" if G > 1 else ""),
+    )
+
+
+def _chi2_test(method: str, per_line: np.ndarray, note: str) -> dict[str, Any]:
+    """The per-line chi-square statistics summed, with one degree of freedom per line."""
+    G = len(per_line)
     stat = float(per_line.sum())
     return {
-        "method": "likelihood_ratio",
+        "method": method,
         "statistic": stat,
         "df": G,
         "p": float(special.chdtrc(G, stat)),
         "per_line": [float(v) for v in per_line],
-        "note": "2 (loglik_quadratic - loglik_linear), ML OLS fits on the same units"
-        + (", summed over lines (df = number of lines)" if G > 1 else ""),
+        "note": note,
     }

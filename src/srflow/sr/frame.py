@@ -87,15 +87,7 @@ def prepare_frame(scores: pd.DataFrame, spec: SRSpec) -> Frame:
         raise ModelError(
             f"SR spec '{name}': the outcome '{spec.outcome}' has no values (all missing)."
         )
-    return Frame(
-        codes=codes,
-        labels=pd.Index(labels),
-        wave=wave,
-        P=P,
-        E=E,
-        reference=reference,
-        in_waves=in_waves,
-    )
+    return Frame(codes, pd.Index(labels), wave, P, E, reference, in_waves)  # in field order
 
 
 def _wave_numbers(column: pd.Series) -> np.ndarray:

@@ -88,19 +88,9 @@ def ols_lines(y: np.ndarray, X: np.ndarray, line: np.ndarray, n_lines: int) -> O
     leverage = 1.0 / n[line] + quad
     with np.errstate(divide="ignore"):
         loglik = -0.5 * n * (np.log(2 * np.pi * ssr / n) + 1.0)
+    # positional, in the order of the fields (each local is named like its field)
     return OlsFit(
-        beta=beta,
-        cov=cov,
-        n=n,
-        ssr=ssr,
-        sst=sst,
-        sigma=np.sqrt(sigma2),
-        loglik=loglik,
-        resid=resid,
-        leverage=leverage,
-        df_resid=df_resid,
-        mean_x=mean_x,
-        xtx_inv=inv,
+        beta, cov, n, ssr, sst, np.sqrt(sigma2), loglik, resid, leverage, df_resid, mean_x, inv
     )
 
 

@@ -121,25 +121,17 @@ def _period_units(f: Frame, spec: SRSpec) -> Units:
         mean_P = np.bincount(f.codes[ok], weights=f.P[ok], minlength=n_people) / n_ok
         mean_E = np.bincount(f.codes[ok], weights=f.E[ok], minlength=n_people) / n_ok
     people = np.flatnonzero(keep)
-    reference = _participant_reference(f, spec, n_people)[people]
-    return Units(
-        keys={"participant_id": people},
-        E=mean_E[people],
-        P=mean_P[people],
-        y=mean_P[people],
-        offset=np.zeros(len(people)),
-        covariate=None,
-        line=np.zeros(len(people), np.int64),
-        line_labels=["all"],
-        line_key=None,
-        reference=reference,
-        groups=people,
-        labels=f.labels,
-        excluded={
-            "missing": int(((n_rows > 0) & (n_ok == 0)).sum()),
-            "too_few_waves": int(((n_ok > 0) & ~keep).sum()),
-        },
-        n_candidates=int((n_rows > 0).sum()),
+    return _mean_units(
+        f,
+        spec,
+        people,
+        {},
+        mean_P[people],
+        mean_E[people],
+        np.zeros(len(people), np.int64),
+        ["all"],
+        None,
+        counts=(n_rows, n_ok, keep),
     )
 
 
@@ -182,25 +174,56 @@ def _sliding_units(f: Frame, spec: SRSpec) -> Units:
             f"{spec.min_in_window} waves of any window of {w} waves."
         )
     people, win = np.divmod(units, n_win)
-    reference = _participant_reference(f, spec, n_people)[people]
+    return _mean_units(
+        f,
+        spec,
+        people,
+        {"window": starts[win].astype(np.int64)},
+        sum_P[units] / cnt[units],
+        sum_E[units] / cnt[units],
+        win.astype(np.int64),
+        [int(x) for x in starts],
+        "window",
+        counts=(cnt_any, cnt, keep),
+    )
+
+
+def _mean_units(
+    f: Frame,
+    spec: SRSpec,
+    people: np.ndarray,
+    keys: dict[str, np.ndarray],
+    mean_P: np.ndarray,
+    mean_E: np.ndarray,
+    line: np.ndarray,
+    line_labels: list[Any],
+    line_key: str | None,
+    counts: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> Units:
+    """Units that average a participant's waves (period, sliding window).
+
+    ``counts`` holds, per candidate unit, the rows it has, the rows with P and E both
+    observed, and whether that is enough to score it.
+    """
+    n_any, n_ok, keep = counts
     return Units(
-        keys={"participant_id": people, "window": starts[win].astype(np.int64)},
-        E=sum_E[units] / cnt[units],
-        P=sum_P[units] / cnt[units],
-        y=sum_P[units] / cnt[units],
-        offset=np.zeros(len(units)),
+        keys={"participant_id": people, **keys},
+        E=mean_E,
+        P=mean_P,
+        y=mean_P,
+        offset=np.zeros(len(people)),
         covariate=None,
-        line=win.astype(np.int64),
-        line_labels=[int(x) for x in starts],
-        line_key="window",
-        reference=reference,
+        line=line,
+        line_labels=line_labels,
+        line_key=line_key,
+        reference=_participant_reference(f, spec, len(f.labels))[people],
         groups=people,
         labels=f.labels,
         excluded={
-            "missing": int(((cnt_any > 0) & (cnt == 0)).sum()),
-            "too_few_waves": int(((cnt > 0) & ~keep).sum()),
+            "missing": int(((n_any > 0) & (n_ok == 0)).sum()),
+            "too_few_waves": int(((n_ok > 0) & ~keep).sum()),
         },
-        n_candidates=int((cnt_any > 0).sum()),
+        n_candidates=int((n_any > 0).sum()),
     )
 
 
