@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import matplotlib
 import numpy as np
@@ -146,7 +146,7 @@ def participation_plot(
     left, right = axes[0]
     x = np.arange(len(waves))
     with matplotlib.rc_context(STYLE):
-        for (label, values), marker in zip(series.items(), ["o", "s", "^", "D"]):
+        for (label, values), marker in zip(series.items(), ["o", "s", "^", "D"], strict=False):
             shown = np.where(np.asarray(values, float) >= min_cell, values, np.nan)
             left.plot(x, shown, marker=marker, markersize=4, linewidth=1.4, label=label)
         left.set_xticks(x, [str(w) for w in waves])
@@ -173,7 +173,7 @@ def box_panels(panels: list[tuple[str, list[dict]]], ylabels: Sequence[str], xla
     n = len(panels)
     fig, axes = new_figure(7.2 if n > 1 else 5.2, 3.0, ncols=n)
     with matplotlib.rc_context(STYLE):
-        for ax, (title, stats), ylabel in zip(axes[0], panels, ylabels):
+        for ax, (title, stats), ylabel in zip(axes[0], panels, ylabels, strict=True):
             if stats:
                 ax.bxp(
                     stats,
@@ -272,7 +272,7 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
     fig, axes = new_figure(7.2, 2.5 * nrows + 0.3, ncols=ncols, nrows=nrows, sharey=True)
     flat = axes.ravel()
     with matplotlib.rc_context(STYLE):
-        for ax, panel in zip(flat, panels):
+        for ax, panel in zip(flat, panels, strict=False):  # the grid may have spare axes
             for index, cls in enumerate(panel["classes"]):
                 color = PALETTE[index % len(PALETTE)]
                 ax.plot(cls["time"], cls["fitted"], color=color, linewidth=2.0, label=cls["label"])

@@ -5,8 +5,9 @@ changes when the analysis does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 #: The reference list; keys are used to cite. DOIs are shown as text, never linked.
 REFERENCES: dict[str, dict[str, str]] = {

@@ -119,12 +119,12 @@ class Record:
         return cls.from_json(data, source)
 
     def to_json(self) -> dict[str, Any]:
-        """The record as the JSON mapping it was read from (absent keys left out)."""
-        return {
-            f.name: _encode(getattr(self, f.name))
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) is not ABSENT
-        }
+        """The record as the JSON mapping it was read from (absent keys left out).
+
+        Keys come in sorted order, as in the file (``write`` sorts them).
+        """
+        names = sorted(f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not ABSENT)
+        return {name: _encode(getattr(self, name)) for name in names}
 
     def write(self, path: str | Path) -> None:
         """Write the record as strict JSON (sorted keys, two-space indent, final newline)."""

@@ -145,11 +145,18 @@ class TableContract:
         if kind == "bool":
             if values.dtype == bool or present.map(lambda v: isinstance(v, (bool, np.bool_))).all():
                 return
-            raise where.fail(f"column '{values.name}'", f"expected True/False, found {present.iloc[0]!r}")
+            raise where.fail(f"column '{values.name}'", f"expected True/False, found {_show(present.iloc[0])}")
         numbers = pd.to_numeric(present, errors="coerce")
         if numbers.isna().any() or values.dtype == bool:
             bad = present[numbers.isna()].iloc[0] if numbers.isna().any() else present.iloc[0]
-            raise where.fail(f"column '{values.name}'", f"expected numbers, found {bad!r}")
+            raise where.fail(f"column '{values.name}'", f"expected numbers, found {_show(bad)}")
         if kind == "int" and not np.all(np.mod(numbers.to_numpy(dtype=float), 1) == 0):
             bad = present[np.mod(numbers.to_numpy(dtype=float), 1) != 0].iloc[0]
-            raise where.fail(f"column '{values.name}'", f"expected whole numbers, found {bad!r}")
+            raise where.fail(f"column '{values.name}'", f"expected whole numbers, found {_show(bad)}")
+
+
+def _show(value: object) -> str:
+    """A value as quoted in messages: numpy scalars as plain Python values, long text cut."""
+    plain = value.item() if isinstance(value, np.generic) else value
+    text = repr(plain)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -214,7 +214,8 @@ class SRLine(Record):
     line_key: str | None = ABSENT
     form_test: FormTest = ABSENT
     lines: tuple[LineFit, ...] = ABSENT
-    fits: Mapping[str, tuple[LineFit, ...] | None] = ABSENT  # form auto: both forms as fitted
+    # form auto: both forms as fitted; a list of lines (OLS levels) or one line (multilevel)
+    fits: Mapping[str, tuple[LineFit, ...] | LineFit | None] = ABSENT
 
     @property
     def failed(self) -> bool:
