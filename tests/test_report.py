@@ -40,7 +40,7 @@ from srflow.report import (
     suppress_count,
     write_report,
 )
-from srflow.report.text import GROLTS_ITEMS
+from srflow.report.grolts import GROLTS_ITEMS
 
 # ----------------------------------------------------------------------------- fixture
 

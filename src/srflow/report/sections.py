@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from srflow.report import grolts
 from srflow.report import text as tx
 from srflow.report.blocks import FigureNumbers, ReportContext, Section
 from srflow.report.data_sections import (
@@ -23,6 +24,7 @@ from srflow.report.data_sections import (
 from srflow.report.formatting import DASH
 from srflow.report.inputs import ReportInputs, config_sha256
 from srflow.report.mixed_section import mixed_section
+from srflow.report.references import REFERENCES
 from srflow.report.sr_section import sr_section
 from srflow.report.trajectory_section import TrajectoryFacts, trajectories_section
 
@@ -46,12 +48,12 @@ def build_sections(inputs: ReportInputs, ctx: ReportContext) -> list[Section]:
 def grolts_section(ctx: ReportContext, facts: TrajectoryFacts) -> Section:
     """The 21 GRoLTS items, each marked by how far this report answers it."""
     section = Section("grolts", "GRoLTS checklist")
-    rows = tx.grolts_rows(ctx.cohort_config, {"has_time": ctx.has_time, **dataclasses.asdict(facts)})
+    rows = grolts.grolts_rows(ctx.cohort_config, {"has_time": ctx.has_time, **dataclasses.asdict(facts)})
     section.add("p", text=(
         "The Guidelines for Reporting on Latent Trajectory Studies (van de Schoot et al., 2017), 21 items, "
         "paraphrased. Each item is marked by how far this report answers it given the configured analysis."
     ))
-    counts = {mark: sum(r.mark == mark for r in rows) for mark in (tx.AUTO, tx.PARTLY, tx.AUTHOR, tx.NA)}
+    counts = {mark: sum(r.mark == mark for r in rows) for mark in (grolts.AUTO, grolts.PARTLY, grolts.AUTHOR, grolts.NA)}
     section.add("p", text="; ".join(f"{mark}: {n}" for mark, n in counts.items()) + ".")
     section.add("grolts", rows=rows)
     return section
@@ -66,7 +68,7 @@ def methods_section(ctx: ReportContext, provenance: Mapping[str, Any], overview:
     for paragraph in paragraphs:
         section.add("p", text=paragraph)
     section.add("h3", text="References", id="references")
-    references = sorted((tx.REFERENCES[k]["text"] for k in used), key=str.lower)
+    references = sorted((REFERENCES[k]["text"] for k in used), key=str.lower)
     section.add("references", items=references)
     return section
 
