@@ -442,7 +442,9 @@ def test_mixed_model_shows_what_the_writer_wrote(full_html):
     fit = reactivity.fit
     assert fit.singular and not intercepts.fit.singular  # a random E slope the data cannot support
     assert f"The optimiser ({fit.optimizer}) converged" in mixed
-    assert "The fit is singular" in mixed and "The fit is not singular." in mixed
+    # the singular fit gets the report's warning box, in the mixed section as in the SR section
+    assert "Model 'reactivity' is singular: a random-effect SD is estimated near zero" in mixed
+    assert "Model 'intercepts' is singular" not in mixed and "The fit is not singular." in mixed
     for warning in fit.warnings:
         assert warning.replace("+/-", "+/-") in mixed
     assert f"n observations {fit.n_obs}" in mixed and f"n participants {fit.n_groups}" in mixed
@@ -480,8 +482,9 @@ def test_sr_line_tables_and_figures(full_html):
 
 
 def test_scatter_downsampling_is_said_and_seeded(full_html):
-    assert "random subset" not in full_html  # 70 units <= max_points 100
-    inputs = make_inputs(sr={"per_wave": FULL_SR["per_wave"]}, mixed={}, trajectories={})
+    points = {"min_cell": 5, "max_points": 100, "individual_points": True}
+    assert "random subset" not in visible_text(build_report(make_inputs(mixed={}, trajectories={}, report=points)))
+    inputs = make_inputs(sr={"per_wave": FULL_SR["per_wave"]}, mixed={}, trajectories={}, report=points)
     result = inputs.sr["per_wave"]
     big = results.SR_TABLE.check(pd.concat([result.table] * 3, ignore_index=True))
     inputs.sr = {"per_wave": SRResults(table=big, line=result.line)}
@@ -515,7 +518,7 @@ def test_unconverged_fit_and_unchoosable_k_are_said():
     every_degenerate = results.SELECTION_TABLE.check(traj.selection.assign(degenerate=True))
     inputs.trajectories = {"problems": dataclasses.replace(traj, selection=every_degenerate)}
     text = visible_text(build_report(inputs))
-    assert "did not meet its convergence criterion" in text and "The fit is singular" in text
+    assert "did not meet its convergence criterion" in text and "Model 'reactivity' is singular" in text
     assert "No K could be chosen: every solution is degenerate, failed, or lacks a BIC." in text
 
 
@@ -699,3 +702,61 @@ def test_chosen_k_at_the_edge_of_the_range_is_flagged():
     edge = build_report(inputs)
     assert "Chosen number of classes: K = 3" in edge
     assert "K = 3 is the largest number of classes fitted, so BIC may still fall with more classes" in edge
+
+
+def test_disclosure_matches_the_claim(full_html):
+    """Default: binned densities, cells under min_cell blank, and the header says so; points only when asked."""
+    header = visible_text(full_html.split("</header>")[0])
+    assert "no individual-level data appear in this report (E–P relations are drawn as binned densities" in header
+    sr = visible_text(section_html(full_html, "sr"))
+    assert "E–P scatter" not in sr and "Each point is one scored unit" not in sr
+    # per_wave: 70 units -> k = sqrt(70 / 10) = 2.6, clipped to 6 cells per axis
+    assert "E–P relation of spec per_wave as a binned density (6 × 6 cells" in sr
+    assert "Cells with fewer than 5 units are left blank, so no individual observation is shown." in sr
+    points = build_report(make_inputs(mixed={}, trajectories={},
+                                      report={"min_cell": 5, "max_points": 100, "individual_points": True}))
+    header = visible_text(points.split("</header>")[0])
+    assert "the E–P scatter plots show every scored unit as an unlabelled point" in header
+    assert "Each point is one scored unit (report.individual_points: true)" in visible_text(points)
+
+
+def test_histogram_bins_under_min_cell_are_merged_not_dropped():
+    from srflow.report.figures import merge_small_bins
+
+    # hand-worked: 1 joins the 0 then the 7 on its right (8); the tail 4, 0, 2 all join the 30 (36)
+    counts, edges = merge_small_bins(np.array([0, 1, 0, 7, 20, 30, 4, 0, 2]), np.arange(10.0), 5)
+    assert counts.tolist() == [0, 8, 20, 36] and edges.tolist() == [0.0, 1.0, 4.0, 5.0, 9.0]
+    assert counts.sum() == 64  # every unit still counted
+    rng = np.random.default_rng(5)
+    for _ in range(50):  # random tails: no bin is left with 1..4 units, totals kept
+        raw = rng.poisson(rng.uniform(0, 12, size=20))
+        merged, merged_edges = merge_small_bins(raw, np.linspace(-5, 5, 21), 5)
+        assert merged.sum() == raw.sum() and len(merged_edges) == len(merged) + 1
+        assert not np.any((merged > 0) & (merged < 5)) or len(merged) == 1
+    html = build_report(make_inputs(mixed={}, trajectories={}))
+    assert "a bin with fewer than 5 units is merged with its neighbour toward the centre" in visible_text(html)
+    assert "are not drawn" not in visible_text(section_html(html, "sr"))
+
+
+def test_singular_multilevel_sr_line_gets_the_same_warning_box():
+    inputs = make_inputs(sr={"ml": {"level": "multilevel"}}, mixed={}, trajectories={})
+    result = inputs.sr["ml"]
+    entry = result.line.lines[0]
+    singular = dataclasses.replace(entry, singular=True,
+                                   random_effects=dataclasses.replace(entry.random_effects, corr=1.0))
+    inputs.sr = {"ml": SRResults(table=result.table, line=dataclasses.replace(result.line, lines=(singular,)))}
+    sr = section_html(build_report(inputs), "sr")
+    assert '<div class="note note-warn">' in sr
+    assert ("The multilevel line is singular: a random-effect SD is estimated near zero or a correlation at ±1 "
+            "(intercept–slope correlation 1.000)") in visible_text(sr)
+
+
+def test_every_intercept_and_sd_says_where_it_is_centred(full_html):
+    coef = table_with(full_html, "Coefficients of the normative line")
+    assert "intercepts at E = 0" in coef["caption"]
+    details = [t for t in tables(full_html) if t["caption"].startswith("Fit of the normative line")][0]
+    assert "E center" in details["header"] and "random-effect SDs (intercept SD included) are at that E" in details["caption"]
+    centre = make_inputs().sr["per_wave"].line.lines[0].E_center
+    assert details["rows"][0][details["header"].index("E center")] == f"{centre:.3f}"
+    assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Fixed effects")["caption"]
+    assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Variance components")["caption"]

@@ -80,6 +80,7 @@ class ReportContext:
     scores: pd.DataFrame
     min_cell: int
     max_points: int
+    individual_points: bool
     title: str
     seed: int
     n_participants: int
@@ -98,6 +99,7 @@ class ReportContext:
             scores=scores,
             min_cell=int(settings["min_cell"]),
             max_points=int(settings["max_points"]),
+            individual_points=bool(settings["individual_points"]),
             title=settings.get("title") or f"srflow report: {inputs.cohort}",
             seed=int(seed),
             n_participants=int(scores["participant_id"].nunique()),
@@ -247,3 +249,33 @@ def variance_table(vc: Mapping[str, Any]) -> Table | None:
     if not items:
         return None
     return Table(["component", "value"], [[humanize(k), format_number(v)] for k, v in items], numeric=[False, True])
+
+
+def fit_warning(section: Section, what: str, *, singular: bool | None, status: str = "ok",
+                reason: str | None = None, detail: str = "") -> None:
+    """The one warning box of a fit that is singular or could not be certified (every section uses it).
+
+    Parameters
+    ----------
+    section : Section
+        Where the box goes.
+    what : str
+        The fit, as the start of a sentence ("Model 'reactivity'", "The multilevel line").
+    singular : bool or None
+        Whether the fit is singular.
+    status : str
+        The fit's status; "suspect" means its optimum could not be certified.
+    reason : str, optional
+        Why it is suspect.
+    detail : str
+        Text inserted after "at ±1" (e.g. the estimated correlation).
+    """
+    if status == "suspect":
+        section.add("note", tone="warn", text=f"{what}: the optimum could not be certified ({reason or 'no reason given'}); "
+                                              "treat the estimates as provisional.")
+    if singular:
+        section.add("note", tone="warn", text=(
+            f"{what} is singular: a random-effect SD is estimated near zero or a correlation at ±1{detail}, so the "
+            "random part is richer than the data support and its SDs and correlation are not reliable; consider "
+            "dropping the random slope."
+        ))

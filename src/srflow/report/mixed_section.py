@@ -12,6 +12,7 @@ from srflow.report.blocks import (
     Section,
     Table,
     finite,
+    fit_warning,
     format_value,
     p_clause,
     scalar_items,
@@ -54,11 +55,8 @@ def diagnostic_words(fit: results.MixedFit) -> list[str]:
     else:
         words.append(f"The optimiser{opt_text} did not meet its convergence criterion{gradient_text}; treat the "
                      "estimates with caution or simplify the model.")
-    if fit.singular is True:
-        words.append("The fit is singular: a variance component is estimated near zero or a correlation at ±1, so "
-                     "the random part is richer than the data support; consider dropping a random slope.")
-    elif fit.singular is False:
-        words.append("The fit is not singular.")
+    if fit.singular is False:
+        words.append("The fit is not singular.")  # a singular fit gets the warning box (blocks.fit_warning)
     return words
 
 
@@ -68,9 +66,10 @@ def _mixed_model(ctx: ReportContext, section: Section, name: str, result: MixedR
         section.add("note", tone="error", text=f"Could not be computed: {fit.reason or 'no reason given'}")
         return
     section.add("p", text=" ".join(diagnostic_words(fit)))
+    fit_warning(section, f"Model '{name}'", singular=fit.singular, status=fit.status, reason=fit.reason)
     if fit.warnings:
         section.add("list", title="Warnings", items=list(fit.warnings))
-    _fixed_table(ctx, section, result.fixed)
+    _fixed_table(ctx, section, result.fixed, _centre_text(fit))
     details = scalar_items(fit.to_json(), _FIT_SKIP)
     if fit.icc is not None:
         details.append(("ICC (null model)", fit.icc))
@@ -79,14 +78,24 @@ def _mixed_model(ctx: ReportContext, section: Section, name: str, result: MixedR
     if fit.variance_components is not None:
         vc_table = variance_table(fit.variance_components.to_json())
         if vc_table is not None:
-            vc_table.caption = "Variance components (standard deviations, variances and correlations as fitted)."
+            vc_table.caption = ("Variance components (standard deviations and correlations as fitted). "
+                                + _centre_text(fit) + " The intercept SD is the spread of the intercepts there.")
             section.add("table", table=vc_table)
     if fit.has("comparison"):
         _comparison(section, name, fit.comparison)
     _random_spread(ctx, section, result.random)
 
 
-def _fixed_table(ctx: ReportContext, section: Section, fixed: pd.DataFrame) -> None:
+def _centre_text(fit: results.MixedFit) -> str:
+    """Where the model's intercept is: predictors enter as they are (not centred)."""
+    numeric = [t for t in fit.fixed_terms if ":" not in t]
+    if not numeric:
+        return "The intercept is the mean outcome (no predictors)."
+    return ("Predictors are not centred: the intercept is at " + ", ".join(f"{t} = 0" for t in numeric)
+            + " (a categorical predictor at its reference level).")
+
+
+def _fixed_table(ctx: ReportContext, section: Section, fixed: pd.DataFrame, centre: str) -> None:
     if fixed.empty:
         section.add("note", tone="warn", text="The fixed-effects table is empty.")
         return
@@ -94,7 +103,7 @@ def _fixed_table(ctx: ReportContext, section: Section, fixed: pd.DataFrame) -> N
     header = {"se": "SE", "statistic": "z", "ci_low": "95% CI low", "ci_high": "95% CI high"}
     rows = [[(format_p(r[c]) if c == "p" else str(r[c]) if c == "term" else format_value(c, r[c], ctx.min_cell))
              for c in order] for _, r in fixed.iterrows()]
-    section.add("table", table=Table([header.get(c, c) for c in order], rows, caption="Fixed effects.",
+    section.add("table", table=Table([header.get(c, c) for c in order], rows, caption=f"Fixed effects. {centre}",
                                      numeric=[c != "term" for c in order]))
 
 

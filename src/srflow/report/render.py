@@ -61,6 +61,7 @@ def build_report(inputs: ReportInputs) -> str:
         footer=footer(inputs, ctx),
         css=Markup(css),
         min_cell=ctx.min_cell,
+        individual_points=ctx.individual_points,
         participants=suppress_count(ctx.n_participants, ctx.min_cell),
     )
     # One newline convention whatever the platform.

@@ -19,6 +19,7 @@ from srflow.report.blocks import (
     Section,
     Table,
     finite,
+    fit_warning,
     format_value,
     group_stats,
     is_number,
@@ -31,7 +32,7 @@ from srflow.report.inputs import SRResults
 
 #: Keys of a line entry the detail table leaves out (shown elsewhere or worded by the report).
 _LINE_SKIP = {"coefficients", "coefficients_centered", "status", "reason", "residual_qq", "lines", "fits", "label",
-              "E_center", "cooks_note"}
+              "cooks_note", "warnings"}
 #: Keys of the line file's top level left out of its fact list (the spec, described in words).
 _LINE_TOP_SKIP = _LINE_SKIP | {"spec", "line_key", "level", "outcome", "exposure", "waves", "alpha",
                                "form_requested", "reference"}
@@ -118,13 +119,14 @@ def _distribution_figures(ctx: ReportContext, figures: FigureNumbers, section: S
         if high <= low:
             high = low + 1.0
         n_bins = int(np.clip(np.sqrt(values.size), 8, 40))
-        edges = np.linspace(low, high, n_bins + 1)
-        counts, _ = np.histogram(np.clip(values, low, high), bins=edges)
+        counts, edges = np.histogram(np.clip(values, low, high), bins=np.linspace(low, high, n_bins + 1))
+        counts, edges = fg.merge_small_bins(counts, edges, ctx.min_cell)
         section.add("figure", figure=figures.block(
-            fg.histogram(counts, edges, ctx.min_cell, "SR (z)"),
+            fg.histogram(counts, edges, "SR (z)"),
             alt=f"Histogram of SR scores of spec {name}.",
-            caption=("Distribution of z-scored SR (values beyond ±5 gathered in the outer bins)"
-                     f"; bins with fewer than {ctx.min_cell} units are not drawn. Dotted line: SR = 0."),
+            caption=("Distribution of z-scored SR (values beyond ±5 gathered in the outer bins); a bin with fewer "
+                     f"than {ctx.min_cell} units is merged with its neighbour toward the centre, so every unit is "
+                     f"counted and every bar holds at least {ctx.min_cell}; bar areas are counts. Dotted line: SR = 0."),
         ))
     if group is None:
         section.add("p", text="One SR score per participant (no wave breakdown for this level).")
@@ -158,19 +160,32 @@ def _line_tables(ctx: ReportContext, section: Section, line: results.SRLine) -> 
     if coef_rows:
         section.add("table", table=Table(
             (["line"] if grouped else []) + ["term", "estimate", "SE", "95% CI low", "95% CI high"], coef_rows,
-            caption="Coefficients of the normative line(s) (P expected from E).",
+            caption="Coefficients of the normative line(s) (P expected from E), on the raw scale: intercepts at E = 0.",
             numeric=([False] if grouped else []) + [False, True, True, True, True],
         ))
     _fits_table(section, line)
+    _line_warnings(section, entries, grouped)
     if detail_keys:
         rows = [([name] if grouped else []) + [format_value(k, values.get(k), ctx.min_cell) for k in detail_keys]
                 for name, values in detail_rows]
         section.add("table", table=Table(
             (["line"] if grouped else []) + [humanize(k) for k in detail_keys], rows,
             caption="Fit of the normative line(s): form, fit statistics, units used and excluded, tests as stored with "
-                    "the line.",
+                    "the line. E center is the mean E of a line's fitting units; a multilevel line's random slope is "
+                    "centred there, so its random-effect SDs (intercept SD included) are at that E, not at E = 0.",
             numeric=([False] if grouped else []) + [True] * len(detail_keys),
         ))
+
+
+def _line_warnings(section: Section, entries: list[tuple[str, results.LineFit]], grouped: bool) -> None:
+    """Singular multilevel lines get the report's warning box; their fit warnings are listed."""
+    for name, entry in entries:
+        what = "The multilevel line" + (f" ({name})" if grouped else "")
+        corr = entry.random_effects.corr if entry.has("random_effects") else None
+        detail = f" (intercept–slope correlation {format_number(corr)})" if corr is not None else ""
+        fit_warning(section, what, singular=entry.singular if entry.has("singular") else None, detail=detail)
+        if entry.has("warnings") and entry.warnings:
+            section.add("list", title="Warnings" + (f" ({name})" if grouped else ""), items=list(entry.warnings))
 
 
 def _fits_table(section: Section, line: results.SRLine) -> None:
@@ -251,24 +266,36 @@ def _scatter(ctx: ReportContext, figures: FigureNumbers, section: Section, name:
     if valid.size < ctx.min_cell:
         section.add("p", text=f"Too few scored units to draw the E–P scatter (fewer than {ctx.min_cell}).")
         return
+    lines, not_a_line, few_units = _normative_lines(ctx, table, e, group)
+    line_text = ""
+    if lines:
+        line_text += "Lines span the 0.5th to 99.5th percentile of E. "
+    if few_units:
+        line_text += f"Lines of groups with fewer than {ctx.min_cell} units are not drawn. "
+    if not_a_line:
+        line_text += "Expected values depend on more than E here (e.g. the previous P), so no line is drawn. "
+    xlabel = "E (stressor exposure)" if exposure == "E" else f"{exposure} (exposure)"
+    plural = "s" if len(lines) > 1 else ""
+    per_group = f" (one per {group})" if group and len(lines) > 1 else ""
+    if not ctx.individual_points:
+        fig, k = fg.density_with_lines(e[valid], y[valid], lines, xlabel, "observed outcome (P)", ctx.min_cell)
+        caption = (f"E–P relation of spec {name} as a binned density ({k} × {k} cells, shade = units per cell) with the "
+                   f"normative line{plural}{per_group}. Cells with fewer than {ctx.min_cell} units are left blank, so "
+                   f"no individual observation is shown. " + line_text).rstrip()
+        section.add("figure", figure=figures.block(
+            fig, alt=f"Binned density of E against P for SR spec {name} with the normative line.", caption=caption,
+            kind="png",
+        ))
+        return
     rng = np.random.default_rng([ctx.seed, zlib.crc32(name.encode("utf-8"))])
     shown = valid
     if valid.size > ctx.max_points:
         shown = np.sort(rng.choice(valid, size=ctx.max_points, replace=False))
-    lines, not_a_line, few_units = _normative_lines(ctx, table, e, group)
-    caption = (f"E–P scatter of spec {name} with the normative line{'s' if len(lines) > 1 else ''}"
-               + (f" (one per {group})" if group and len(lines) > 1 else "") + ". ")
+    caption = f"E–P scatter of spec {name} with the normative line{plural}{per_group}. "
     if shown.size < valid.size:
         caption += (f"A random subset of {ctx.count(shown.size)} of {ctx.count(valid.size)} units is drawn "
                     f"(seeded, seed {ctx.seed}); the lines use every unit. ")
-    if lines:
-        caption += "Lines span the 0.5th to 99.5th percentile of E. "
-    if few_units:
-        caption += f"Lines of groups with fewer than {ctx.min_cell} units are not drawn. "
-    if not_a_line:
-        caption += "Expected values depend on more than E here (e.g. the previous P), so no line is drawn. "
-    caption += "Points are unlabelled."
-    xlabel = "E (stressor exposure)" if exposure == "E" else f"{exposure} (exposure)"
+    caption += line_text + "Each point is one scored unit (report.individual_points: true); points are unlabelled."
     fig = fg.scatter_with_lines(e[shown], y[shown], lines, xlabel, "observed outcome (P)")
     section.add("figure", figure=figures.block(
         fig, alt=f"Scatter plot of E against P for SR spec {name} with the normative line.", caption=caption, kind="png",
