@@ -1,9 +1,10 @@
 """Benchmark: render the HTML report for a 100,000-participant synthetic results set.
 
-Every section is present: 6 waves with dropout, validation ledger and failures, three SR
-specs (wave level, period level, one failed), two mixed models, and a trajectory spec
-with K = 1..5. The result tables are made directly with numpy (no model is fitted), so
-this times the report alone. Target: <= 15 s and <= 10 MB.
+Every section is present: 6 waves with dropout, validation ledger and failures, five SR
+specs (wave, period with form auto, sliding, multilevel, change), two mixed models, and a trajectory spec
+with K = 1..5. The SR results are computed by srflow.sr (every spec of the config);
+mixed-model and trajectory results are made with numpy in the writers' shape and checked by
+their contracts in srflow.results (no model is fitted). Only the rendering is timed. Target: <= 15 s and <= 10 MB.
 
 Run: python benchmarks/report.py [--participants 100000] [--waves 6] [--out report.html]
 """
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from srflow import results
+from srflow import sr as srflow_sr
 from srflow.config import load_config
-from srflow.report import ReportInputs, build_report
+from srflow.report import MixedResults, ReportInputs, SRResults, TrajectoryResults, build_report
 
 
 def make_config():
@@ -90,48 +92,31 @@ def make_inputs(n: int, n_waves: int, seed: int = 1) -> ReportInputs:
         "column": np.where(np.arange(1000) < 700, "GHQ_03", "id"), "value": "9",
         "check": np.where(np.arange(1000) < 700, "item_range", "duplicate_id"), "message": "failed",
     })
-    both = scores.dropna(subset=["P", "E"])
-    expected = 4 + 0.6 * both["E"].to_numpy()
-    sr = both["P"].to_numpy() - expected
-    probs = np.linspace(0.01, 0.99, 99)
-    wave_table = pd.DataFrame({"participant_id": both["participant_id"], "wave": both["wave"], "E": both["E"], "P": both["P"],
-                               "P_expected": expected, "sr": sr, "sr_z": (sr - sr.mean()) / sr.std()})
-    lines = [{"wave": w, "form": "quadratic", "coefficients": {"Intercept": 4.0, "E": 0.6, "E^2": 0.0},
-              "se": {"Intercept": 0.02, "E": 0.003, "E^2": 0.0001}, "r2": 0.3, "n_used": int((both["wave"] == w).sum()),
-              "n_excluded": 0, "residual_quantiles": {"probabilities": probs.tolist(),
-                                                      "values": np.quantile(sr[both["wave"].to_numpy() == w], probs).tolist()}}
-             for w in range(1, n_waves + 1)]
-    means = both.groupby("participant_id", sort=True)[["P", "E"]].mean()
-    person_expected = 4 + 0.6 * means["E"].to_numpy()
-    person_sr = means["P"].to_numpy() - person_expected
-    person = pd.DataFrame({"participant_id": means.index, "E": means["E"].to_numpy(), "P": means["P"].to_numpy(),
-                           "P_expected": person_expected, "sr": person_sr,
-                           "sr_z": (person_sr - person_sr.mean()) / person_sr.std()})
-    sr_results = {
-        "per_wave": {"table": wave_table, "line": {"lines": lines}},
-        "person": {"table": person, "line": {"form": "linear", "coefficients": {"Intercept": 4.0, "E": 0.6}, "r2": 0.28,
-                                             "n_used": len(person), "lr_test": {"statistic": 1.1, "p": 0.29}}},
-        "sliding3": {"table": wave_table[wave_table["wave"] <= n_waves - 2].rename(columns={"wave": "window"}),
-                     "line": {"line_key": "window", "form_used": "linear",
-                              "lines": [{**entry, "label": {"window": entry["wave"]}} for entry in lines[: n_waves - 2]]}},
-        "observation": {"table": wave_table, "line": {"line_key": None, "form_used": "linear", "lines": [
-            {"label": "all", "coefficients": [{"term": "Intercept", "estimate": 4.0, "se": 0.01}, {"term": "E", "estimate": 0.6, "se": 0.002}],
-             "residual_qq": {"probabilities": probs.tolist(), "theoretical": special.ndtri(probs).tolist(),
-                             "sample": np.quantile(sr, probs).tolist()}}]}},
-        "change": {"table": pd.DataFrame(columns=["participant_id", "wave", "E", "P", "P_expected", "sr", "sr_z"]),
-                   "line": {"status": "failed", "reason": "benchmark: simulated failure"}},
-    }
-    fixed = pd.DataFrame({"term": ["Intercept", "E", "wave"], "estimate": [4.0, 0.6, 0.01], "se": [0.01, 0.002, 0.003],
-                          "statistic": [400.0, 300.0, 3.3], "p": [0.0, 0.0, 0.001], "ci_low": [3.98, 0.596, 0.004],
-                          "ci_high": [4.02, 0.604, 0.016]})
-    fit = {"method": "REML", "loglik": -1.2e6, "aic": 2.4e6, "bic": 2.4e6, "n_obs": m, "n_groups": n,
-           "variance_components": [{"group": "participant", "term": "Intercept", "sd": 0.5},
-                                   {"group": "participant", "term": "E", "sd": 0.2, "corr": 0.1},
-                                   {"group": "Residual", "term": "", "sd": 3.0}],
-           "icc": 0.03, "converged": True, "singular": False, "gradient_norm": 1e-5, "optimizer": "L-BFGS-B", "warnings": []}
-    random = pd.DataFrame({"participant_id": ids, "Intercept": rng.normal(0, 0.5, n), "E": rng.normal(0, 0.2, n)})
-    mixed = {"reactivity": {"fixed": fixed, "fit": fit, "random": random},
-             "null": {"fixed": fixed.iloc[:1], "fit": {**fit, "method": "ML"}, "random": random[["participant_id", "Intercept"]]}}
+    # SR: the library's own output for every spec (vectorised; timed apart from the report)
+    sr_results = {}
+    for name, spec in cohort.sr.items():
+        computed = srflow_sr.safe_compute_sr(scores, spec, name)
+        sr_results[name] = SRResults(table=results.SR_TABLE.check(computed.table),
+                                     line=results.SRLine.from_json(computed.line, f"sr/{name}.line.json"))
+    # mixed models: fit files in the writer's shape, checked by the contract (no model is fitted)
+    fixed = results.FIXED_TABLE.check(pd.DataFrame({
+        "term": ["Intercept", "E", "wave"], "estimate": [4.0, 0.6, 0.01], "se": [0.01, 0.002, 0.003],
+        "statistic": [400.0, 300.0, 3.3], "p": [0.0, 0.0, 0.001], "ci_low": [3.98, 0.596, 0.004],
+        "ci_high": [4.02, 0.604, 0.016]}))
+    fit = {"model": "reactivity", "status": "ok", "reason": None, "method": "reml", "outcome": "P",
+           "fixed_terms": ["E", "wave"], "random_terms": ["E"], "loglik": -1.2e6, "loglik_type": "REML", "aic": 2.4e6,
+           "bic": 2.4e6, "n_params": 7, "n_obs": m, "n_groups": n, "n_dropped_missing": 0,
+           "variance_components": {"sd": {"Intercept": 0.5, "E": 0.2}, "corr": {"Intercept:E": 0.1}, "residual_sd": 3.0},
+           "icc": 0.03, "converged": True, "singular": False, "gradient_norm": 1e-5, "optimizer": "L-BFGS-B",
+           "warnings": []}
+    null_fit = {**fit, "model": "null", "method": "ml", "loglik_type": "ML", "fixed_terms": [], "random_terms": [],
+                "variance_components": {"sd": {"Intercept": 0.5}, "corr": {}, "residual_sd": 3.0}}
+    random = results.RANDOM_TABLE.check(pd.DataFrame({
+        "participant_id": ids, "Intercept": rng.normal(0, 0.5, n), "E": rng.normal(0, 0.2, n),
+        "Intercept_sd": 0.1, "E_sd": 0.05}))
+    mixed = {"reactivity": MixedResults(fixed=fixed, fit=results.MixedFit.from_json(fit), random=random),
+             "null": MixedResults(fixed=fixed.iloc[:1], fit=results.MixedFit.from_json(null_fit),
+                                  random=random[["participant_id", "Intercept", "Intercept_sd"]])}
     selection_rows, class_frames, curve_rows = [], [], []
     for k in range(1, 6):
         assigned = rng.integers(1, k + 1, size=n) if k < 5 else np.where(rng.random(n) < 0.00003, 5, rng.integers(1, 5, size=n))
@@ -142,19 +127,28 @@ def make_inputs(n: int, n_waves: int, seed: int = 1) -> ReportInputs:
             frame[f"post_{j + 1}"] = post[:, j]
         class_frames.append(frame)
         sizes = np.bincount(assigned, minlength=k + 1)[1:]
-        selection_rows.append({"K": k, "loglik": -1e6 + 5e4 * np.log(k), "npm": 4 * k, "aic": 2e6 - 1e5 * np.log(k),
-                               "bic": 2e6 - 1e5 * np.log(k) + 50 * k, "sabic": 2e6 - 1e5 * np.log(k), "entropy": 0.8,
+        selection_rows.append({"method": "lcga", "degree": 2, "K": k, "loglik": -1e6 + 5e4 * np.log(k), "npm": 4 * k,
+                               "aic": 2e6 - 1e5 * np.log(k), "bic": 2e6 - 1e5 * np.log(k) + 50 * k,
+                               "sabic": 2e6 - 1e5 * np.log(k), "entropy": 0.8,
                                "smallest_class_size": int(sizes.min()), "smallest_class_share": sizes.min() / n,
-                               "converged": True, "degenerate": bool(sizes.min() < 0.01 * n), "starts_at_best_share": 0.6})
+                               "class_sizes": "/".join(map(str, sizes)), "converged": True,
+                               "n_starts": 50, "n_starts_at_best": 30,
+                               "degenerate": bool(sizes.min() < 0.01 * n), "status": "ok", "error": ""})
         for c in range(1, k + 1):
             for t in range(1, n_waves + 1):
-                curve_rows.append({"K": k, "class": c, "time": t, "fitted": 4 + c * 0.3 * (t - 1), "observed": 4.1 + c * 0.3 * (t - 1)})
-    trajectories = {"problems": {"selection": pd.DataFrame(selection_rows), "classes": pd.concat(class_frames, ignore_index=True),
-                                 "curves": pd.DataFrame(curve_rows)}}
+                curve_rows.append({"K": k, "class": c, "time": float(t), "fitted": 4 + c * 0.3 * (t - 1),
+                                   "observed_mean": 4.1 + c * 0.3 * (t - 1), "observed_sd": 1.0,
+                                   "n_observed": float(sizes[c - 1]), "label": "resilient"})
+    trajectories = {"problems": TrajectoryResults(
+        selection=results.SELECTION_TABLE.check(pd.DataFrame(selection_rows)),
+        classes=results.CLASSES_TABLE.check(pd.concat(class_frames, ignore_index=True)),
+        curves=results.CURVES_TABLE.check(pd.DataFrame(curve_rows)))}
     provenance = {"input_sha256": hashlib.sha256(b"benchmark").hexdigest(), "input_file": "big.parquet", "seed": 20261121,
                   "packages": {"srflow": "0.1.0"}}
-    return ReportInputs(cohort="big", cohort_config=cohort, config_data=config.data, scores=scores, ledger=ledger,
-                        failures=failures, sr=sr_results, mixed=mixed, trajectories=trajectories, provenance=provenance)
+    return ReportInputs(cohort="big", cohort_config=cohort, config_data=config.data,
+                        scores=results.SCORES_TABLE.check(scores), ledger=results.LEDGER_TABLE.check(ledger),
+                        failures=results.FAILURES_TABLE.check(failures), sr=sr_results, mixed=mixed,
+                        trajectories=trajectories, provenance=provenance)
 
 
 def main() -> None:
@@ -174,7 +168,7 @@ def main() -> None:
     out = args.out or Path(tempfile.gettempdir()) / "srflow_report_benchmark.html"
     out.write_bytes(data)
     leaked = len(re.findall(r"subj\d{7}", html))  # every id has this shape
-    print(f"participants: {args.participants:,}  scored rows: {rows:,}  classes rows: {len(inputs.trajectories['problems']['classes']):,}")
+    print(f"participants: {args.participants:,}  scored rows: {rows:,}  classes rows: {len(inputs.trajectories['problems'].classes):,}")
     print(f"synthetic results made in {made:.2f} s")
     print(f"render time: {render:.2f} s  (target <= 15 s)")
     print(f"file size: {len(data) / 1e6:.2f} MB  (target <= 10 MB)  -> {out}")

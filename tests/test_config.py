@@ -35,7 +35,7 @@ def test_default_config_loads_with_schema_defaults():
     assert cohort.exposure_combine == "sum"
     assert cohort.careless.instruments == ("ghq12",)
     assert cohort.careless.min_items == 6
-    assert cohort.report == {"min_cell": 5, "max_points": 5000, "title": None}
+    assert cohort.report == {"min_cell": 5, "max_points": 5000, "individual_points": False, "title": None}
     assert cohort.instruments["hassles"].selector_kind == "regex"
 
 

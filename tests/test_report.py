@@ -1,20 +1,25 @@
 """Tests of the HTML report (srflow.report).
 
-The fixture is a small, hand-made cohort (DataFrames built here, no other srflow stage
-involved) whose every number is known: 40 participants, waves 1-3 with 40, 33 and 3
-observed participants, hand-written validation ledger/failures, and result tables for
-two SR specs, one failed SR spec, one mixed model, one failed mixed model and one
-trajectory spec. Expected values below are computed directly from these frames.
+The fixture is a small cohort whose scores, validation ledger and failures are made here
+(40 participants, waves 1-3 with 40, 33 and 3 observed participants) and written through
+their contracts in srflow.results. The SR and mixed-model results are the real output of
+the pipeline's stages (srflow.stages.sr_stage and mixed_stage) on those scores: two SR specs,
+one that fails (an empty reference group), one mixed model and one that fails (a constant
+predictor). The trajectory tables are made here in the shape of the selection stage's output
+and written and read through their contracts. The report is always built from files read
+back through srflow.report.load_report_inputs, as the report rule does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,16 +27,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from srflow import results
 from srflow.config import load_config
+from srflow.errors import InputError
 from srflow.report import (
+    ReportFiles,
     ReportInputs,
+    SRResults,
     build_report,
     config_sha256,
     load_report_inputs,
     suppress_count,
     write_report,
 )
-from srflow.report.text import GROLTS_ITEMS
+from srflow.report.grolts import GROLTS_ITEMS
 
 # ----------------------------------------------------------------------------- fixture
 
@@ -46,7 +55,8 @@ def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", co
         "cohorts": {
             "demo": {
                 "input": "data/demo.csv",
-                "columns": {"participant": "id", "wave": "wave", "time": "day", "covariates": {"age": "numeric"}},
+                "columns": {"participant": "id", "wave": "wave", "time": "day",
+                            "covariates": {"age": "numeric", "site": "numeric"}},
                 "missing_codes": [-99],
                 "on_invalid": on_invalid,
                 "instruments": {
@@ -68,11 +78,14 @@ def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", co
 
 
 FULL_SR = {
-    "per_wave": {"level": "wave", "form": "quadratic"},
+    "per_wave": {"level": "wave", "form": "quadratic", "waves": [1, 2]},
     "person": {"level": "period", "form": "linear", "outliers": "winsorize", "min_waves": 2},
-    "windows": {"level": "sliding", "window": 2},
+    # nobody is 999 years old: the reference group is empty, so the spec fails (with the reason)
+    "windows": {"level": "sliding", "window": 2, "reference": {"column": "age", "value": 999}},
 }
-FULL_MIXED = {"reactivity": {"fixed": ["E", "wave"], "random": ["E"]}, "broken": {"fixed": ["E"]}}
+# site is constant in the fixture: the 'broken' model cannot be fitted
+FULL_MIXED = {"reactivity": {"fixed": ["E", "wave"], "random": ["E"]}, "intercepts": {"fixed": ["E"]},
+              "broken": {"fixed": ["E", "site"]}}
 FULL_TRAJ = {"problems": {"variable": "P", "classes": [1, 3], "degree": 2, "starts": 20}}
 
 
@@ -82,16 +95,17 @@ def make_scores() -> pd.DataFrame:
     rows = []
     for index, pid in enumerate(IDS):
         waves = [1] + ([2] if index < 33 else []) + ([3] if index < 3 else [])
+        person = float(rng.normal(0, 1.5))  # a participant's own level: a random intercept
         for wave in waves:
             e = float(rng.gamma(2.0, 3.0))
-            p = 4.0 + 0.7 * e + float(rng.normal(0, 2.0))
+            p = 4.0 + person + 0.7 * e + float(rng.normal(0, 2.0))
             rows.append({"participant_id": pid, "wave": wave, "time": 30.0 * (wave - 1) + index % 4, "P": p, "E": e,
-                         "ghq12": p, "hassles": e * 0.6, "events": e * 0.4, "age": 20.0 + index})
+                         "ghq12": p, "hassles": e * 0.6, "events": e * 0.4, "age": 20.0 + index, "site": 1.0})
     scores = pd.DataFrame(rows)
     # P missing for 2 rows at wave 2, E missing for 1 row at wave 1
     scores.loc[scores.index[(scores["wave"] == 2)][:2], ["P", "ghq12"]] = np.nan
     scores.loc[scores.index[(scores["wave"] == 1)][5], ["E", "hassles", "events"]] = np.nan
-    return scores
+    return results.SCORES_TABLE.check(scores)
 
 
 def make_ledger(scores: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +125,7 @@ def make_ledger(scores: pd.DataFrame) -> pd.DataFrame:
         "reason": ["item_range"] * 6 + ["item_range; duplicate_id"] * 2 + ["duplicate_id"],
         "flags": [""] * 9,
     })
-    return pd.concat([kept, excluded], ignore_index=True)
+    return results.LEDGER_TABLE.check(pd.concat([kept, excluded], ignore_index=True))
 
 
 def make_failures(ledger: pd.DataFrame) -> pd.DataFrame:
@@ -122,86 +136,42 @@ def make_failures(ledger: pd.DataFrame) -> pd.DataFrame:
             rows.append({"source_row": r["source_row"], "participant_id": r["participant_id"], "wave": r["wave"],
                          "column": "GHQ_01" if check == "item_range" else "id", "value": "7", "check": check,
                          "message": f"{check} failed"})
-    return pd.DataFrame(rows)
+    return results.FAILURES_TABLE.check(pd.DataFrame(rows))
 
 
-def make_sr_results(scores: pd.DataFrame) -> dict:
-    both = scores.dropna(subset=["P", "E"])
-    out = {}
-    # per wave: quadratic line per wave, residual quantiles stored as probabilities/values
-    tables, lines = [], []
-    for wave, part in both.groupby("wave"):
-        coef = np.polyfit(part["E"], part["P"], 2) if len(part) > 3 else np.array([0.0, 0.7, 4.0])
-        expected = np.polyval(coef, part["E"])
-        sr = part["P"].to_numpy() - expected
-        tables.append(pd.DataFrame({"participant_id": part["participant_id"], "wave": wave, "E": part["E"], "P": part["P"],
-                                    "P_expected": expected, "sr": sr}))
-        probs = [0.1, 0.25, 0.5, 0.75, 0.9]
-        lines.append({"wave": int(wave), "form": "quadratic", "coefficients": {"Intercept": coef[2], "E": coef[1], "E^2": coef[0]},
-                      "se": {"Intercept": 0.5, "E": 0.1, "E^2": 0.01}, "r2": 0.41, "n_used": int(len(part)), "n_excluded": 0,
-                      "residual_quantiles": {"probabilities": probs, "values": np.quantile(sr, probs).tolist()}})
-    table = pd.concat(tables, ignore_index=True)
-    table["sr_z"] = (table["sr"] - table["sr"].mean()) / table["sr"].std()
-    out["per_wave"] = {"table": table, "line": {"spec": "per_wave", "lines": lines}}
-    # person level: one row per participant
-    means = both.groupby("participant_id", as_index=False)[["P", "E"]].mean()
-    coef = np.polyfit(means["E"], means["P"], 1)
-    expected = np.polyval(coef, means["E"])
-    person = pd.DataFrame({"participant_id": means["participant_id"], "E": means["E"], "P": means["P"], "P_expected": expected,
-                           "sr": means["P"] - expected})
-    person["sr_z"] = (person["sr"] - person["sr"].mean()) / person["sr"].std()
-    out["person"] = {"table": person, "line": {
-        "form": "linear", "r2": 0.38, "n_used": int(len(person)), "n_excluded": 3,
-        "coefficients": [{"term": "Intercept", "estimate": coef[1], "se": 0.4, "ci_low": coef[1] - 0.8, "ci_high": coef[1] + 0.8},
-                         {"term": "E", "estimate": coef[0], "se": 0.05, "ci_low": coef[0] - 0.1, "ci_high": coef[0] + 0.1}],
-        "linear_vs_quadratic": {"statistic": 1.2, "p": 0.27},
-    }}
-    out["windows"] = {
-        "table": pd.DataFrame(columns=["participant_id", "window", "E", "P", "P_expected", "sr", "sr_z"]),
-        "line": {"status": "failed", "reason": "no window has 5 participants with 2 observed waves"},
-    }
-    return out
-
-
-def make_mixed_results() -> dict:
-    fixed = pd.DataFrame({"term": ["Intercept", "E", "wave"], "estimate": [3.9, 0.71, -0.2], "se": [0.4, 0.05, 0.1],
-                          "statistic": [9.75, 14.2, -2.0], "p": [1e-12, 1e-9, 0.045], "ci_low": [3.1, 0.61, -0.4],
-                          "ci_high": [4.7, 0.81, 0.0]})
-    fit = {"method": "REML", "loglik": -160.25, "aic": 334.5, "bic": 352.1, "n_obs": 74, "n_groups": 40,
-           "variance_components": {"Intercept": {"sd": 1.1}, "E": {"sd": 0.2, "corr_Intercept": 0.3}, "Residual": {"sd": 1.9}},
-           "icc": 0.21, "converged": True, "singular": False, "gradient_norm": 2e-6, "optimizer": "L-BFGS-B",
-           "warnings": ["E slope variance is small"], "status": "ok"}
-    random = pd.DataFrame({"participant_id": IDS, "Intercept": np.linspace(-1, 1, 40), "E": np.linspace(-0.2, 0.2, 40)})
-    return {
-        "reactivity": {"fixed": fixed, "fit": fit, "random": random},
-        "broken": {"fixed": pd.DataFrame(columns=["term", "estimate", "se", "statistic", "p", "ci_low", "ci_high"]),
-                   "fit": {"status": "failed", "reason": "the design matrix is singular: E is constant"},
-                   "random": None},
-    }
-
-
-def make_trajectory_results() -> dict:
-    """K = 1..3; K = 3 has the lowest BIC but is degenerate (a class of 2), so K = 2 is chosen."""
-    selection = pd.DataFrame({"K": [1, 2, 3], "loglik": [-300.0, -280.0, -270.0], "npm": [4, 9, 14],
-                              "aic": [608.0, 578.0, 568.0], "bic": [615.0, 593.0, 590.0], "sabic": [603.0, 565.0, 546.0],
-                              "entropy": [1.0, 0.83, 0.88], "smallest_class_size": [40, 12, 2],
-                              "smallest_class_share": [1.0, 0.3, 0.05], "converged": [True, True, True],
-                              "degenerate": [False, False, True]})
+def make_trajectory_tables() -> dict[str, pd.DataFrame]:
+    """K = 1..3 as the selection stage writes them; K = 3 has the lowest BIC but is degenerate (a class of 2)."""
+    sizes = {1: [40], 2: [28, 12], 3: [26, 12, 2]}
+    selection = pd.DataFrame({
+        "method": "lcga", "degree": 2, "K": [1, 2, 3], "variance": "class", "loglik": [-300.0, -280.0, -270.0],
+        "npm": [4, 9, 14], "n_participants": 40, "n_observations": 76, "aic": [608.0, 578.0, 568.0],
+        "bic": [615.0, 593.0, 590.0], "sabic": [603.0, 565.0, 546.0], "entropy": [np.nan, 0.83, 0.88],
+        "smallest_class_size": [40, 12, 2], "smallest_class_share": [1.0, 0.3, 0.05],
+        "class_sizes": ["/".join(map(str, sizes[k])) for k in (1, 2, 3)], "converged": [True, True, True],
+        "n_starts": [1, 20, 20], "n_starts_at_best": [1, 12, 3], "degenerate": [False, False, True],
+        "degenerate_reason": ["", "", "class 3 has 2 participants (5.00%)"], "poorly_separated": False,
+        "status": "ok", "error": "",
+    })
     rows = []
-    for k, sizes in ((1, [40]), (2, [28, 12]), (3, [26, 12, 2])):
+    for k, counts in sizes.items():
         start = 0
-        for c, size in enumerate(sizes, start=1):
+        for c, size in enumerate(counts, start=1):
             for pid in IDS[start:start + size]:
-                post = {f"post_{j}": (0.9 if j == c else 0.1 / max(k - 1, 1)) if k > 1 else 1.0 for j in range(1, k + 1)}
-                rows.append({"participant_id": pid, "K": k, "class": c, "label": ["resilient", "chronic", "recovery"][c - 1], **post})
+                post = {f"post_{j}": (0.9 if j == c else 0.1 / max(k - 1, 1)) if k > 1 else 1.0 for j in range(1, 4)}
+                post.update({f"post_{j}": np.nan for j in range(k + 1, 4)})
+                rows.append({"participant_id": pid, "K": k, "class": c,
+                             "label": ["resilient", "chronic", "recovery"][c - 1], **post})
             start += size
-    classes = pd.DataFrame(rows)
+    classes = pd.DataFrame(rows).sort_values(["K", "participant_id"], kind="stable")
     curve_rows = []
-    for k in (1, 2, 3):
+    for k, counts in sizes.items():
         for c in range(1, k + 1):
-            for t in (1, 2, 3):
-                curve_rows.append({"K": k, "class": c, "time": t, "fitted": 4.0 + c * (t - 1) * 0.5, "observed": 4.1 + c * (t - 1) * 0.5})
-    return {"problems": {"selection": selection, "classes": classes, "curves": pd.DataFrame(curve_rows)}}
+            for t in (1.0, 2.0, 3.0):
+                curve_rows.append({"K": k, "class": c, "time": t, "fitted": 4.0 + c * (t - 1) * 0.5,
+                                   "observed_mean": 4.1 + c * (t - 1) * 0.5, "observed_sd": 1.0,
+                                   "n_observed": counts[c - 1] if t < 3 else 3,
+                                   "label": ["resilient", "chronic", "recovery"][c - 1]})
+    return {"selection": selection, "classes": classes, "curves": pd.DataFrame(curve_rows)}
 
 
 PROVENANCE = {"input_sha256": "ab" * 32, "input_file": "demo.csv", "seed": 7,
@@ -209,18 +179,41 @@ PROVENANCE = {"input_sha256": "ab" * 32, "input_file": "demo.csv", "seed": 7,
                            "snakemake": "9.27.0", "python": "3.11.9"}}
 
 
-def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, **config_kwargs) -> ReportInputs:
-    config, cohort = make_config(sr=sr, mixed=mixed, trajectories=trajectories, **config_kwargs)
+def write_results(base: Path, config, cohort, with_results: bool = True) -> None:
+    """Write the fixture's result files under ``base`` as the pipeline does (stages and contracts)."""
+    from srflow.stages import mixed_stage, sr_stage
+
     scores = make_scores()
     ledger = make_ledger(scores)
-    return ReportInputs(
-        cohort="demo", cohort_config=cohort, config_data=config.data, scores=scores, ledger=ledger,
-        failures=make_failures(ledger),
-        sr=make_sr_results(scores) if (with_results and sr) else None,
-        mixed=make_mixed_results() if (with_results and mixed) else None,
-        trajectories=make_trajectory_results() if (with_results and trajectories) else None,
-        provenance=PROVENANCE,
-    )
+    results.SCORES_TABLE.write(scores, base / "scores.parquet")
+    results.LEDGER_TABLE.write(ledger, base / "validation" / "ledger.csv")
+    results.FAILURES_TABLE.write(make_failures(ledger), base / "validation" / "failures.csv")
+    if not with_results:
+        return
+    scores_in = str(base / "scores.parquet")
+    for name in cohort.sr:
+        sr_stage(config.data, "demo", name, scores_in, str(base / "sr" / f"{name}.csv"),
+                 str(base / "sr" / f"{name}.line.json"))
+    for name in cohort.mixed_models:
+        mixed_stage(config.data, "demo", name, scores_in, *(str(base / "mixed" / f"{name}.{part}")
+                                                          for part in ("fixed.csv", "fit.json", "random.csv")))
+    for name in cohort.trajectories:
+        tables = make_trajectory_tables()
+        for part, contract in (("selection", results.SELECTION_TABLE), ("classes", results.CLASSES_TABLE),
+                               ("curves", results.CURVES_TABLE)):
+            contract.write(tables[part], base / "trajectories" / name / f"{part}.csv")
+
+
+def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, **config_kwargs) -> ReportInputs:
+    """The report's inputs, read back through the contracts from files the stages wrote."""
+    config, cohort = make_config(sr=sr, mixed=mixed, trajectories=trajectories, **config_kwargs)
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "results" / "demo"
+        write_results(base, config, cohort, with_results)
+        files = ReportFiles.in_folder(base, cohort)
+        if not with_results:
+            files = ReportFiles(scores=files.scores, ledger=files.ledger, failures=files.failures)
+        return load_report_inputs(files, cohort, config.data, PROVENANCE)
 
 
 @pytest.fixture(scope="module")
@@ -431,16 +424,33 @@ def test_grolts_rows_depend_on_trajectories(full_html):
 
 def test_failed_results_shown_with_reason(full_html):
     sr = visible_text(section_html(full_html, "sr"))
-    assert "Could not be computed: no window has 5 participants with 2 observed waves" in sr
+    assert "Could not be computed: SR spec 'windows': no row has age == 999, so the reference group is empty" in sr
     mixed = visible_text(section_html(full_html, "mixed"))
-    assert "Could not be computed: the design matrix is singular: E is constant" in mixed
-    # the working model's details are there
+    assert "Could not be computed: constant predictor: site takes one value in the rows used" in mixed
+
+
+def test_mixed_model_shows_what_the_writer_wrote(full_html):
+    """Every number is the one in the model's fixed.csv / fit.json (the stage's own output)."""
+    inputs = make_inputs()
+    reactivity, intercepts = inputs.mixed["reactivity"], inputs.mixed["intercepts"]
     fixed = table_with(full_html, "Fixed effects")
     assert fixed["header"] == ["term", "estimate", "SE", "z", "p", "95% CI low", "95% CI high"]
-    assert fixed["rows"][1][:2] == ["E", "0.710"] and fixed["rows"][0][4] == "<0.001"
-    assert "The optimiser (L-BFGS-B) converged" in mixed and "The fit is not singular." in mixed
-    assert "E slope variance is small" in mixed
-    assert "n observations 74" in mixed and "n participants 40" in mixed and "ICC (null model) 0.210" in mixed
+    e_row = reactivity.fixed.set_index("term").loc["E"]
+    assert fixed["rows"][1][:3] == ["E", f"{e_row['estimate']:.3f}", f"{e_row['se']:.3f}"]
+    assert fixed["rows"][1][4] == "<0.001"  # p = 7.5e-20 in fixed.csv
+    mixed = visible_text(section_html(full_html, "mixed"))
+    fit = reactivity.fit
+    assert fit.singular and not intercepts.fit.singular  # a random E slope the data cannot support
+    assert f"The optimiser ({fit.optimizer}) converged" in mixed
+    # the singular fit gets the report's warning box, in the mixed section as in the SR section
+    assert "Model 'reactivity' is singular: a random-effect SD is estimated near zero" in mixed
+    assert "Model 'intercepts' is singular" not in mixed and "The fit is not singular." in mixed
+    for warning in fit.warnings:
+        assert warning.replace("+/-", "+/-") in mixed
+    assert f"n observations {fit.n_obs}" in mixed and f"n participants {fit.n_groups}" in mixed
+    assert f"ICC (null model) {fit.icc:.3f}" in mixed
+    # 76 rows, 3 with P or E missing: 73 used; the stage's comparison-free fit of 40 participants
+    assert (fit.n_obs, fit.n_groups) == (73, 40)
 
 
 def test_trajectory_choice_skips_degenerate(full_html):
@@ -460,20 +470,26 @@ def test_sr_line_tables_and_figures(full_html):
     sr = section_html(full_html, "sr")
     coef = table_with(full_html, "Coefficients of the normative line")
     assert coef["header"] == ["line", "term", "estimate", "SE", "95% CI low", "95% CI high"]
-    assert [r[:2] for r in coef["rows"][:3]] == [["wave 1", "Intercept"], ["wave 1", "E"], ["wave 1", "E^2"]]
-    # scatter subset: wave-level spec has 73 scored units > max_points 100? no -> all drawn; person level 40
+    assert [r[:2] for r in coef["rows"]] == [[f"wave {w}", t] for w in (1, 2) for t in ("Intercept", "E", "E^2")]
+    # the coefficients are those of the line file, raw scale (E not centred), 4 decimals
+    line = make_inputs().sr["per_wave"].line
+    first = line.lines[0].coefficients[0]
+    assert coef["rows"][0][2:] == [f"{v:.4f}" for v in (first.estimate, first.se, first.ci_low, first.ci_high)]
+    # scatter subset: the wave-level spec has 70 scored units <= max_points 100 -> all drawn
     assert "random subset" not in sr
     assert sr.count("<figure") >= 7  # per_wave: scatter, QQ, histogram, by wave; person: scatter, QQ, histogram
     assert "residual quantiles stored with the line" in sr
 
 
 def test_scatter_downsampling_is_said_and_seeded(full_html):
-    assert "random subset" not in full_html  # 73 units <= max_points 100
-    inputs = make_inputs(sr={"per_wave": FULL_SR["per_wave"]}, mixed={}, trajectories={})
-    big = pd.concat([inputs.sr["per_wave"]["table"]] * 3, ignore_index=True)
-    inputs.sr = {"per_wave": {"table": big, "line": inputs.sr["per_wave"]["line"]}}
+    points = {"min_cell": 5, "max_points": 100, "individual_points": True}
+    assert "random subset" not in visible_text(build_report(make_inputs(mixed={}, trajectories={}, report=points)))
+    inputs = make_inputs(sr={"per_wave": FULL_SR["per_wave"]}, mixed={}, trajectories={}, report=points)
+    result = inputs.sr["per_wave"]
+    big = results.SR_TABLE.check(pd.concat([result.table] * 3, ignore_index=True))
+    inputs.sr = {"per_wave": SRResults(table=big, line=result.line)}
     html = build_report(inputs)
-    assert "A random subset of 100 of 219 units is drawn (seeded, seed 7)" in html
+    assert "A random subset of 100 of 210 units is drawn (seeded, seed 7)" in html
 
 
 def test_missing_sections_say_not_configured():
@@ -483,18 +499,27 @@ def test_missing_sections_say_not_configured():
     assert "Trajectory models: not configured" in html
 
 
-def test_configured_but_missing_results_and_odd_shapes():
+def test_configured_but_missing_results():
+    """Results handed to the report from Python may lack a configured spec: it is said, not guessed."""
     inputs = make_inputs()
-    inputs.sr = {"per_wave": {"table": None, "line": None}}  # person/windows absent entirely
-    inputs.mixed = {"reactivity": {"fixed": None, "fit": {"converged": "False", "singular": "True"}, "random": None}}
-    inputs.trajectories = {"problems": {"selection": pd.DataFrame({"K": [1, 2]}), "classes": None, "curves": None}}
-    html = build_report(inputs)
-    text = visible_text(html)
+    inputs.sr = {"per_wave": inputs.sr["per_wave"]}
+    inputs.mixed = {"reactivity": inputs.mixed["reactivity"]}
+    text = visible_text(build_report(inputs))
     assert "No results found for this spec (expected sr/person.csv and sr/person.line.json)" in text
-    assert "The SR table is empty or missing." in text
-    assert "did not meet its convergence criterion" in text and "The fit is singular" in text
-    assert "No K could be chosen: every solution is degenerate, failed, or lacks a BIC." in text  # no BIC column
     assert "No results found for this model (expected mixed/broken.fit.json)" in text
+
+
+def test_unconverged_fit_and_unchoosable_k_are_said():
+    inputs = make_inputs(sr={})
+    reactivity = inputs.mixed["reactivity"]
+    inputs.mixed = {**inputs.mixed, "reactivity": dataclasses.replace(
+        reactivity, fit=dataclasses.replace(reactivity.fit, converged=False))}
+    traj = inputs.trajectories["problems"]
+    every_degenerate = results.SELECTION_TABLE.check(traj.selection.assign(degenerate=True))
+    inputs.trajectories = {"problems": dataclasses.replace(traj, selection=every_degenerate)}
+    text = visible_text(build_report(inputs))
+    assert "did not meet its convergence criterion" in text and "Model 'reactivity' is singular" in text
+    assert "No K could be chosen: every solution is degenerate, failed, or lacks a BIC." in text
 
 
 def test_render_is_deterministic(full_html):
@@ -544,43 +569,55 @@ def test_footer_provenance(full_html):
     assert not re.search(r"20\d\d-\d\d-\d\d", full_html)  # no date stamp
 
 
-def test_load_report_inputs_round_trip(tmp_path, full_html):
-    inputs = make_inputs()
+def test_report_reads_the_rule_inputs_only(tmp_path, full_html):
+    """The rule's inputs, grouped by spec, give the same report; a stale spec's files are refused."""
+    config, cohort = make_config(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ)
     base = tmp_path / "results" / "demo"
-    (base / "validation").mkdir(parents=True)
-    inputs.scores.to_parquet(base / "scores.parquet", index=False)
-    inputs.ledger.to_csv(base / "validation" / "ledger.csv", index=False)
-    inputs.failures.to_csv(base / "validation" / "failures.csv", index=False)
-    (base / "sr").mkdir()
-    for name, result in inputs.sr.items():
-        result["table"].to_csv(base / "sr" / f"{name}.csv", index=False)
-        (base / "sr" / f"{name}.line.json").write_text(json.dumps(result["line"]))
-    (base / "mixed").mkdir()
-    for name, result in inputs.mixed.items():
-        result["fixed"].to_csv(base / "mixed" / f"{name}.fixed.csv", index=False)
-        (base / "mixed" / f"{name}.fit.json").write_text(json.dumps(result["fit"]))
-        if result["random"] is not None:
-            result["random"].to_csv(base / "mixed" / f"{name}.random.csv", index=False)
-    for name, result in inputs.trajectories.items():
-        (base / "trajectories" / name).mkdir(parents=True)
-        for part, frame in result.items():
-            frame.to_csv(base / "trajectories" / name / f"{part}.csv", index=False)
-    loaded = load_report_inputs(tmp_path / "results", inputs.cohort_config, inputs.config_data, PROVENANCE)
-    assert sorted(loaded.sr) == ["per_wave", "person", "windows"] and sorted(loaded.mixed) == ["broken", "reactivity"]
+    write_results(base, config, cohort)
+    folder = ReportFiles.in_folder(base, cohort)
+    rule_inputs = {
+        "scores": str(folder.scores), "ledger": str(folder.ledger), "failures": str(folder.failures),
+        "sr": [str(p) for name in cohort.sr for p in folder.sr[name].values()],
+        "mixed": [str(p) for name in cohort.mixed_models for p in folder.mixed[name].values()],
+        "trajectories": [str(p) for name in cohort.trajectories for p in folder.trajectories[name].values()],
+    }
+    files = ReportFiles.from_rule_inputs(rule_inputs)
+    assert files == folder
+    loaded = load_report_inputs(files, cohort, config.data, PROVENANCE)
+    assert list(loaded.sr) == ["per_wave", "person", "windows"] and sorted(loaded.mixed) == ["broken", "intercepts", "reactivity"]
     assert loaded.ledger["reason"].iloc[0] == ""  # empty reasons stay empty text
-    html_loaded = build_report(loaded)
-    # the same content as the in-memory inputs (CSV round trip changes no displayed value)
-    assert html_loaded == full_html
+    assert build_report(loaded) == full_html
     out = write_report(loaded, tmp_path / "out" / "report.html")
-    assert out.read_text(encoding="utf-8") == html_loaded
+    assert out.read_text(encoding="utf-8") == full_html
+    # an extra file left in the folder is not an input, so it is not read: the folder is never listed
+    (base / "sr" / "old_spec.line.json").write_text("{}")
+    assert build_report(load_report_inputs(ReportFiles.in_folder(base, cohort), cohort, config.data, PROVENANCE)) == full_html
+    # results of a spec the config no longer has are refused, not shown
+    _, fewer = make_config(sr={"per_wave": FULL_SR["per_wave"]}, mixed=FULL_MIXED, trajectories=FULL_TRAJ)
+    with pytest.raises(InputError, match=r"SR spec\(s\) \['person', 'windows'\], which the config does not have"):
+        load_report_inputs(files, fewer, config.data, PROVENANCE)
+    with pytest.raises(InputError, match="is not a sr output"):
+        ReportFiles.from_rule_inputs({**rule_inputs, "sr": rule_inputs["sr"] + [str(base / "scores.csv")]})
+    with pytest.raises(InputError, match="lack the line file"):
+        ReportFiles.from_rule_inputs({**rule_inputs, "sr": [str(folder.sr["person"]["table"])]})
 
 
-def test_load_report_inputs_requires_scores(tmp_path):
-    from srflow.errors import InputError
-
-    inputs = make_inputs()
-    with pytest.raises(InputError, match="no scores table"):
-        load_report_inputs(tmp_path, inputs.cohort_config, inputs.config_data)
+def test_missing_or_malformed_input_names_the_file_and_rule(tmp_path):
+    config, cohort = make_config(sr={"per_wave": FULL_SR["per_wave"]})
+    base = tmp_path / "results" / "demo"
+    write_results(base, config, cohort)
+    files = ReportFiles.in_folder(base, cohort)
+    line_path = files.sr["per_wave"]["line"]
+    line = json.loads(line_path.read_text())
+    line["coef"] = line.pop("lines")  # an alias no writer produces
+    line_path.write_text(json.dumps(line))
+    with pytest.raises(results.ResultContractError) as error:
+        load_report_inputs(files, cohort, config.data)
+    message = str(error.value)
+    assert str(line_path) in message and "unknown key(s) ['coef']" in message and "rule 'sr_scores'" in message
+    files.scores.unlink()
+    with pytest.raises(results.ResultContractError, match=r"scores table is missing.*rule 'score'"):
+        load_report_inputs(files, cohort, config.data)
 
 
 def test_collect_provenance_hashes(tmp_path):
@@ -598,24 +635,9 @@ def test_collect_provenance_hashes(tmp_path):
     assert provenance["packages"]["numpy"] == np.__version__ and provenance["packages"]["pandas"] == pd.__version__
 
 
-def test_residual_quantile_layouts():
-    from srflow.report.context import _parse_quantiles
-
-    # Phi^-1(0.5) = 0, Phi^-1(0.975) = 1.959964 (normal table); tolerance 1e-6
-    t, s = _parse_quantiles({"residual_quantiles": {"probabilities": [0.025, 0.5, 0.975], "values": [-2.0, 0.1, 2.1]}})
-    np.testing.assert_allclose(t, [-1.959964, 0.0, 1.959964], atol=1e-6)
-    np.testing.assert_allclose(s, [-2.0, 0.1, 2.1])
-    t, s = _parse_quantiles({"qq": {"theoretical": [-1, 0, 1], "sample": [-1.5, 0, 1.4]}})
-    np.testing.assert_allclose(t, [-1, 0, 1])
-    t, s = _parse_quantiles({"quantiles": {"0.025": -2.0, "0.5": 0.0, "0.975": 2.0}})
-    np.testing.assert_allclose(t, [-1.959964, 0.0, 1.959964], atol=1e-6)
-    assert _parse_quantiles({"quantiles": "not a table"}) is None
-    assert _parse_quantiles({}) is None
-
-
 def test_grolts_when_trajectory_results_are_missing():
     inputs = make_inputs(sr={}, mixed={})
-    inputs.trajectories = None  # configured, but nothing was computed
+    inputs.trajectories = {}  # configured, but no results handed over
     html = build_report(inputs)
     table = [t for t in tables(html) if t["caption"].startswith("GRoLTS items")][0]
     marks = {r[0]: r[2] for r in table["rows"]}
@@ -656,15 +678,13 @@ def test_write_key_figures(tmp_path):
         write_key_figures(inputs, {"overview": tmp_path / "x.pdf"})
 
 
-def test_provenance_versions_key_and_missing_packages():
-    # srflow.stages.provenance names the mapping "versions" and marks absent packages "not installed"
+def test_provenance_packages_and_missing_input_hash():
     inputs = make_inputs(sr={}, mixed={}, trajectories={})
     inputs.provenance = {"config_sha256": "cd" * 32, "input_file": "demo.csv", "input_sha256": None, "seed": 7,
-                         "versions": {"srflow": "0.1.0", "numpy": "2.4.0", "statsmodels": "not installed"}}
+                         "packages": {"srflow": "0.1.0", "numpy": "2.4.0"}}
     html = build_report(inputs)
     methods = visible_text(section_html(html, "methods"))
     assert "numpy 2.4.0 (Harris et al., 2020)" in methods
-    assert "not installed" not in html
     footer = visible_text(html.split('<footer id="reproducibility">')[1])
     assert f"Config SHA-256 {'cd' * 32}" in footer and "Input SHA-256 –" in footer
 
@@ -676,7 +696,67 @@ def test_chosen_k_at_the_edge_of_the_range_is_flagged():
     assert "is the largest number of classes fitted" not in inside
 
     inputs = make_inputs()
-    inputs.trajectories["problems"]["selection"]["degenerate"] = False
+    traj = inputs.trajectories["problems"]
+    none_degenerate = results.SELECTION_TABLE.check(traj.selection.assign(degenerate=False))
+    inputs.trajectories = {"problems": dataclasses.replace(traj, selection=none_degenerate)}
     edge = build_report(inputs)
     assert "Chosen number of classes: K = 3" in edge
     assert "K = 3 is the largest number of classes fitted, so BIC may still fall with more classes" in edge
+
+
+def test_disclosure_matches_the_claim(full_html):
+    """Default: binned densities, cells under min_cell blank, and the header says so; points only when asked."""
+    header = visible_text(full_html.split("</header>")[0])
+    assert "no individual-level data appear in this report (E–P relations are drawn as binned densities" in header
+    sr = visible_text(section_html(full_html, "sr"))
+    assert "E–P scatter" not in sr and "Each point is one scored unit" not in sr
+    # per_wave: 70 units -> k = sqrt(70 / 10) = 2.6, clipped to 6 cells per axis
+    assert "E–P relation of spec per_wave as a binned density (6 × 6 cells" in sr
+    assert "Cells with fewer than 5 units are left blank, so no individual observation is shown." in sr
+    points = build_report(make_inputs(mixed={}, trajectories={},
+                                      report={"min_cell": 5, "max_points": 100, "individual_points": True}))
+    header = visible_text(points.split("</header>")[0])
+    assert "the E–P scatter plots show every scored unit as an unlabelled point" in header
+    assert "Each point is one scored unit (report.individual_points: true)" in visible_text(points)
+
+
+def test_histogram_bins_under_min_cell_are_merged_not_dropped():
+    from srflow.report.figures import merge_small_bins
+
+    # hand-worked: 1 joins the 0 then the 7 on its right (8); the tail 4, 0, 2 all join the 30 (36)
+    counts, edges = merge_small_bins(np.array([0, 1, 0, 7, 20, 30, 4, 0, 2]), np.arange(10.0), 5)
+    assert counts.tolist() == [0, 8, 20, 36] and edges.tolist() == [0.0, 1.0, 4.0, 5.0, 9.0]
+    assert counts.sum() == 64  # every unit still counted
+    rng = np.random.default_rng(5)
+    for _ in range(50):  # random tails: no bin is left with 1..4 units, totals kept
+        raw = rng.poisson(rng.uniform(0, 12, size=20))
+        merged, merged_edges = merge_small_bins(raw, np.linspace(-5, 5, 21), 5)
+        assert merged.sum() == raw.sum() and len(merged_edges) == len(merged) + 1
+        assert not np.any((merged > 0) & (merged < 5)) or len(merged) == 1
+    html = build_report(make_inputs(mixed={}, trajectories={}))
+    assert "a bin with fewer than 5 units is merged with its neighbour toward the centre" in visible_text(html)
+    assert "are not drawn" not in visible_text(section_html(html, "sr"))
+
+
+def test_singular_multilevel_sr_line_gets_the_same_warning_box():
+    inputs = make_inputs(sr={"ml": {"level": "multilevel"}}, mixed={}, trajectories={})
+    result = inputs.sr["ml"]
+    entry = result.line.lines[0]
+    singular = dataclasses.replace(entry, singular=True,
+                                   random_effects=dataclasses.replace(entry.random_effects, corr=1.0))
+    inputs.sr = {"ml": SRResults(table=result.table, line=dataclasses.replace(result.line, lines=(singular,)))}
+    sr = section_html(build_report(inputs), "sr")
+    assert '<div class="note note-warn">' in sr
+    assert ("The multilevel line is singular: a random-effect SD is estimated near zero or a correlation at ±1 "
+            "(intercept–slope correlation 1.000)") in visible_text(sr)
+
+
+def test_every_intercept_and_sd_says_where_it_is_centred(full_html):
+    coef = table_with(full_html, "Coefficients of the normative line")
+    assert "intercepts at E = 0" in coef["caption"]
+    details = [t for t in tables(full_html) if t["caption"].startswith("Fit of the normative line")][0]
+    assert "E center" in details["header"] and "random-effect SDs (intercept SD included) are at that E" in details["caption"]
+    centre = make_inputs().sr["per_wave"].line.lines[0].E_center
+    assert details["rows"][0][details["header"].index("E center")] == f"{centre:.3f}"
+    assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Fixed effects")["caption"]
+    assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Variance components")["caption"]

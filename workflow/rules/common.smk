@@ -148,7 +148,7 @@ def trajectory_k_values(cohort, name):
 
 
 def report_inputs(wildcards):
-    """Everything the report of a cohort gathers."""
+    """Everything the report of a cohort reads: it reads these files and no others."""
     cohort = wildcards.cohort
     return {
         "scores": f"results/{cohort}/scores.parquet",

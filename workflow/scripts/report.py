@@ -7,7 +7,7 @@ run_logged(
     report_stage,
     config_data=snakemake.config,
     cohort_name=snakemake.wildcards.cohort,
-    results_dir=f"results/{snakemake.wildcards.cohort}",
+    inputs=snakemake.input,
     html_out=snakemake.output.html,
     figures_out={"overview": snakemake.output.overview, "scores": snakemake.output.scores},
 )

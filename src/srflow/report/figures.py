@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import matplotlib
 import numpy as np
@@ -146,7 +146,7 @@ def participation_plot(
     left, right = axes[0]
     x = np.arange(len(waves))
     with matplotlib.rc_context(STYLE):
-        for (label, values), marker in zip(series.items(), ["o", "s", "^", "D"]):
+        for (label, values), marker in zip(series.items(), ["o", "s", "^", "D"], strict=False):
             shown = np.where(np.asarray(values, float) >= min_cell, values, np.nan)
             left.plot(x, shown, marker=marker, markersize=4, linewidth=1.4, label=label)
         left.set_xticks(x, [str(w) for w in waves])
@@ -173,7 +173,7 @@ def box_panels(panels: list[tuple[str, list[dict]]], ylabels: Sequence[str], xla
     n = len(panels)
     fig, axes = new_figure(7.2 if n > 1 else 5.2, 3.0, ncols=n)
     with matplotlib.rc_context(STYLE):
-        for ax, (title, stats), ylabel in zip(axes[0], panels, ylabels):
+        for ax, (title, stats), ylabel in zip(axes[0], panels, ylabels, strict=True):
             if stats:
                 ax.bxp(
                     stats,
@@ -247,17 +247,82 @@ def qq_plot(sets: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
     return fig
 
 
-def histogram(counts: np.ndarray, edges: np.ndarray, min_cell: int, xlabel: str) -> Figure:
-    """Bars of precomputed bin counts; bins holding fewer than ``min_cell`` units are not drawn."""
+def merge_small_bins(counts: np.ndarray, edges: np.ndarray, min_cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge every bin holding 1 .. min_cell - 1 units into its neighbour toward the centre.
+
+    Repeats until each bin holds 0 or at least ``min_cell`` units (all of them in one bin if
+    there are fewer than ``min_cell`` in total); the total count is kept.
+
+    Examples
+    --------
+    >>> counts, edges = merge_small_bins(np.array([2, 10, 12, 1, 3]), np.arange(6.0), 5)
+    >>> counts.tolist(), edges.tolist()
+    ([12, 16], [0.0, 2.0, 5.0])
+    """
+    counts, edges = [int(c) for c in counts], [float(e) for e in edges]
+    while len(counts) > 1:
+        small = [i for i, c in enumerate(counts) if 0 < c < min_cell]
+        if not small:
+            break
+        i = small[0]
+        # toward the centre: the side holding more units beyond this bin
+        left, right = sum(counts[:i]), sum(counts[i + 1:])
+        j = i - 1 if (i == len(counts) - 1 or (i > 0 and left > right)) else i + 1
+        low, high = min(i, j), max(i, j)
+        counts[low:high + 1] = [counts[low] + counts[high]]
+        del edges[high]
+    return np.asarray(counts, dtype=np.int64), np.asarray(edges, dtype=float)
+
+
+def histogram(counts: np.ndarray, edges: np.ndarray, xlabel: str) -> Figure:
+    """Bars of precomputed bin counts (bins may differ in width: merged small bins).
+
+    Bar heights are counts per base bin width (the narrowest bin), so a merged bin is as
+    tall as its units spread over the bins it replaced, and its area is its count.
+    """
     fig, axes = new_figure(4.8, 3.4)
     ax = axes[0][0]
-    shown = np.where(counts >= min_cell, counts, 0)
+    widths = np.diff(edges)
+    base = widths.min()
     with matplotlib.rc_context(STYLE):
-        ax.bar(edges[:-1], shown, width=np.diff(edges), align="edge", color="#9cbcd6", edgecolor="#2f6f9f", linewidth=0.4)
+        ax.bar(edges[:-1], counts * base / widths, width=widths, align="edge", color="#9cbcd6", edgecolor="#2f6f9f",
+               linewidth=0.4)
         ax.axvline(0, color="#6b7280", linewidth=1, linestyle=":")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("count")
+        ax.set_ylabel(f"count per {base:.2g} of {xlabel}")
     return fig
+
+
+def density_with_lines(
+    x: np.ndarray,
+    y: np.ndarray,
+    lines: list[tuple[str, np.ndarray, np.ndarray]],
+    xlabel: str,
+    ylabel: str,
+    min_cell: int,
+) -> tuple[Figure, int]:
+    """The E-P relation as a binned density (cells under ``min_cell`` left blank) with the normative line(s).
+
+    The grid has k x k cells, k = sqrt(n / (2 min_cell)) clipped to 6 .. 30, so an average
+    cell holds about twice ``min_cell`` units whatever the sample size. Returns the figure and k.
+    """
+    bins = int(np.clip(np.sqrt(len(x) / (2.0 * min_cell)), 6, 30))
+    counts, x_edges, y_edges = np.histogram2d(x, y, bins=bins)
+    shown = np.where(counts >= min_cell, counts, np.nan).T  # rows are y for pcolormesh
+    fig, axes = new_figure(6.4, 4.2)
+    ax = axes[0][0]
+    with matplotlib.rc_context(STYLE):
+        mesh = ax.pcolormesh(x_edges, y_edges, shown, cmap="Blues", vmin=0, shading="flat", rasterized=False)
+        fig.colorbar(mesh, ax=ax, label=f"units per cell (cells < {min_cell} blank)")
+        many = len(lines) > 8
+        for index, (label, line_x, line_y) in enumerate(lines):
+            color = matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1)) if many else PALETTE[(index + 1) % len(PALETTE)]
+            ax.plot(line_x, line_y, color=color, linewidth=2.0, label=None if many else label)
+        if not many and any(label for label, _, _ in lines):
+            ax.legend(loc="upper left", ncols=2 if len(lines) > 4 else 1)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    return fig, bins
 
 
 def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figure:
@@ -272,7 +337,7 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
     fig, axes = new_figure(7.2, 2.5 * nrows + 0.3, ncols=ncols, nrows=nrows, sharey=True)
     flat = axes.ravel()
     with matplotlib.rc_context(STYLE):
-        for ax, panel in zip(flat, panels):
+        for ax, panel in zip(flat, panels, strict=False):  # the grid may have spare axes
             for index, cls in enumerate(panel["classes"]):
                 color = PALETTE[index % len(PALETTE)]
                 ax.plot(cls["time"], cls["fitted"], color=color, linewidth=2.0, label=cls["label"])

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
-from typing import Mapping
-
 from srflow.errors import InputError
 from srflow.report import figures as fg
-from srflow.report.context import ReportBuilder, ReportInputs
+from srflow.report.blocks import ReportContext
+from srflow.report.data_sections import overview_figure, scores_figure
 from srflow.report.formatting import suppress_count
+from srflow.report.inputs import ReportInputs
+from srflow.report.sections import build_sections, footer
 
 
 def _environment() -> jinja2.Environment:
@@ -47,19 +49,20 @@ def build_report(inputs: ReportInputs) -> str:
         bytes), no participant id and no row-level table; counts below the configured
         ``report.min_cell`` are shown as "<min_cell".
     """
-    builder = ReportBuilder(inputs)
-    sections = builder.sections()
+    ctx = ReportContext.from_inputs(inputs)
+    sections = build_sections(inputs, ctx)
     env = _environment()
     css = env.loader.get_source(env, "style.css")[0]
     template = env.get_template("report.html.j2")
     html = template.render(
-        title=builder.title,
+        title=ctx.title,
         cohort=inputs.cohort,
         sections=sections,
-        footer=builder.footer(),
+        footer=footer(inputs, ctx),
         css=Markup(css),
-        min_cell=builder.min_cell,
-        participants=suppress_count(builder.n_participants, builder.min_cell),
+        min_cell=ctx.min_cell,
+        individual_points=ctx.individual_points,
+        participants=suppress_count(ctx.n_participants, ctx.min_cell),
     )
     # One newline convention whatever the platform.
     return html.replace("\r\n", "\n")
@@ -105,7 +108,7 @@ def write_key_figures(inputs: ReportInputs, paths: Mapping[str, str | Path]) -> 
     InputError
         For an unknown figure name or suffix, or when the data hold nothing to draw.
     """
-    builder = ReportBuilder(inputs)
+    ctx = ReportContext.from_inputs(inputs)
     written = {}
     for name, path in paths.items():
         path = Path(path)
@@ -113,9 +116,7 @@ def write_key_figures(inputs: ReportInputs, paths: Mapping[str, str | Path]) -> 
             raise InputError(f"unknown report figure '{name}'; choose from {', '.join(KEY_FIGURES)}")
         if path.suffix.lower() not in {".svg", ".png"}:
             raise InputError(f"report figure '{name}': write .svg or .png, not '{path.suffix}' ({path})")
-        made = builder.overview_figure() if name == "overview" else builder.scores_figure()
-        if made is None:
-            raise InputError(f"report figure '{name}': the scores table has no P or E column to draw")
+        made = overview_figure(ctx) if name == "overview" else scores_figure(ctx)
         path.parent.mkdir(parents=True, exist_ok=True)
         fg.save_standalone(made[0], path, title=made[1])
         written[name] = path

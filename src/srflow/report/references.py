@@ -1,0 +1,90 @@
+"""The report's reference list and the one way a reference is cited."""
+
+from __future__ import annotations
+
+#: The reference list; keys are used to cite. DOIs are shown as text, never linked.
+REFERENCES: dict[str, dict[str, str]] = {
+    "kalisch2017": {
+        "cite": "Kalisch et al., 2017",
+        "text": (
+            "Kalisch R, Baker DG, Basten U, et al. (2017). The resilience framework as a strategy to combat "
+            "stress-related disorders. Nature Human Behaviour, 1, 784–790. doi:10.1038/s41562-017-0200-8"
+        ),
+    },
+    "kalisch2021": {
+        "cite": "Kalisch et al., 2021",
+        "text": (
+            "Kalisch R, Köber G, Binder H, et al. (2021). The Frequent Stressor and Mental Health Monitoring-"
+            "Paradigm: a proposal for the operationalization and measurement of resilience and the "
+            "identification of resilience processes in longitudinal observational studies. Frontiers in "
+            "Psychology, 12, 710493. doi:10.3389/fpsyg.2021.710493"
+        ),
+    },
+    "bonanno2004": {
+        "cite": "Bonanno, 2004",
+        "text": (
+            "Bonanno GA (2004). Loss, trauma, and human resilience: have we underestimated the human capacity "
+            "to thrive after extremely aversive events? American Psychologist, 59(1), 20–28. "
+            "doi:10.1037/0003-066X.59.1.20"
+        ),
+    },
+    "vandeschoot2017": {
+        "cite": "van de Schoot et al., 2017",
+        "text": (
+            "van de Schoot R, Sijbrandij M, Winter SD, Depaoli S, Vermunt JK (2017). The GRoLTS-Checklist: "
+            "guidelines for reporting on latent trajectory studies. Structural Equation Modeling, 24(3), "
+            "451–467. doi:10.1080/10705511.2016.1247646"
+        ),
+    },
+    "molder2021": {
+        "cite": "Mölder et al., 2021",
+        "text": (
+            "Mölder F, Jablonski KP, Letcher B, et al. (2021). Sustainable data analysis with Snakemake. "
+            "F1000Research, 10, 33. doi:10.12688/f1000research.29032.2"
+        ),
+    },
+    "harris2020": {
+        "cite": "Harris et al., 2020",
+        "text": (
+            "Harris CR, Millman KJ, van der Walt SJ, et al. (2020). Array programming with NumPy. Nature, 585, "
+            "357–362. doi:10.1038/s41586-020-2649-2"
+        ),
+    },
+    "mckinney2010": {
+        "cite": "McKinney, 2010",
+        "text": (
+            "McKinney W (2010). Data structures for statistical computing in Python. Proceedings of the 9th "
+            "Python in Science Conference, 56–61. doi:10.25080/Majora-92bf1922-00a"
+        ),
+    },
+    "seabold2010": {
+        "cite": "Seabold & Perktold, 2010",
+        "text": (
+            "Seabold S, Perktold J (2010). Statsmodels: econometric and statistical modeling with Python. "
+            "Proceedings of the 9th Python in Science Conference, 92–96. doi:10.25080/Majora-92bf1922-011"
+        ),
+    },
+    "virtanen2020": {
+        "cite": "Virtanen et al., 2020",
+        "text": (
+            "Virtanen P, Gommers R, Oliphant TE, et al. (2020). SciPy 1.0: fundamental algorithms for scientific "
+            "computing in Python. Nature Methods, 17, 261–272. doi:10.1038/s41592-019-0686-2"
+        ),
+    },
+    "hunter2007": {
+        "cite": "Hunter, 2007",
+        "text": (
+            "Hunter JD (2007). Matplotlib: a 2D graphics environment. Computing in Science & Engineering, 9(3), "
+            "90–95. doi:10.1109/MCSE.2007.55"
+        ),
+    },
+}
+
+
+def cite(key: str, used: list[str]) -> str:
+    """The in-text citation of ``key``, remembering (once) that it was cited."""
+    if key not in used:
+        used.append(key)
+    return REFERENCES[key]["cite"]
+
+

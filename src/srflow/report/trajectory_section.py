@@ -1,0 +1,255 @@
+"""The trajectory section: per spec, the model-selection table, class curves per K and class sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from srflow.report import figures as fg
+from srflow.report import text as tx
+from srflow.report.blocks import (
+    FigureNumbers,
+    ReportContext,
+    Section,
+    Table,
+    is_missing,
+    label,
+    scrub_counts,
+    slug,
+    yes_no,
+)
+from srflow.report.formatting import (
+    DASH,
+    format_number,
+    format_p,
+    format_share,
+    humanize,
+    is_count_name,
+    is_suppressed,
+)
+from srflow.report.inputs import TrajectoryResults
+
+
+@dataclasses.dataclass(frozen=True)
+class TrajectoryFacts:
+    """What the GRoLTS checklist cites from the trajectory results."""
+
+    trajectory_results: bool = False
+    entropy: bool = False
+    starts_share: bool = False
+
+    def merge(self, other: TrajectoryFacts) -> TrajectoryFacts:
+        pairs = zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)
+        return TrajectoryFacts(*(a or b for a, b in pairs))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Classes:
+    """Class sizes, totals per K, labels and mean posteriors of the assigned class."""
+
+    sizes: pd.DataFrame
+    totals: dict
+    labels: dict
+    avepp: dict
+
+
+def trajectories_section(ctx: ReportContext, figures: FigureNumbers, trajectories: dict[str, TrajectoryResults]
+                         ) -> tuple[Section, TrajectoryFacts]:
+    """One subsection per configured trajectory spec; also the facts the GRoLTS checklist cites."""
+    section = Section("trajectories", "Trajectory models")
+    configured = dict(ctx.cohort_config.trajectories)
+    facts = TrajectoryFacts()
+    if not configured:
+        section.add("note", tone="info", text="Trajectory models: not configured (add a trajectories block to the "
+                                              "config).")
+        return section, facts
+    for name, spec in configured.items():
+        section.add("h3", text=f"Trajectories: {name}", id=f"traj-{slug(name)}")
+        section.add("p", text=tx.describe_trajectory_spec(name, spec))
+        result = trajectories.get(name)
+        if result is None:
+            section.add("note", tone="warn", text=f"No results found for this spec (expected trajectories/{name}/"
+                                                  "selection.csv).")
+            continue
+        facts = facts.merge(_trajectory(ctx, figures, section, name, result, spec))
+    return section, facts
+
+
+def _class_summary(classes: pd.DataFrame, curves: pd.DataFrame) -> _Classes:
+    sizes = classes.groupby(["K", "class"], sort=True).size().rename("n").reset_index()
+    totals = classes.groupby("K", sort=True).size().to_dict()
+    labels = classes.groupby(["K", "class"], sort=True)["label"].first().astype("str").to_dict()
+    avepp = {}
+    for (k, c), part in classes.groupby(["K", "class"], sort=True):
+        column = f"post_{label(c)}"
+        if column in part:
+            avepp[(k, c)] = float(pd.to_numeric(part[column], errors="coerce").mean())
+    for key, name in curves.groupby(["K", "class"], sort=True)["label"].first().astype("str").items():
+        labels.setdefault(key, name)
+    return _Classes(sizes=sizes, totals=totals, labels=labels, avepp=avepp)
+
+
+def _trajectory(ctx: ReportContext, figures: FigureNumbers, section: Section, name: str, result: TrajectoryResults,
+                spec: dict[str, Any]) -> TrajectoryFacts:
+    selection = result.selection
+    summary = _class_summary(result.classes, result.curves)
+    chosen = None
+    if selection.empty:
+        section.add("note", tone="warn", text="No model-selection table.")
+    else:
+        chosen = _selection_table(ctx, section, selection, summary.totals)
+    if chosen is not None:
+        section.add("p", text=f"Chosen number of classes: K = {label(chosen)} (lowest BIC among solutions without a "
+                              "degenerate class).")
+        fitted = pd.to_numeric(selection["K"], errors="coerce").max()
+        if len(selection) > 1 and chosen == fitted:
+            section.add("note", tone="warn", text=(
+                f"K = {label(chosen)} is the largest number of classes fitted, so BIC may still fall with more "
+                "classes: widen the spec's classes range before settling on it."
+            ))
+    elif not selection.empty:
+        section.add("note", tone="warn", text="No K could be chosen: every solution is degenerate, failed, or lacks a "
+                                              "BIC.")
+    if not result.curves.empty:
+        _curves_figure(ctx, figures, section, name, result.curves, summary, chosen, spec)
+    if not summary.sizes.empty:
+        _sizes_table(ctx, section, summary, chosen)
+    return TrajectoryFacts(
+        trajectory_results=True,
+        entropy=not selection.empty and "entropy" in selection,
+        starts_share=not selection.empty and any(
+            "start" in c.lower() and ("share" in c.lower() or "best" in c.lower()) for c in selection.columns
+        ),
+    )
+
+
+def _curves_figure(ctx: ReportContext, figures: FigureNumbers, section: Section, name: str, curves: pd.DataFrame,
+                   summary: _Classes, chosen: Any, spec: dict[str, Any]) -> None:
+    panels = []
+    size_lookup = {(r["K"], r["class"]): r["n"] for _, r in summary.sizes.iterrows()}
+    for k, part in curves.groupby("K", sort=True):
+        class_list = []
+        for c, cpart in part.groupby("class", sort=True):
+            cpart = cpart.sort_values("time", kind="stable")
+            observed = pd.to_numeric(cpart["observed_mean"], errors="coerce").to_numpy(dtype=float)
+            # a mean of a handful of people is not drawn
+            few = pd.to_numeric(cpart["n_observed"], errors="coerce").to_numpy(dtype=float) < ctx.min_cell
+            observed = np.where(few, np.nan, observed)
+            n = size_lookup.get((k, c))
+            share = "" if n is None else (f" (n {ctx.count(n)})" if is_suppressed(n, ctx.min_cell)
+                                          else f" ({format_share(n, summary.totals.get(k, 0), ctx.min_cell, 0)})")
+            name_ = summary.labels.get((k, c), "")
+            class_list.append({
+                "label": f"{label(c)}{': ' + name_ if name_ else ''}{share}",
+                "time": pd.to_numeric(cpart["time"], errors="coerce").to_numpy(dtype=float),
+                "fitted": pd.to_numeric(cpart["fitted"], errors="coerce").to_numpy(dtype=float),
+                "observed": observed,
+            })
+        is_chosen = chosen is not None and k == chosen
+        panels.append({"title": f"K = {label(k)}{' (chosen)' if is_chosen else ''}", "chosen": is_chosen,
+                       "classes": class_list})
+    fig = fg.trajectory_panels(panels, "wave" if spec.get("time", "wave") == "wave" else "time",
+                               str(spec.get("variable", "P")))
+    section.add("figure", figure=figures.block(
+        fig, alt=f"Estimated mean curves per class for each number of classes of trajectory spec {name}.",
+        caption=("Estimated class mean curves (lines) and observed class means (open circles; not drawn where fewer "
+                 f"than {ctx.min_cell} observations) for every K fitted; the chosen K is framed. Legends give each "
+                 "class's label and share of participants."),
+    ))
+
+
+def _sizes_table(ctx: ReportContext, section: Section, summary: _Classes, chosen: Any) -> None:
+    rows, classes_ = [], []
+    for _, r in summary.sizes.iterrows():
+        k, c, n = r["K"], r["class"], r["n"]
+        rows.append([label(k), label(c), summary.labels.get((k, c), DASH) or DASH, ctx.count(n),
+                     format_share(n, summary.totals.get(k, 0), ctx.min_cell),
+                     DASH if is_suppressed(n, ctx.min_cell) else format_number(summary.avepp.get((k, c), np.nan))])
+        classes_.append("chosen" if chosen is not None and k == chosen else "")
+    section.add("table", table=Table(
+        ["K", "class", "label", "n", "share", "mean posterior (AvePP)"], rows,
+        caption="Class sizes, labels and average posterior probability of the assigned class, for every K (chosen K "
+                "highlighted).",
+        numeric=[False, False, False, True, True, True], row_classes=classes_,
+    ))
+
+
+#: Selection columns in display order; any others follow in file order.
+_PREFERRED = ["K", "loglik", "npm", "aic", "bic", "sabic", "caic", "icl", "entropy", "smallest_class_size",
+              "smallest_class_share", "class_sizes", "appa_min", "occ_min", "converged", "degenerate",
+              "degenerate_reason", "poorly_separated", "n_starts", "n_starts_at_best"]
+
+
+def choose_k(selection: pd.DataFrame) -> tuple[Any, pd.Series, pd.Series]:
+    """The K with the lowest BIC among fitted, non-degenerate solutions; with the ok and degenerate masks."""
+    ok = (selection["status"] != "failed") & (selection["error"].str.strip() == "")
+    degenerate = (selection["degenerate"].map(lambda v: v is True or v == 1) if "degenerate" in selection
+                  else pd.Series(False, index=selection.index)).astype(bool)
+    bic = pd.to_numeric(selection["bic"], errors="coerce") if "bic" in selection else pd.Series(np.nan, selection.index)
+    candidates = selection[ok & ~degenerate & bic.notna()]
+    chosen = None
+    if not candidates.empty:
+        chosen = candidates.assign(_bic=bic[candidates.index]).sort_values(["_bic", "K"], kind="stable")["K"].iloc[0]
+    return chosen, ok, degenerate
+
+
+def _selection_cell(ctx: ReportContext, column: str, value: Any, total: Any) -> str:
+    lowered = column.lower()
+    if column == "K":
+        return label(value)
+    if lowered == "class_sizes" or (isinstance(value, str) and re.fullmatch(r"\d+(/\d+)+", value)):
+        return "/".join(ctx.count(int(part)) for part in str(value).split("/"))
+    if "share" in lowered or "prop" in lowered or "weight" in lowered:
+        if is_missing(value):
+            return DASH
+        return format_share(float(value) * float(total), total, ctx.min_cell)
+    if is_count_name(column) or lowered.endswith("size") or lowered.startswith("smallest_n"):
+        return ctx.count(value) if not isinstance(value, str) else value
+    if lowered == "p" or lowered.endswith("_p") or lowered.startswith("p_"):
+        return format_p(value)
+    if lowered.endswith("replicates"):  # bootstrap replicates fitted: a whole number, not people
+        return DASH if is_missing(value) else str(int(value))
+    if column in {"degenerate", "converged", "poorly_separated"}:
+        return yes_no(None if is_missing(value) else bool(value))
+    if isinstance(value, str):
+        return scrub_counts(value, ctx.min_cell) or DASH
+    return format_number(value, 2) if isinstance(value, (float, np.floating)) else format_number(value)
+
+
+def _selection_table(ctx: ReportContext, section: Section, selection: pd.DataFrame, totals: dict) -> Any:
+    selection = selection.sort_values("K", kind="stable").reset_index(drop=True)
+    chosen, ok, degenerate = choose_k(selection)
+    converged = selection["converged"] if "converged" in selection else pd.Series(None, index=selection.index)
+    present = [c for c in selection.columns if c not in {"status", "error"}]
+    columns = [c for c in _PREFERRED if c in present] + [c for c in present if c not in _PREFERRED]
+    rows, classes = [], []
+    for index, r in selection.iterrows():
+        k = r["K"]
+        total = totals.get(k, ctx.n_participants)
+        cells = [_selection_cell(ctx, c, r[c], total) for c in columns]
+        notes = []
+        if not ok[index]:
+            why = r["error"]
+            notes.append("failed" + (f": {scrub_counts(why, ctx.min_cell)}" if why else ""))
+        if degenerate[index]:
+            notes.append("degenerate")
+        if converged[index] is False or converged[index] is np.False_:
+            notes.append("not converged")
+        if chosen is not None and k == chosen:
+            notes.append("chosen")
+        cells.append("; ".join(notes) or DASH)
+        rows.append(cells)
+        classes.append("chosen" if chosen is not None and k == chosen
+                       else "degenerate" if degenerate[index] or not ok[index] else "")
+    section.add("table", table=Table(
+        [humanize(c) if c != "K" else "K" for c in columns] + ["note"], rows,
+        caption=("Model selection: one row per number of classes K. Lower AIC/BIC/SABIC is better; entropy near 1 "
+                 "means clear classification. Degenerate solutions (a class too small or a collapsed variance) are "
+                 "flagged and never chosen."),
+        numeric=[True] * len(columns) + [False], row_classes=classes,
+    ))
+    return chosen

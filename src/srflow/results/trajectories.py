@@ -1,0 +1,135 @@
+"""Trajectory outputs under ``trajectories/{name}/``.
+
+``selection.csv``, ``classes.csv`` and ``curves.csv`` are written by
+:func:`srflow.stages.trajectory_select_stage` (rule ``select_trajectories``); ``anchors.csv``
+by :func:`srflow.stages.trajectory_series_stage` (rule ``trajectory_series_anchored``); the
+per-K ``fits/K{k}.json`` by :func:`srflow.stages.trajectory_fit_stage` (rule
+``fit_trajectories``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from srflow.results._record import ABSENT, Json, Record, record
+from srflow.results._table import TableContract, col, pattern
+
+SELECT_RULE = "select_trajectories"
+FIT_RULE = "fit_trajectories"
+ANCHOR_RULE = "trajectory_series_anchored"
+
+#: ``selection.csv``: one row per K. A K whose fit failed has only method, degree, K,
+#: status ("failed") and error; fit indices are those of mixture models (LCGA, GMM) or, for
+#: k-means, its cluster indices (loglik and information criteria empty).
+SELECTION_TABLE = TableContract(
+    what="trajectory selection table",
+    rule=SELECT_RULE,
+    columns=(
+        col("method", "text"),
+        col("degree", "int"),
+        col("K", "int"),
+        col("variance", "text", required=False),
+        col("loglik", "float", required=False),
+        col("npm", "float", required=False),
+        col("n_participants", "int", required=False),
+        col("n_observations", "int", required=False),
+        col("aic", "float", required=False),
+        col("bic", "float", required=False),
+        col("sabic", "float", required=False),
+        col("caic", "float", required=False),
+        col("icl", "float", required=False),
+        col("entropy", "float", required=False),
+        col("smallest_class_size", "int", required=False),
+        col("smallest_class_share", "float", required=False),
+        col("smallest_weight", "float", required=False),
+        col("appa", "text", required=False),  # per class, ";"-separated
+        col("appa_min", "float", required=False),
+        col("occ", "text", required=False),  # per class, ";"-separated; "NA" for K = 1
+        col("occ_min", "float", required=False),
+        col("class_sizes", "text", required=False),  # "n1/n2/..."
+        col("converged", "bool", required=False),
+        col("n_iter", "int", required=False),
+        col("n_starts", "int", required=False),
+        col("n_final_starts", "float", required=False),
+        col("n_starts_at_best", "float", required=False),
+        col("degenerate", "bool", required=False),
+        col("degenerate_reason", "text", required=False),
+        col("poorly_separated", "bool", required=False),
+        col("calinski_harabasz", "float", required=False),  # k-means
+        col("ray_turi", "float", required=False),
+        col("davies_bouldin", "float", required=False),
+        col("inertia", "float", required=False),
+        col("blrt_lr", "float", required=False),  # with a bootstrap: K - 1 against K
+        col("blrt_p", "float", required=False),
+        col("blrt_replicates", "int", required=False),
+        col("n_anchored", "int", required=False),  # anchored specs
+        col("n_unanchored", "int", required=False),
+        col("status", "text"),
+        col("error", "text"),
+    ),
+)
+
+#: ``classes.csv``: each participant's class at every K, its label and the posteriors.
+CLASSES_TABLE = TableContract(
+    what="trajectory classes table",
+    rule=SELECT_RULE,
+    columns=(
+        col("participant_id", "text"),
+        col("K", "int"),
+        col("class", "int"),
+        col("label", "text"),
+        pattern(r"post_[0-9]+", "float"),
+    ),
+)
+
+#: ``curves.csv``: the fitted mean curve of every class at every K, with the observed class
+#: means (MAP classes) where there are observations.
+CURVES_TABLE = TableContract(
+    what="trajectory curves table",
+    rule=SELECT_RULE,
+    columns=(
+        col("K", "int"),
+        col("class", "int"),
+        col("time", "float"),
+        col("fitted", "float"),
+        col("observed_mean", "float"),
+        col("observed_sd", "float"),
+        col("n_observed", "float"),
+        col("label", "text"),
+    ),
+)
+
+#: ``anchors.csv`` of an anchored spec: one row per participant of the series.
+ANCHORS_TABLE = TableContract(
+    what="trajectory anchors table",
+    rule=ANCHOR_RULE,
+    columns=(
+        col("participant_id", "text"),
+        col("anchored", "bool"),
+        col("anchor_wave", "int"),
+        pattern(r"[A-Za-z_0-9]+", "flexible"),  # what anchor_on_event reports, then n_pre/n_peri/n_post
+    ),
+)
+
+
+@record
+class SplitFrame(Record):
+    """A table stored in JSON as pandas ``orient="split"`` (column order kept)."""
+
+    columns: tuple[str, ...]
+    data: tuple[tuple[Json, ...], ...]
+
+
+@record
+class TrajectoryFit(Record):
+    """``fits/K{k}.json``: one K of a spec; a fit also has its selection row and curves."""
+
+    RULE: ClassVar[str] = FIT_RULE
+    WHAT: ClassVar[str] = "trajectory fit file"
+
+    spec: str
+    K: int
+    status: str
+    reason: str | None
+    selection: SplitFrame = ABSENT
+    curves: SplitFrame = ABSENT
