@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from srflow.tables import write_json, write_table
+from srflow import results
 
 if TYPE_CHECKING:
     from srflow.config import SRSpec
@@ -56,8 +56,8 @@ class SRResult:
         csv_path, json_path : str or Path
             Targets, e.g. ``results/{cohort}/sr/{spec}.csv`` and ``.line.json``.
         """
-        write_table(self.table, csv_path)
-        write_json(self.line, json_path)
+        results.SR_TABLE.write(self.table, csv_path)
+        results.SRLine.from_json(self.line, json_path).write(json_path)
 
 
 def key_columns(level: str) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from srflow import results
 from srflow.config import CohortConfig, item_reference_problems
 from srflow.errors import ConfigError, SrflowError
 from srflow.stages._common import cohort_config, say
@@ -62,11 +63,11 @@ def validate_stage(
     say(result.summary_text())
     if cohort.on_invalid == "fail" and not result.ok:
         failures_path = f"{diagnostics_prefix}.failures.csv"
-        write_table(result.failures, failures_path)
-        write_table(result.ledger, f"{diagnostics_prefix}.ledger.csv")
+        results.FAILURES_TABLE.write(result.failures, failures_path)
+        results.LEDGER_TABLE.write(result.ledger, f"{diagnostics_prefix}.ledger.csv")
         result.raise_for_failures(failures_path)
-    write_table(result.failures, failures_out)
-    write_table(result.ledger, ledger_out)
+    results.FAILURES_TABLE.write(result.failures, failures_out)
+    results.LEDGER_TABLE.write(result.ledger, ledger_out)
     write_table(result.table, validated_out)
 
 
@@ -91,8 +92,8 @@ def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -
     ingested = io.read_cohort(cohort)
     result = validation.validate(ingested, cohort, raise_on_fail=False)
     if failures_out is not None:
-        write_table(result.failures, failures_out)
-        write_table(result.ledger, Path(failures_out).with_suffix(".ledger.csv"))
+        results.FAILURES_TABLE.write(result.failures, failures_out)
+        results.LEDGER_TABLE.write(result.ledger, Path(failures_out).with_suffix(".ledger.csv"))
     lines = [f"cohort {cohort.name}: {cohort.input}"]
     lines += [f"note: {note}" for note in ingested.notes]
     lines.append(result.summary_text())
@@ -171,5 +172,5 @@ def score_stage(config_data: Mapping[str, Any], cohort_name: str, validated_in: 
     cohort = cohort_config(config_data, cohort_name)
     scores = scoring.score(pd.read_parquet(validated_in), cohort)
     say(f"scored {len(scores)} rows; P missing in {int(scores['P'].isna().sum())}, E missing in {int(scores['E'].isna().sum())}")
-    write_table(scores, parquet_out)
-    write_table(scores, csv_out)
+    results.SCORES_TABLE.write(scores, parquet_out)
+    results.SCORES_TABLE.write(scores, csv_out)

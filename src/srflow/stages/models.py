@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
+from srflow import results
 from srflow.stages._common import cohort_config, say
-from srflow.tables import write_json, write_table
 
 
 def sr_stage(config_data: Mapping[str, Any], cohort_name: str, spec_name: str, scores_in: str, table_out: str, line_out: str) -> None:
@@ -51,6 +52,6 @@ def mixed_stage(
         random = pd.concat([random, own.set_axis(random.index)], axis=1)
     else:
         say(f"model '{model_name}' could not be fitted: {result.reason}")
-    write_table(result.fixed, fixed_out)
-    write_json(fit, fit_out)
-    write_table(random, random_out)
+    results.FIXED_TABLE.write(result.fixed, fixed_out)
+    results.MixedFit.from_json(fit, fit_out).write(fit_out)
+    results.RANDOM_TABLE.write(random, random_out)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from srflow import results
 from srflow.config import SR_WAVE_LEVELS
 from srflow.stages._common import job_seed, say
 from srflow.tables import write_json, write_table
@@ -310,7 +311,7 @@ def trajectory_series_stage(
         anchored = int(series.anchors["anchored"].sum())
         say(f"{spec_name}: {anchored} participants anchored on {anchor['column']} >= {anchor['threshold']}, "
             f"{len(series.anchors) - anchored} without an anchor")
-        write_table(series.anchors, anchors_out)
+        results.ANCHORS_TABLE.write(series.anchors, anchors_out)
 
 
 def _read_series(series_in: str, spec: Mapping[str, Any]) -> tuple[pd.DataFrame, str, str]:
@@ -373,7 +374,7 @@ def trajectory_fit_stage(
         for j in range(n_classes):
             classes[f"post_{j + 1}"] = posterior[:, j]
         say(f"K={n_classes}: loglik {selection['loglik'].iloc[0]}")
-    write_json(record, fit_out)
+    results.TrajectoryFit.from_json(record, fit_out).write(fit_out)
     write_table(classes, classes_out)
 
 
@@ -543,6 +544,6 @@ def trajectory_select_stage(
         curves["label"] = pd.Series(dtype="str")
     posterior = sorted((c for c in classes.columns if c.startswith("post_")), key=lambda c: int(c.split("_")[1]))
     classes = classes[["participant_id", "K", "class", "label", *posterior]].sort_values(["K", "participant_id"], kind="stable")
-    write_table(selection, selection_out)
-    write_table(classes, classes_out)
-    write_table(curves, curves_out)
+    results.SELECTION_TABLE.write(selection, selection_out)
+    results.CLASSES_TABLE.write(classes, classes_out)
+    results.CURVES_TABLE.write(curves, curves_out)
