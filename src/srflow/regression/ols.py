@@ -129,7 +129,8 @@ class OLSRegression:
         """Check the normal equations X'e = 0 and record how well the design is conditioned."""
         norms = np.linalg.norm(X, axis=0)
         scale = max(float(np.linalg.norm(resid)), np.finfo(float).tiny)
-        self.max_residual_cosine_ = float(np.max(np.abs(X.T @ resid) / (norms * scale)))
+        # numpy's pairwise sum rather than BLAS: the same bits however many threads BLAS uses
+        self.max_residual_cosine_ = float(np.max(np.abs((X * resid[:, None]).sum(axis=0)) / (norms * scale)))
         self.condition_number_ = float(np.linalg.cond(X / norms))
         self.status_, self.reason_ = "ok", None
         if self.max_residual_cosine_ > ORTHOGONALITY_TOLERANCE:
