@@ -194,3 +194,19 @@ def test_mixed_model_terms_must_be_scores_columns(raw):
     assert "source columns are renamed (subject_id -> participant_id, visit -> wave, date -> time)" in message
     assert "mixed_models.m.fixed: 'stress' is not a column" in message
     assert "mixed_models.m.random: 'slope' is not a column" in message
+
+
+def test_mixed_model_df_and_contrasts_are_checked_before_any_data(raw):
+    raw["mixed_models"] = {
+        "kr_ml": {"fixed": ["E"], "method": "ml", "df": "kenward_roger"},
+        "numeric_contrast": {"fixed": ["E", "age"], "contrasts": {"age": {"reference": 30}}},
+        "unused_contrast": {"fixed": ["E"], "contrasts": {"arm": {"reference": "control"}}},
+        "fine": {"fixed": ["E", "arm"], "contrasts": {"arm": {"reference": "control"}}, "df": "wald"},
+    }
+    message = _error(raw)
+    assert "mixed_models.kr_ml.df: kenward_roger is defined for REML fits only" in message
+    assert "mixed_models.numeric_contrast.contrasts.age: 'age' is a covariate of type integer" in message
+    assert "mixed_models.unused_contrast.contrasts.arm: no fixed term uses column 'arm'" in message
+    assert "mixed_models.fine" not in message
+    raw["mixed_models"] = {"m": {"fixed": ["E"], "df": "exact"}}
+    assert "df" in _error(raw) and "satterthwaite" in _error(raw)

@@ -258,7 +258,7 @@ def _icc(spec: MixedModelSpec, rows: pd.DataFrame, main: MixedModelResult) -> tu
     if not spec.fixed and not spec.random:
         null = main
     else:
-        null_spec = dataclasses.replace(spec, fixed=(), random=(), name=f"{spec.name}_null")
+        null_spec = dataclasses.replace(spec, fixed=(), random=(), contrasts=(), name=f"{spec.name}_null")
         null = _fit_rows(null_spec, rows[[spec.group, spec.outcome]], 0)
     if null.status != "ok":
         return None, f"ICC not computed: the intercept-only model failed ({null.reason})."

@@ -19,7 +19,7 @@ from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
 from srflow.mixed.engine import GroupStatistics, LmmFit, theta_layout
-from srflow.mixed.varpar import group_major, richardson_hessian, varpar_deviance
+from srflow.mixed.varpar import richardson_hessian, varpar_deviance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +72,6 @@ class _Profiler:
     def __init__(self, lmm_ml: LmmFit, s: GroupStatistics):
         self.layout = SdCorrLayout(lmm_ml.cov_re.shape[0])
         self.s = s
-        self.ztz, self.ztxy = group_major(s)
         self.estimate = self.layout.from_fit(lmm_ml)
         self.minimum = self.deviance(self.estimate)
         self.scale = np.where(np.abs(self.estimate) > 1e-8, np.abs(self.estimate), 1.0)
@@ -111,7 +110,7 @@ class _Profiler:
         varpar = self.layout.to_varpar(np.asarray(phi, dtype=float))
         if varpar is None:
             return math.inf
-        return varpar_deviance(varpar, self.s, False, self.ztz, self.ztxy)
+        return varpar_deviance(varpar, self.s, False)
 
     def profile(self, index: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """Minimum of the deviance with parameter ``index`` fixed at ``value``."""
@@ -221,7 +220,7 @@ def _profile_intervals(lmm_ml: LmmFit, s: GroupStatistics, level: float) -> dict
     rows, cols = theta_layout(profiler.layout.q)
     names = lmm_ml.z_names
     out: dict = {"sd": {}, "corr": {}, "residual_sd": intervals[-1]}
-    for pair, r, c in zip(intervals, rows, cols, strict=True):
+    for pair, r, c in zip(intervals[:-1], rows, cols, strict=True):
         if r == c:
             out["sd"][names[r]] = pair
         else:

@@ -19,7 +19,6 @@ import numpy as np
 from srflow.mixed.engine import GroupStatistics, LmmFit
 from srflow.mixed.varpar import (
     beta_covariance,
-    group_major,
     richardson_hessian,
     richardson_jacobian,
     varpar_deviance,
@@ -65,13 +64,12 @@ class Satterthwaite:
         -------
         Satterthwaite
         """
-        ztz, ztxy = group_major(s)
         varpar = np.append(lmm.theta, lmm.sigma)
-        hess = richardson_hessian(lambda v: varpar_deviance(v, s, lmm.reml, ztz, ztxy), varpar)
+        hess = richardson_hessian(lambda v: varpar_deviance(v, s, lmm.reml), varpar)
         values, vectors = np.linalg.eigh(0.5 * (hess + hess.T))
         keep = values > HESSIAN_TOLERANCE  # as lmerTest: a pseudo-inverse on the positive part
         h_inv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
-        jacobian = richardson_jacobian(lambda v: beta_covariance(v, s, ztz, ztxy), varpar)
+        jacobian = richardson_jacobian(lambda v: beta_covariance(v, s), varpar)
         return cls(lmm.beta, lmm.beta_cov, 2.0 * h_inv, jacobian)
 
     def contrast_df(self, contrast: np.ndarray) -> float:

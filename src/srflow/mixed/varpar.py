@@ -48,21 +48,51 @@ def group_major(s: GroupStatistics) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(s.ztz.transpose(2, 0, 1)), np.ascontiguousarray(s.ztxy.transpose(2, 0, 1))
 
 
-def theta_pieces(theta: np.ndarray, s: GroupStatistics, ztz=None, ztxy=None) -> ThetaPieces | None:
+def _cholesky_last(m: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a (q, q, G) stack: loops over q, vector operations over groups."""
+    q = m.shape[0]
+    chol = np.zeros_like(m)
+    for j in range(q):
+        pivot = m[j, j] - (chol[j, :j] ** 2).sum(axis=0)
+        chol[j, j] = np.sqrt(np.maximum(pivot, 1e-300))
+        for i in range(j + 1, q):
+            chol[i, j] = (m[i, j] - (chol[i, :j] * chol[j, :j]).sum(axis=0)) / chol[j, j]
+    return chol
+
+
+def _forward_solve_last(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``L^{-1} B`` for lower-triangular L (q, q, G) and B (q, m, G)."""
+    out = np.empty_like(rhs)
+    for i in range(chol.shape[0]):
+        acc = rhs[i].copy()
+        for k in range(i):
+            acc -= chol[i, k] * out[k]
+        out[i] = acc / chol[i, i]
+    return out
+
+
+def _times_lambda_t(lam: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """``Lambda' B_g`` for every group of a (q, m, G) stack, as one matrix product."""
+    q, m, n_groups = stack.shape
+    return (lam.T @ stack.reshape(q, m * n_groups)).reshape(q, m, n_groups)
+
+
+def theta_pieces(theta: np.ndarray, s: GroupStatistics) -> ThetaPieces | None:
     """Evaluate :class:`ThetaPieces` at ``theta`` (None where ``X'H^{-1}X`` is not positive definite).
 
-    ``ztz``/``ztxy`` may be passed in group-major layout (see :func:`group_major`) to
-    avoid re-transposing them at every evaluation.
+    Uses the group-last layout of :class:`GroupStatistics`: every step is a loop over the
+    q random effects with vector operations across groups.
     """
-    if ztz is None:
-        ztz, ztxy = group_major(s)
-    q, p = ztz.shape[1], s.xtx.shape[0]
+    q, p = s.ztz.shape[0], s.xtx.shape[0]
     lam = theta_to_lambda(np.asarray(theta, dtype=float), q)
-    m = lam.T @ ztz @ lam + np.eye(q)
-    chol = np.linalg.cholesky(m)
-    logdet_m = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
-    solved = np.linalg.solve(chol, lam.T @ ztxy)  # L^{-1} Lambda' Z'[X y], (G, q, p+1)
-    cross = np.einsum("gqa,gqb->ab", solved, solved)
+    lam_t_ztz = _times_lambda_t(lam, s.ztz)  # Lambda' Z'Z
+    m = _times_lambda_t(lam, lam_t_ztz.transpose(1, 0, 2).copy())  # Lambda' Z'Z Lambda
+    for j in range(q):
+        m[j, j] += 1.0
+    chol = _cholesky_last(m)
+    logdet_m = 2.0 * float(sum(np.log(chol[j, j]).sum() for j in range(q)))
+    solved = _forward_solve_last(chol, _times_lambda_t(lam, s.ztxy))  # L^{-1} Lambda' Z'[X y]
+    cross = sum(solved[k] @ solved[k].T for k in range(q))
     xtvx = s.xtx - cross[:p, :p]
     xtvy = s.xty - cross[:p, p]
     ytvy = s.yty - cross[p, p]
@@ -74,7 +104,7 @@ def theta_pieces(theta: np.ndarray, s: GroupStatistics, ztz=None, ztxy=None) -> 
     return ThetaPieces(logdet_m, xtvx, float(ytvy - beta @ xtvy), beta)
 
 
-def varpar_deviance(varpar: np.ndarray, s: GroupStatistics, reml: bool, ztz=None, ztxy=None) -> float:
+def varpar_deviance(varpar: np.ndarray, s: GroupStatistics, reml: bool) -> float:
     """Deviance at ``varpar = (theta, sigma)`` with ``beta`` profiled out (lmerTest's ``devfun_vp``).
 
     ML: ``log|H| + pwrss / sigma^2 + n log(2 pi sigma^2)``; REML adds
@@ -87,8 +117,6 @@ def varpar_deviance(varpar: np.ndarray, s: GroupStatistics, reml: bool, ztz=None
         ``theta`` followed by ``sigma``.
     s : GroupStatistics
     reml : bool
-    ztz, ztxy : ndarray, optional
-        Group-major cross-products (:func:`group_major`), to save a transpose per call.
 
     Returns
     -------
@@ -97,7 +125,7 @@ def varpar_deviance(varpar: np.ndarray, s: GroupStatistics, reml: bool, ztz=None
     """
     varpar = np.asarray(varpar, dtype=float)
     sigma2 = varpar[-1] ** 2
-    pieces = theta_pieces(varpar[:-1], s, ztz, ztxy)
+    pieces = theta_pieces(varpar[:-1], s)
     if pieces is None or sigma2 <= 0.0:
         return math.inf
     n = s.n_obs
@@ -108,10 +136,10 @@ def varpar_deviance(varpar: np.ndarray, s: GroupStatistics, reml: bool, ztz=None
     return float(dev)
 
 
-def beta_covariance(varpar: np.ndarray, s: GroupStatistics, ztz=None, ztxy=None) -> np.ndarray:
+def beta_covariance(varpar: np.ndarray, s: GroupStatistics) -> np.ndarray:
     """``sigma^2 (X'H(theta)^{-1}X)^{-1}``: the fixed effects' covariance at ``(theta, sigma)``."""
     varpar = np.asarray(varpar, dtype=float)
-    pieces = theta_pieces(varpar[:-1], s, ztz, ztxy)
+    pieces = theta_pieces(varpar[:-1], s)
     if pieces is None:
         return np.full_like(s.xtx, np.nan)
     cov = varpar[-1] ** 2 * np.linalg.inv(pieces.xtvx)
