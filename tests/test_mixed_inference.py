@@ -266,3 +266,19 @@ def test_kenward_roger_adjusted_covariance_is_larger():
     s = group_statistics(data[spec.outcome].to_numpy(float), X, Z, data[spec.group].to_numpy())
     kr = KenwardRoger.at_fit(result.lmm, s)
     assert np.all(np.linalg.eigvalsh(kr.phi_adjusted - kr.phi) > -1e-12)
+
+
+def test_wald_anova_is_the_chi_square_of_the_contrast():
+    """df: wald -> F = W / q with W = (L b)' (L V L')^-1 (L b) and p from chi-square(q), den_df inf."""
+    from scipy import stats
+
+    result = fit_mixed_model(_data("sim2"), _spec("sim2_factor", "wald"), profile=False)
+    row = result.anova.set_index("term").loc["site"]
+    names = result.lmm.x_names
+    rows = [names.index(n) for n in ("site[T.B]", "site[T.C]", "site[T.D]")]
+    b, v = result.lmm.beta[rows], result.lmm.beta_cov[np.ix_(rows, rows)]
+    wald = float(b @ np.linalg.solve(v, b))
+    assert row["num_df"] == 3 and np.isinf(row["den_df"])
+    assert row["F"] == pytest.approx(wald / 3, rel=1e-10)
+    assert row["p"] == pytest.approx(stats.chi2.sf(wald, 3), rel=1e-10)
+    assert np.isinf(result.fixed["df"]).all()

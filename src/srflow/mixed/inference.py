@@ -69,7 +69,7 @@ def t_table(beta: np.ndarray, se: np.ndarray, df: np.ndarray, names: list[str],
     >>> from srflow.mixed.design import MixedModelSpec
     >>> recipe = DesignRecipe(MixedModelSpec("P", ["E"]), {})
     >>> row = t_table(np.array([2.0]), np.array([1.0]), np.array([10.0]), ["E"], recipe).iloc[0]
-    >>> round(row["p"], 6), round(row["ci_high"], 6)
+    >>> round(float(row["p"]), 6), round(float(row["ci_high"]), 6)
     (0.073388, 4.228139)
     """
     statistic = beta / se

@@ -42,6 +42,21 @@ class Satterthwaite:
         Asymptotic covariance of ``(theta, sigma)``: twice the (pseudo-)inverse Hessian.
     jacobian : ndarray
         ``d vcov_beta / d varpar``, (k, p, p).
+
+    Examples
+    --------
+    A balanced random-intercept design: the within-group slope has the classical
+    ``N - G - 1 = 17`` df.
+
+    >>> import numpy as np
+    >>> from srflow.mixed.engine import fit_lmm, group_statistics
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(6), 4); t = np.tile(np.arange(4.0), 6)
+    >>> y = 1 + 0.5 * t + rng.normal(0, 1, 6)[g] + rng.normal(0, 0.5, 24)
+    >>> X, Z = np.column_stack([np.ones(24), t]), np.ones((24, 1))
+    >>> fit = fit_lmm(y, X, Z, g)
+    >>> round(float(Satterthwaite.at_fit(fit, group_statistics(y, X, Z, g)).coefficient_df()[1]), 4)
+    17.0
     """
 
     beta: np.ndarray
