@@ -329,8 +329,9 @@ def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any]
     if problem is not None:  # a bad level or a one-level factor: this model fails, others run
         return _failed(spec, problem, len(rows), int(rows[spec.group].nunique()), n_dropped)
     result = _fit_rows(spec, rows, n_dropped)
-    if result.status == "ok":
+    if result.lmm is not None:  # every fit that has estimates (not only "ok" ones) gets its tests
         _add_inference(result, rows, profile)
+    if result.status == "ok":
         icc, note = _icc(spec, rows, result)
         result.fit["icc"] = icc
         if note:
