@@ -282,3 +282,16 @@ def test_wald_anova_is_the_chi_square_of_the_contrast():
     assert row["F"] == pytest.approx(wald / 3, rel=1e-10)
     assert row["p"] == pytest.approx(stats.chi2.sf(wald, 3), rel=1e-10)
     assert np.isinf(result.fixed["df"]).all()
+
+
+def test_failed_profile_keeps_the_fit_and_says_why(monkeypatch):
+    import srflow.mixed.inference as inference
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(inference, "profile_intervals", broken)
+    result = fit_mixed_model(_data("sim1"), _spec("sim1_intercept"), profile=True)
+    assert result.status == "ok" and "ci" not in result.fit["variance_components"]
+    assert "Profile intervals of the variance components not computed: SVD did not converge" in result.fit["warnings"]
+    assert result.fit["r2_marginal"] is not None and len(result.anova) == 3

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import special
 from threadpoolctl import threadpool_limits
 
+from srflow.errors import ModelError
 from srflow.mixed.anova import anova_table, type3_contrasts
 from srflow.mixed.design import DesignRecipe, MixedModelSpec
 from srflow.mixed.engine import GroupStatistics, LmmFit, fit_lmm, group_statistics
@@ -131,9 +132,13 @@ def infer(spec: MixedModelSpec, lmm: LmmFit, recipe: DesignRecipe, rows: pd.Data
     fit = {"df_method": spec.df, "r2_marginal": _finite_or_none(r2["r2_marginal"]),
            "r2_conditional": _finite_or_none(r2["r2_conditional"]), "variance_components_ci": None}
     if profile:
-        ml = lmm if not lmm.reml else fit_lmm(y, X, Z, groups, reml=False, x_names=lmm.x_names,
-                                               z_names=lmm.z_names)
-        ci = profile_intervals(ml, s)
+        try:
+            ml = lmm if not lmm.reml else fit_lmm(y, X, Z, groups, reml=False, x_names=lmm.x_names,
+                                                   z_names=lmm.z_names)
+            ci = profile_intervals(ml, s)
+        except (ModelError, np.linalg.LinAlgError, ValueError) as exc:  # the estimates still stand
+            warnings.append(f"Profile intervals of the variance components not computed: {exc}")
+            return Inference(fixed, anova, fit, warnings)
         if ci["ml_deviance_improved_by"] > 1e-6:
             warnings.append(f"Profile intervals: re-minimising the ML deviance lowered it by "
                             f"{ci['ml_deviance_improved_by']:.4g}; the intervals are around that better "
