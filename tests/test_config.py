@@ -268,3 +268,17 @@ def test_time_column_given_with_how_to_read_it(raw):
     assert "origin '1970-01-01' makes the numbers dates, but type is number" in _error(raw)
     cohort["columns"]["time"] = {"column": "date", "origin": "yesterday"}
     assert "cohorts.synthetic.columns.time" in _error(raw)
+def test_mixed_model_df_and_contrasts_are_checked_before_any_data(raw):
+    raw["mixed_models"] = {
+        "kr_ml": {"fixed": ["E"], "method": "ml", "df": "kenward_roger"},
+        "numeric_contrast": {"fixed": ["E", "age"], "contrasts": {"age": {"reference": 30}}},
+        "unused_contrast": {"fixed": ["E"], "contrasts": {"arm": {"reference": "control"}}},
+        "fine": {"fixed": ["E", "arm"], "contrasts": {"arm": {"reference": "control"}}, "df": "wald"},
+    }
+    message = _error(raw)
+    assert "mixed_models.kr_ml.df: kenward_roger is defined for REML fits only" in message
+    assert "mixed_models.numeric_contrast.contrasts.age: 'age' is a covariate of type integer" in message
+    assert "mixed_models.unused_contrast.contrasts.arm: no fixed term uses column 'arm'" in message
+    assert "mixed_models.fine" not in message
+    raw["mixed_models"] = {"m": {"fixed": ["E"], "df": "exact"}}
+    assert "df" in _error(raw) and "satterthwaite" in _error(raw)

@@ -30,6 +30,7 @@ from srflow.mixed import (
     profiled_deviance,
 )
 from srflow.mixed.engine import _evaluate
+from srflow.mixed.inference import FIXED_COLUMNS
 
 DATA = Path(__file__).parent / "data"
 
@@ -256,11 +257,20 @@ def test_categorical_columns_expand_to_treatment_dummies(sleep):
     hand_fit = fit_mixed_model(hand, {"outcome": "Reaction", "fixed": ["Days", "b", "c", "Days:b", "Days:c"],
                                       "random": ["Days"]})
     np.testing.assert_allclose(result.fixed["estimate"], hand_fit.fixed["estimate"], rtol=1e-10)
-    assert list(result.fixed.columns) == ["term", "estimate", "se", "statistic", "p", "ci_low", "ci_high"]
+    assert list(result.fixed.columns) == FIXED_COLUMNS
+    assert result.fixed["reference"].tolist() == ["arm=a_arm", "", "arm=a_arm", "arm=a_arm", "arm=a_arm",
+                                                  "arm=a_arm"]
+    # default df: Satterthwaite t (values against lmerTest in test_mixed_inference.py, case sleep_arm)
     row = result.fixed.iloc[1]
     assert row["statistic"] == pytest.approx(row["estimate"] / row["se"])
-    assert row["ci_low"] == pytest.approx(row["estimate"] - 1.959964 * row["se"], rel=1e-6)
-    assert row["p"] == pytest.approx(2 * stats.norm.sf(abs(row["statistic"])))
+    assert row["ci_low"] == pytest.approx(row["estimate"] - stats.t.ppf(0.975, row["df"]) * row["se"], rel=1e-9)
+    assert row["p"] == pytest.approx(2 * stats.t.sf(abs(row["statistic"]), row["df"]), rel=1e-9)
+    # df: wald keeps the z test, with df written as inf
+    wald = fit_mixed_model(data, {"outcome": "Reaction", "fixed": ["Days", "arm", "Days:arm"], "random": ["Days"],
+                                  "df": "wald"}, profile=False).fixed.iloc[1]
+    assert np.isinf(wald["df"]) and wald["se"] == pytest.approx(row["se"], rel=1e-12)
+    assert wald["ci_low"] == pytest.approx(wald["estimate"] - 1.959964 * wald["se"], rel=1e-6)
+    assert wald["p"] == pytest.approx(2 * stats.norm.sf(abs(wald["statistic"])))
 
 
 def test_unfittable_models_fail_as_data(sleep):
@@ -279,7 +289,7 @@ def test_unfittable_models_fail_as_data(sleep):
     infinite = fit_mixed_model(sleep.assign(Days=sleep["Days"].replace(9, np.inf)), spec)
     assert infinite.status == "failed" and "non-finite" in infinite.reason
     for failed in (two, const, infinite):
-        assert list(failed.fixed.columns) == ["term", "estimate", "se", "statistic", "p", "ci_low", "ci_high"]
+        assert list(failed.fixed.columns) == FIXED_COLUMNS
         assert failed.fit["status"] == "failed" and failed.fit["reason"] == failed.reason
         json.dumps(failed.fit)
     # the low-level API raises instead

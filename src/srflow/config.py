@@ -178,6 +178,30 @@ def _mixed_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mapping[st
         other = spec.get("compare_to")
         if other is not None and other not in specs:
             problems.append(f"{where}.compare_to: no model named '{other}' (models: {', '.join(sorted(specs))})")
+        problems += _mixed_inference_problems(where, spec, cohort)
+    return problems
+
+
+#: Covariate types that are categorical in the scores table (the only ones contrasts apply to).
+_CATEGORICAL_TYPES = ("category", "string")
+
+
+def _mixed_inference_problems(where: str, spec: Mapping[str, Any], cohort: Mapping[str, Any]) -> list[str]:
+    """df needs the right method; contrasts must name a categorical column a fixed term uses."""
+    problems = []
+    if spec.get("df") == "kenward_roger" and spec.get("method") == "ml":
+        problems.append(f"{where}.df: kenward_roger is defined for REML fits only (as in pbkrtest and lmerTest); "
+                        "use method reml, or df satterthwaite with method ml")
+    fixed_columns = {part.split("^")[0] for term in spec["fixed"] for part in term.split(":")}
+    covariates = cohort["columns"]["covariates"]
+    for column in spec.get("contrasts", {}):
+        if column not in fixed_columns:
+            problems.append(f"{where}.contrasts.{column}: no fixed term uses column '{column}' "
+                            f"(fixed: {', '.join(spec['fixed']) or 'intercept only'})")
+        elif column in _score_columns(cohort) and covariates.get(column) not in _CATEGORICAL_TYPES:
+            kind = f"a covariate of type {covariates[column]}" if column in covariates else "a numeric score"
+            problems.append(f"{where}.contrasts.{column}: '{column}' is {kind}; contrasts apply to categorical "
+                            f"covariates (type {' or '.join(_CATEGORICAL_TYPES)}) only")
     return problems
 
 

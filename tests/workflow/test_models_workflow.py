@@ -10,7 +10,12 @@ age has a constant predictor. The config is config/config.yaml with these analys
   (windows of 6 waves on a 5-wave cohort): cannot be computed;
 - mixed ``time_only`` (random intercept), ``reactivity`` (random E slope, compared with
   time_only by a likelihood-ratio test) and ``reactivity_ml`` (the same by ML): computable;
-- mixed ``age_adjusted`` (fixed: E, wave, age): cannot be fitted, age is constant.
+- mixed ``age_adjusted`` (fixed: E, wave, age): cannot be fitted, age is constant;
+- mixed ``bad_reference`` (arm with reference level "nobody", which no row has): failed, the
+  message names the model and the key.
+
+The mixed models use the default df (Satterthwaite): df, Type III F, R2 and profile intervals
+are checked against lmerTest, performance and lme4 numbers recorded below.
 
 No keep-going flag is passed: a spec that cannot be computed is written as failed, with
 its reason, and the run must still succeed. Values of the computable analyses are checked
@@ -50,9 +55,12 @@ MIXED_MODELS = {
                    "compare_to": "time_only"},
     "reactivity_ml": {"outcome": "P", "fixed": ["E", "wave"], "random": ["E"], "method": "ml"},
     "age_adjusted": {"outcome": "P", "fixed": ["E", "wave", "age"], "random": [], "method": "reml"},
+    "bad_reference": {"outcome": "P", "fixed": ["E", "arm"], "contrasts": {"arm": {"reference": "nobody"}}},
 }
 FAILED_SR = {"control_ref": "no row has arm == 'nobody'", "sliding6": "fewer than one window of 6 waves"}
-FAILED_MIXED = {"age_adjusted": "constant predictor: age"}
+FAILED_MIXED = {"age_adjusted": "constant predictor: age",
+                "bad_reference": "mixed_models.bad_reference.contrasts.arm.reference: level 'nobody' does not occur "
+                                 "in column 'arm'"}
 
 # lme4 1.1.31 (R 4.x) on results/small/scores.csv of this run:
 #   d <- read.csv("scores.csv"); m <- lmer(P ~ E + wave + (E | participant_id), d, REML = TRUE)
@@ -132,8 +140,10 @@ def test_failed_mixed_model_is_written_as_failed(run):
     assert FAILED_MIXED["age_adjusted"] in fit["reason"]
     assert fit["loglik"] is None and fit["converged"] is False
     fixed = (run / "mixed" / "age_adjusted.fixed.csv").read_text(encoding="utf-8").splitlines()
-    assert fixed == ["term,estimate,se,statistic,p,ci_low,ci_high"]
+    assert fixed == ["term,estimate,se,df,statistic,p,ci_low,ci_high,reference"]
     assert len((run / "mixed" / "age_adjusted.random.csv").read_text(encoding="utf-8").splitlines()) == 1
+    anova = (run / "mixed" / "age_adjusted.anova.csv").read_text(encoding="utf-8").splitlines()
+    assert anova == ["term,num_df,den_df,F,p"]
 
 
 def test_computable_specs_have_values(run, scores):
@@ -298,3 +308,38 @@ def test_likelihood_ratio_test_uses_ml_fits(run, scores):
     np.testing.assert_allclose(comparison["loglik_large"], large, rtol=0, atol=1e-4)
     assert comparison["df"] == 2
     np.testing.assert_allclose(comparison["chi2"], 2.0 * (large - small), rtol=0, atol=2e-4)
+
+
+# lmerTest 3.1.3 / performance 0.10.2 / lme4 1.1.31 on results/small/scores.csv of this run:
+#   m <- lmer(P ~ E + wave + (1 | participant_id), d); summary(m); anova(m, type = 3)
+#   performance::r2_nakagawa(m); confint(m, parm = "theta_", method = "profile", oldNames = FALSE)
+#   summary(lmer(P ~ E + wave + (E | participant_id), d))   # the singular random-slope fit
+LMERTEST_TIME_ONLY = {"df": [219.721777838, 242.467364012, 203.559791518],
+                      "p": [1.98863883455e-09, 5.06226900932e-17, 1.95936719205e-01],
+                      "F": {"E": 81.75760, "wave": 1.68344}, "r2": (0.195059300678, 0.611854037727),
+                      "ci_sd": [3.00412741874, 4.77809307259], "ci_sigma": [3.34063400007, 4.07076903918]}
+LMERTEST_REACTIVITY_DF = [115.839935163, 202.182199948, 203.476858159]
+
+
+def test_satterthwaite_tests_r2_and_intervals_match_lmertest(run):
+    """df within 1%, p within 1e-4 + 1%, Type III F within 0.1% (5 digits printed), R2 within 1e-3,
+    profile intervals within 0.2%."""
+    fixed = pd.read_csv(run / "mixed" / "time_only.fixed.csv")
+    np.testing.assert_allclose(fixed["df"], LMERTEST_TIME_ONLY["df"], rtol=0.01)
+    assert np.all(np.abs(fixed["p"] - LMERTEST_TIME_ONLY["p"]) <= 1e-4 + 0.01 * np.array(LMERTEST_TIME_ONLY["p"]))
+    anova = pd.read_csv(run / "mixed" / "time_only.anova.csv").set_index("term")
+    assert anova["num_df"].tolist() == [1, 1]
+    for term, value in LMERTEST_TIME_ONLY["F"].items():
+        assert anova.loc[term, "F"] == pytest.approx(value, rel=1e-3)
+    fit = _read_json(run / "mixed" / "time_only.fit.json")
+    assert fit["df_method"] == "satterthwaite"
+    assert (fit["r2_marginal"], fit["r2_conditional"]) == pytest.approx(LMERTEST_TIME_ONLY["r2"], abs=1e-3)
+    ci = fit["variance_components"]["ci"]
+    np.testing.assert_allclose(ci["sd"]["Intercept"], LMERTEST_TIME_ONLY["ci_sd"], rtol=2e-3)
+    np.testing.assert_allclose(ci["residual_sd"], LMERTEST_TIME_ONLY["ci_sigma"], rtol=2e-3)
+    assert ci["corr"] == {}
+    reactivity = pd.read_csv(run / "mixed" / "reactivity.fixed.csv")
+    np.testing.assert_allclose(reactivity["df"], LMERTEST_REACTIVITY_DF, rtol=0.01)
+    shape = _read_json(run / "mixed" / "reactivity.fit.json")["variance_components"]
+    assert set(shape["ci"]["sd"]) == set(shape["sd"]) and set(shape["ci"]["corr"]) == set(shape["corr"])
+    assert all(len(pair) == 2 for pair in [*shape["ci"]["sd"].values(), shape["ci"]["residual_sd"]])

@@ -123,7 +123,7 @@ def mixed_outputs(cohort):
         "results/{cohort}/mixed/{model}.{ext}",
         cohort=cohort,
         model=sorted(models),
-        ext=["fixed.csv", "fit.json", "random.csv"],
+        ext=["fixed.csv", "anova.csv", "fit.json", "random.csv"],
     )
 
 

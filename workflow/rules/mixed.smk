@@ -3,6 +3,7 @@ rule fit_mixed_model:
         scores="results/{cohort}/scores.parquet",
     output:
         fixed="results/{cohort}/mixed/{model}.fixed.csv",
+        anova="results/{cohort}/mixed/{model}.anova.csv",
         fit="results/{cohort}/mixed/{model}.fit.json",
         random="results/{cohort}/mixed/{model}.random.csv",
     log:

@@ -10,6 +10,7 @@ run_logged(
     model_name=snakemake.wildcards.model,
     scores_in=snakemake.input.scores,
     fixed_out=snakemake.output.fixed,
+    anova_out=snakemake.output.anova,
     fit_out=snakemake.output.fit,
     random_out=snakemake.output.random,
 )

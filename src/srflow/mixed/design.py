@@ -27,7 +27,9 @@ ALLOWED_FORMS = (
     "is always included"
 )
 METHODS = ("reml", "ml")
-SPEC_KEYS = ("outcome", "fixed", "random", "method", "group", "compare_to")
+#: How the fixed effects are tested: t/F on Satterthwaite or Kenward-Roger df, or Wald z/chi-square.
+DF_METHODS = ("satterthwaite", "kenward_roger", "wald")
+SPEC_KEYS = ("outcome", "fixed", "random", "method", "group", "compare_to", "df", "contrasts")
 INTERCEPT = "Intercept"
 
 
@@ -99,11 +101,18 @@ class MixedModelSpec:
         Grouping column, default ``participant_id``.
     name : str
         Model name, used in messages and outputs.
+    df : {"satterthwaite", "kenward_roger", "wald"}
+        Degrees of freedom of the fixed-effect tests (Kenward-Roger needs REML, as in
+        lmerTest); ``wald`` gives z and chi-square tests (df infinite).
+    contrasts : tuple of (column, reference level) pairs
+        Treatment-coding reference of categorical columns; others use their first level
+        in sorted order. A mapping ``{column: {"reference": level}}`` is accepted too.
 
     Raises
     ------
     ConfigError
-        A term of the wrong form, a duplicate term, an unknown method.
+        A term of the wrong form, a duplicate term, an unknown method or df method,
+        Kenward-Roger with ML, a contrast for a column no fixed term uses.
     """
 
     outcome: str
@@ -112,6 +121,8 @@ class MixedModelSpec:
     method: str = "reml"
     group: str = "participant_id"
     name: str = "model"
+    df: str = "satterthwaite"
+    contrasts: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         model = self.name
@@ -131,6 +142,7 @@ class MixedModelSpec:
         if method not in METHODS:
             raise ConfigError(f"mixed_models.{model}.method: {self.method!r} is not one of {', '.join(METHODS)}.")
         object.__setattr__(self, "method", method)
+        self._check_inference_keys()
         for key in ("fixed", "random"):
             seen: dict[tuple, str] = {}
             for term in getattr(self, key):
@@ -146,8 +158,42 @@ class MixedModelSpec:
                     )
                 seen[_term_key(parts)] = term
 
+    def _check_inference_keys(self) -> None:
+        """Validate ``df`` and ``contrasts`` (normalising contrasts to sorted pairs)."""
+        model = self.name
+        if self.df not in DF_METHODS:
+            raise ConfigError(f"mixed_models.{model}.df: {self.df!r} is not one of {', '.join(DF_METHODS)}.")
+        if self.df == "kenward_roger" and self.method != "reml":
+            raise ConfigError(
+                f"mixed_models.{model}.df: kenward_roger is defined for REML fits only (as in pbkrtest and "
+                "lmerTest); use method reml, or df satterthwaite with method ml."
+            )
+        contrasts = self.contrasts
+        if isinstance(contrasts, Mapping):
+            pairs = []
+            for column, setting in contrasts.items():
+                if not isinstance(setting, Mapping) or set(setting) != {"reference"}:
+                    raise ConfigError(
+                        f"mixed_models.{model}.contrasts.{column} must be a mapping {{reference: <level>}}."
+                    )
+                pairs.append((column, setting["reference"]))
+            contrasts = pairs
+        contrasts = tuple(sorted((str(c), r) for c, r in contrasts))
+        fixed_columns = {part.column for term in self.fixed for part in parse_term(term, model)}
+        for column, _ in contrasts:
+            if column not in fixed_columns:
+                raise ConfigError(
+                    f"mixed_models.{model}.contrasts.{column}: no fixed term uses column {column!r} "
+                    f"(fixed: {', '.join(self.fixed) or 'intercept only'})."
+                )
+        object.__setattr__(self, "contrasts", contrasts)
+
+    def reference(self, column: str) -> Any:
+        """The configured reference level of ``column``, or None (first sorted level)."""
+        return dict(self.contrasts).get(column)
+
     @classmethod
-    def from_config(cls, name: str, config: Mapping[str, Any]) -> "MixedModelSpec":
+    def from_config(cls, name: str, config: Mapping[str, Any]) -> MixedModelSpec:
         """Build a spec from a config mapping (keys as in the config's ``mixed_models``).
 
         Parameters
@@ -156,7 +202,8 @@ class MixedModelSpec:
             The model's name in the config.
         config : mapping
             ``outcome`` (default ``"P"``), ``fixed``, ``random`` (default ``[]``),
-            ``method`` (default ``"reml"``), ``group`` (default ``"participant_id"``);
+            ``method`` (default ``"reml"``), ``group`` (default ``"participant_id"``),
+            ``df`` (default ``"satterthwaite"``), ``contrasts`` (default none);
             ``compare_to`` is accepted and ignored here.
 
         Returns
@@ -179,14 +226,16 @@ class MixedModelSpec:
             method=config.get("method", "reml"),
             group=config.get("group", "participant_id"),
             name=name,
+            df=config.get("df", "satterthwaite"),
+            contrasts=config.get("contrasts") or (),
         )
 
     @classmethod
-    def from_dict(cls, config: Mapping[str, Any], name: str = "model") -> "MixedModelSpec":
+    def from_dict(cls, config: Mapping[str, Any], name: str = "model") -> MixedModelSpec:
         """Same as :meth:`from_config` with the name second (and optional)."""
         return cls.from_config(name, config)
 
-    def with_method(self, method: str) -> "MixedModelSpec":
+    def with_method(self, method: str) -> MixedModelSpec:
         """A copy of the spec fitted by ``method`` instead."""
         return dataclasses.replace(self, method=method)
 
@@ -217,22 +266,89 @@ def _sorted_levels(series: pd.Series) -> list:
         return sorted(values, key=str)
 
 
+def _ordered_levels(spec: MixedModelSpec, column: str, series: pd.Series) -> tuple:
+    """Levels in sorted order with the configured reference (if any) moved first."""
+    levels = _sorted_levels(series)
+    reference = spec.reference(column)
+    if reference is None:
+        return tuple(levels)
+    matches = [level for level in levels if str(level) == str(reference)]
+    if not matches:
+        raise ConfigError(_unknown_reference(spec, column, reference, levels))
+    return (matches[0], *[level for level in levels if level is not matches[0]])
+
+
+def _unknown_reference(spec: MixedModelSpec, column: str, reference: Any, levels: Sequence) -> str:
+    return (f"mixed_models.{spec.name}.contrasts.{column}.reference: level {reference!r} does not occur in "
+            f"column {column!r} (levels: {', '.join(map(str, levels))}).")
+
+
+def design_problem(spec: MixedModelSpec, data: pd.DataFrame) -> str | None:
+    """Why the categorical part of ``spec`` cannot be built from ``data``, or None.
+
+    Checks, on the rows the model will use: a ``contrasts`` entry names a numeric column
+    or a level that does not occur, or a categorical column of a fixed or random term has
+    a single level. The message names the model and the config key.
+
+    Parameters
+    ----------
+    spec : MixedModelSpec
+    data : DataFrame
+        The complete rows of the model's columns.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> spec = MixedModelSpec("P", ["site"], name="m", contrasts={"site": {"reference": "Z"}})
+    >>> design_problem(spec, pd.DataFrame({"P": [1.0, 2.0], "site": ["A", "B"]}))
+    "mixed_models.m.contrasts.site.reference: level 'Z' does not occur in column 'site' (levels: A, B)."
+    """
+    for column, reference in spec.contrasts:
+        if column not in data.columns:
+            continue  # reported as a missing column by DesignRecipe.from_data
+        if _is_numeric(data[column]):
+            return (f"mixed_models.{spec.name}.contrasts.{column}: column {column!r} is numeric; contrasts "
+                    "apply to categorical columns only.")
+        levels = _sorted_levels(data[column])
+        if not any(str(level) == str(reference) for level in levels):
+            return _unknown_reference(spec, column, reference, levels)
+    for key in ("fixed", "random"):
+        for term in getattr(spec, key):
+            for part in parse_term(term, spec.name, key):
+                if part.column in data.columns and not _is_numeric(data[part.column]):
+                    levels = _sorted_levels(data[part.column])
+                    if len(levels) < 2:
+                        return (f"mixed_models.{spec.name}.{key}: term {term!r} uses the categorical column "
+                                f"{part.column!r}, which has a single level "
+                                f"({', '.join(map(repr, levels)) or 'none'}) in the rows used; a factor needs "
+                                "at least two levels.")
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class DesignRecipe:
-    """How to turn data into X and Z for a spec: the terms and each categorical column's levels."""
+    """How to turn data into X and Z for a spec: the terms and each categorical column's levels.
+
+    The first level of each categorical column is its reference (treatment coding).
+    """
 
     spec: MixedModelSpec
     levels: Mapping[str, tuple]
 
     @classmethod
-    def from_data(cls, spec: MixedModelSpec, data: pd.DataFrame) -> "DesignRecipe":
+    def from_data(cls, spec: MixedModelSpec, data: pd.DataFrame) -> DesignRecipe:
         """Check the spec's columns exist and record the levels of categorical ones.
 
         Raises
         ------
         ConfigError
-            A column the spec names is not in the data, the outcome is not numeric, or a
-            categorical column is raised to a power.
+            A column the spec names is not in the data, the outcome is not numeric, a
+            categorical column is raised to a power, or a configured reference level
+            does not occur.
         """
         missing = [c for c in spec.used_columns() if c not in data.columns]
         if missing:
@@ -252,24 +368,42 @@ class DesignRecipe:
                         f"mixed_models.{spec.name}: term {term!r} raises the categorical column "
                         f"{part.column!r} to a power; only numeric columns can be."
                     )
-                levels.setdefault(part.column, tuple(_sorted_levels(data[part.column])))
+                if part.column not in levels:
+                    levels[part.column] = _ordered_levels(spec, part.column, data[part.column])
         return cls(spec, levels)
 
-    def term_block(self, data: pd.DataFrame, term: str) -> tuple[np.ndarray, list[str]]:
-        """Columns and names of one term (none for a categorical column with a single level)."""
+    def term_block(self, data: pd.DataFrame, term: str, full: bool = False) -> tuple[np.ndarray, list[str]]:
+        """Columns and names of one term (none for a categorical column with a single level).
+
+        With ``full=True`` every level of a categorical column gets a column, the
+        reference too (the rank-deficient coding Type III contrasts are defined on).
+        """
         columns: list[np.ndarray] = [np.ones(len(data))]
         names: list[str] = [""]
         for part in parse_term(term, self.spec.name):
             series = data[part.column]
             if part.column in self.levels:
-                block = [(series == level).to_numpy(dtype=float) for level in self.levels[part.column][1:]]
-                labels = [f"{part.column}[T.{level}]" for level in self.levels[part.column][1:]]
+                kept = self.levels[part.column] if full else self.levels[part.column][1:]
+                block = [(series == level).to_numpy(dtype=float) for level in kept]
+                labels = [f"{part.column}[T.{level}]" for level in kept]
             else:
                 block = [series.to_numpy(dtype=float) ** part.power]
                 labels = [part.column if part.power == 1 else f"{part.column}^{part.power}"]
             columns = [c * b for c in columns for b in block]
             names = [f"{n}:{lab}" if n else lab for n in names for lab in labels]
         return np.column_stack(columns) if columns else np.empty((len(data), 0)), names
+
+    def references(self, column_name: str) -> str:
+        """The reference levels a fixed-effect column is relative to, e.g. ``"site=A"``.
+
+        The intercept is relative to every categorical column's reference; a column
+        involving a factor to that factor's reference; a purely numeric column to none.
+        """
+        if column_name == INTERCEPT:
+            columns = list(self.levels)
+        else:
+            columns = [c for c in self.levels if any(p.split("[T.")[0] == c for p in column_name.split(":"))]
+        return "; ".join(f"{c}={self.levels[c][0]}" for c in columns)
 
     def matrices(self, data: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
         """Fixed and random designs (each with the intercept first) and their column names.

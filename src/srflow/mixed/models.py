@@ -12,11 +12,19 @@ import pandas as pd
 from scipy import special
 
 from srflow.errors import ConfigError, ModelError
-from srflow.mixed.design import INTERCEPT, DesignRecipe, MixedModelSpec, parse_term, _term_key
+from srflow.mixed.anova import ANOVA_COLUMNS
+from srflow.mixed.design import (
+    INTERCEPT,
+    DesignRecipe,
+    MixedModelSpec,
+    _term_key,
+    design_problem,
+    parse_term,
+)
 from srflow.mixed.engine import LmmFit, fit_lmm
+from srflow.mixed.inference import FIXED_COLUMNS, infer
 
-FIXED_COLUMNS = ["term", "estimate", "se", "statistic", "p", "ci_low", "ci_high"]
-SUMMARY_COLUMNS = ["component", "term", "estimate", "se", "statistic", "p", "ci_low", "ci_high"]
+SUMMARY_COLUMNS = ["component", "term", "estimate", "se", "df", "statistic", "p", "ci_low", "ci_high"]
 MIN_GROUPS = 3
 _Z95 = float(special.ndtri(0.975))  # scipy.special: much lighter to import than scipy.stats
 _IC_NOTE = {
@@ -37,7 +45,9 @@ class MixedModelResult:
     reason : str or None
         Why the model could not be fitted (when failed).
     fixed : DataFrame
-        ``term, estimate, se, statistic, p, ci_low, ci_high`` (Wald z, normal 95% CI).
+        ``term, estimate, se, df, statistic, p, ci_low, ci_high, reference``: t on the
+        spec's df (Satterthwaite by default; z with df ``inf`` for ``wald``), 95% CI on
+        the same df, and the reference levels a coefficient is relative to.
     fit : dict
         JSON-ready fit information (see :func:`fit_mixed_model`).
     random : DataFrame
@@ -59,6 +69,7 @@ class MixedModelResult:
     summary: pd.DataFrame
     lmm: LmmFit | None = None
     recipe: DesignRecipe | None = None
+    anova: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=ANOVA_COLUMNS))
 
     def predict_fixed(self, data: pd.DataFrame) -> np.ndarray:
         """Population-level prediction for the rows of ``data`` (fixed effects only).
@@ -110,6 +121,7 @@ def _failed(spec: MixedModelSpec, reason: str, n_obs: int, n_groups: int, n_drop
         "loglik": None, "aic": None, "bic": None, "n_obs": n_obs, "n_groups": n_groups,
         "n_dropped_missing": n_dropped, "variance_components": None, "icc": None, "converged": False,
         "singular": None, "gradient_norm": None, "optimizer": None, "warnings": [reason],
+        "df_method": spec.df, "r2_marginal": None, "r2_conditional": None,
     }
     return MixedModelResult(spec, "failed", reason, fixed, fit, random, summary)
 
@@ -246,7 +258,7 @@ def _icc(spec: MixedModelSpec, rows: pd.DataFrame, main: MixedModelResult) -> tu
     if not spec.fixed and not spec.random:
         null = main
     else:
-        null_spec = dataclasses.replace(spec, fixed=(), random=(), name=f"{spec.name}_null")
+        null_spec = dataclasses.replace(spec, fixed=(), random=(), contrasts=(), name=f"{spec.name}_null")
         null = _fit_rows(null_spec, rows[[spec.group, spec.outcome]], 0)
     if null.status != "ok":
         return None, f"ICC not computed: the intercept-only model failed ({null.reason})."
@@ -254,7 +266,25 @@ def _icc(spec: MixedModelSpec, rows: pd.DataFrame, main: MixedModelResult) -> tu
     return float(between / (between + null.lmm.sigma**2)), None
 
 
-def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any]) -> MixedModelResult:
+def _add_inference(result: MixedModelResult, rows: pd.DataFrame, profile: bool) -> None:
+    """Replace the Wald table by the spec's df method and add Type III tests, R2 and profile CIs."""
+    spec, lmm, recipe = result.spec, result.lmm, result.recipe
+    X, _, Z, _ = recipe.matrices(rows)
+    out = infer(spec, lmm, recipe, rows, rows[spec.outcome].to_numpy(dtype=float), X, Z, profile=profile)
+    result.fixed, result.anova = out.fixed, out.anova
+    is_fixed = (result.summary["component"] == "fixed").to_numpy()
+    for column in ("se", "df", "statistic", "p", "ci_low", "ci_high"):
+        result.summary.loc[is_fixed, column] = out.fixed[column].to_numpy()
+    ci = out.fit.pop("variance_components_ci")
+    result.fit.update(out.fit)
+    if ci is not None:
+        result.fit["variance_components"]["ci"] = {key: ci[key] for key in ("sd", "corr", "residual_sd")}
+        result.fit["variance_components"]["ci_method"] = ci["method"]
+    result.fit["warnings"].extend(out.warnings)
+
+
+def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any],
+                    profile: bool = True) -> MixedModelResult:
     """Fit a mixed-model spec to a long table (one row per participant and wave).
 
     Parameters
@@ -265,18 +295,25 @@ def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any]
     spec : MixedModelSpec or mapping
         A spec, or a mapping as in the config (validated by
         :meth:`MixedModelSpec.from_config`, name ``"model"``).
+    profile : bool, default True
+        Compute profile-likelihood intervals of the variance components.
 
     Returns
     -------
     MixedModelResult
         ``status`` is ``"failed"`` with a ``reason`` when the data cannot support the
         model (fewer than 3 participants or no more participants than random effects,
-        a constant predictor or outcome, a rank-deficient design, non-finite values).
+        a constant predictor or outcome, a rank-deficient design, non-finite values,
+        a ``contrasts`` reference level that does not occur or names a numeric column,
+        a categorical predictor with a single level).
         ``fit`` holds method, loglik (REML criterion for REML fits, as lme4), aic, bic,
         n_obs, n_groups, n_dropped_missing, variance_components (random-effect SDs,
         correlations, residual SD), icc (from the intercept-only model of the outcome on
-        the same rows, same method), converged, singular, gradient_norm, optimizer and
-        warnings.
+        the same rows, same method), converged, singular, gradient_norm, optimizer,
+        warnings, df_method, r2_marginal, r2_conditional (Nakagawa; as
+        performance::r2_nakagawa) and, under variance_components, ``ci``: 95% profile
+        intervals shaped as sd/corr/residual_sd (as lme4's confint), with ``ci_method``.
+        ``anova`` holds the Type III tests (as lmerTest's ``anova(type = 3)``).
 
     Raises
     ------
@@ -285,9 +322,15 @@ def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any]
     """
     if not isinstance(spec, MixedModelSpec):
         spec = MixedModelSpec.from_config("model", spec)
-    DesignRecipe.from_data(spec, data)  # column and type errors are the user's to fix: raise
+    # column and type errors are the user's to fix: raise (levels are checked below, per model)
+    DesignRecipe.from_data(dataclasses.replace(spec, contrasts=()), data)
     rows, n_dropped = _complete_rows(data, spec)
+    problem = design_problem(spec, data) or design_problem(spec, rows)
+    if problem is not None:  # a bad level or a one-level factor: this model fails, others run
+        return _failed(spec, problem, len(rows), int(rows[spec.group].nunique()), n_dropped)
     result = _fit_rows(spec, rows, n_dropped)
+    if result.lmm is not None:  # every fit that has estimates (not only "ok" ones) gets its tests
+        _add_inference(result, rows, profile)
     if result.status == "ok":
         icc, note = _icc(spec, rows, result)
         result.fit["icc"] = icc

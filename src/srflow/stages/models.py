@@ -31,8 +31,14 @@ def mixed_stage(
     fixed_out: str,
     fit_out: str,
     random_out: str,
+    anova_out: str | None = None,
 ) -> None:
-    """Fit one mixed model (with its likelihood-ratio comparison if configured)."""
+    """Fit one mixed model (with its likelihood-ratio comparison if configured).
+
+    Writes the fixed effects (t on the configured df), the fit (with R2 and profile
+    intervals of the variance components), the random effects and, when ``anova_out``
+    is given, the Type III tests.
+    """
     from srflow import mixed
 
     cohort = cohort_config(config_data, cohort_name)
@@ -55,3 +61,5 @@ def mixed_stage(
     results.FIXED_TABLE.write(result.fixed, fixed_out)
     results.MixedFit.from_json(fit, fit_out).write(fit_out)
     results.RANDOM_TABLE.write(random, random_out)
+    if anova_out is not None:
+        write_table(result.anova, anova_out)
