@@ -145,7 +145,7 @@ def _runner(name: str, problem: Problem) -> Callable[[np.ndarray], optimize.Opti
     if name == "L-BFGS-B":
         return lambda x0: optimize.minimize(problem.deviance_and_gradient, x0, jac=True,
                                             method="L-BFGS-B",
-                                            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+                                            options={"maxiter": 2000, "ftol": 1e-11, "gtol": 1e-6})
     if name == "COBYQA":
         return lambda x0: optimize.minimize(problem.deviance, x0, method="COBYQA",
                                             options={"maxfev": 5000, "final_tr_radius": 1e-9})
