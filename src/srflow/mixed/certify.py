@@ -82,6 +82,19 @@ def certified_optimum(s: GroupStatistics, reml: bool,
     Returns
     -------
     CertifiedOptimum
+
+    Examples
+    --------
+    >>> from srflow.mixed.statistics import group_statistics
+    >>> rng = np.random.default_rng(0)
+    >>> groups = np.repeat(np.arange(40), 5)
+    >>> y = rng.normal(0, 1, 40)[groups] + rng.normal(0, 1, groups.size)
+    >>> ones = np.ones((groups.size, 1))
+    >>> opt = certified_optimum(group_statistics(y, ones, ones, groups), reml=True)
+    >>> opt.certified, [c["check"] for c in opt.certificates][:2]
+    (True, ['start: identity', 'start: moments'])
+    >>> bool(opt.certificates[2]["loglik"] < -0.5 * opt.best.deviance)  # OLS is lower
+    True
     """
     problem = whitened_problem(s, reml)
     q = problem.q

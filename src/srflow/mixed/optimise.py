@@ -79,7 +79,7 @@ class Problem:
     def to_original(self, theta_w: np.ndarray) -> np.ndarray:
         """lme4's ``theta`` (diagonal >= 0) for the same covariance: ``Lambda = A Lambda_w``."""
         rows, cols = theta_layout(self.q)
-        return lower_factor(self.scaling @ theta_to_lambda(theta_w, self.q))[rows, cols]
+        return lower_factor(self.scaling @ theta_to_lambda(theta_w, self.q))[rows, cols] + 0.0  # no -0.0
 
     def to_whitened(self, theta: np.ndarray) -> np.ndarray:
         rows, cols = theta_layout(self.q)
@@ -88,7 +88,15 @@ class Problem:
 
 
 def lower_factor(B: np.ndarray) -> np.ndarray:
-    """Lower-triangular ``L`` with non-negative diagonal and ``L L' = B B'`` (B may be singular)."""
+    """Lower-triangular ``L`` with non-negative diagonal and ``L L' = B B'`` (B may be singular).
+
+    Examples
+    --------
+    >>> B = np.array([[0.0, 1.0], [2.0, -1.0]])
+    >>> L = lower_factor(B)
+    >>> bool(np.allclose(L @ L.T, B @ B.T)), bool(L[0, 1] == 0.0), bool((np.diag(L) >= 0).all())
+    (True, True, True)
+    """
     _, r = np.linalg.qr(B.T)  # B B' = R' R
     lower = r.T
     signs = np.where(np.diag(lower) < 0.0, -1.0, 1.0)
