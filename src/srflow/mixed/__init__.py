@@ -11,7 +11,6 @@ tests, lme4 as the reference.
 from srflow.mixed.design import ALLOWED_FORMS, DesignRecipe, MixedModelSpec, parse_term
 from srflow.mixed.engine import (
     GroupStatistics,
-    LinearMixedModel,
     LmmFit,
     fit_lmm,
     group_statistics,
@@ -23,7 +22,6 @@ __all__ = [
     "ALLOWED_FORMS",
     "DesignRecipe",
     "GroupStatistics",
-    "LinearMixedModel",
     "LmmFit",
     "MixedModelResult",
     "MixedModelSpec",

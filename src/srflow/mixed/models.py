@@ -21,8 +21,9 @@ from srflow.mixed.design import (
     design_problem,
     parse_term,
 )
-from srflow.mixed.engine import LmmFit, fit_lmm
+from srflow.mixed.engine import LmmFit, fit_lmm, theta_layout, theta_to_lambda
 from srflow.mixed.inference import FIXED_COLUMNS, infer
+from srflow.mixed.optimise import lower_factor
 
 SUMMARY_COLUMNS = ["component", "term", "estimate", "se", "df", "statistic", "p", "ci_low", "ci_high"]
 MIN_GROUPS = 3
@@ -41,9 +42,10 @@ class MixedModelResult:
     Attributes
     ----------
     spec : MixedModelSpec
-    status : {"ok", "failed"}
+    status : {"ok", "suspect", "failed"}
     reason : str or None
-        Why the model could not be fitted (when failed).
+        Why the model could not be fitted (failed), or why its optimum could not be
+        certified (suspect: the estimates are reported but not to be trusted).
     fixed : DataFrame
         ``term, estimate, se, df, statistic, p, ci_low, ci_high, reference``: t on the
         spec's df (Satterthwaite by default; z with df ``inf`` for ``wald``), 95% CI on
@@ -204,7 +206,8 @@ def _check_data(spec, recipe, rows, X, x_names, Z, z_names) -> str | None:
     return None
 
 
-def _fit_rows(spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int) -> MixedModelResult:
+def _fit_rows(spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int,
+              starts: tuple = ()) -> MixedModelResult:
     recipe = DesignRecipe.from_data(spec, rows)
     X, x_names, Z, z_names = recipe.matrices(rows)
     n_groups = int(rows[spec.group].nunique()) if len(rows) else 0
@@ -214,7 +217,7 @@ def _fit_rows(spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int) -> Mixed
     y = rows[spec.outcome].to_numpy(dtype=float)
     try:
         lmm = fit_lmm(y, X, Z, rows[spec.group].to_numpy(), reml=spec.method == "reml",
-                      x_names=x_names, z_names=z_names)
+                      x_names=x_names, z_names=z_names, starts=starts)
     except ModelError as exc:
         return _failed(spec, str(exc), len(rows), n_groups, n_dropped)
 
@@ -240,17 +243,21 @@ def _fit_rows(spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int) -> Mixed
     summary.loc[is_fixed, "ci_low"] = fixed["ci_low"].to_numpy()
     summary.loc[is_fixed, "ci_high"] = fixed["ci_high"].to_numpy()
 
+    # Certification (srflow.mixed.certify): an uncertified optimum is reported, but as suspect.
+    status = "ok" if lmm.certified else "suspect"
+    suspect = None if lmm.certified else f"the optimum could not be certified: {lmm.suspect_reason}"
     fit = {
-        "model": spec.name, "status": "ok", "reason": None, "method": spec.method,
+        "model": spec.name, "status": status, "reason": suspect, "method": spec.method,
         "outcome": spec.outcome, "fixed_terms": list(spec.fixed), "random_terms": list(spec.random),
         "loglik": float(lmm.loglik), "loglik_type": lmm.criterion, "aic": float(lmm.aic), "bic": float(lmm.bic),
         "information_criteria_note": _IC_NOTE[lmm.criterion], "n_params": lmm.n_params,
         "n_obs": lmm.n_obs, "n_groups": lmm.n_groups, "n_dropped_missing": n_dropped,
         "variance_components": _variance_components(lmm), "icc": None,
-        "converged": lmm.converged, "singular": lmm.singular, "gradient_norm": float(lmm.gradient_norm),
-        "optimizer": lmm.optimizer, "warnings": warnings,
+        "converged": lmm.converged, "singular": lmm.singular if lmm.certified else None,
+        "gradient_norm": float(lmm.gradient_norm), "optimizer": lmm.optimizer, "warnings": warnings,
+        "certificates": lmm.certificates,
     }
-    return MixedModelResult(spec, "ok", None, fixed, fit, random, summary, lmm, recipe)
+    return MixedModelResult(spec, status, suspect, fixed, fit, random, summary, lmm, recipe)
 
 
 def _icc(spec: MixedModelSpec, rows: pd.DataFrame, main: MixedModelResult) -> tuple[float | None, str | None]:
@@ -301,7 +308,9 @@ def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any]
     Returns
     -------
     MixedModelResult
-        ``status`` is ``"failed"`` with a ``reason`` when the data cannot support the
+        ``status`` is ``"suspect"`` with a ``reason`` when the optimum could not be
+        certified (:mod:`srflow.mixed.certify`; ``fit["certificates"]`` lists what was
+        checked; ``singular`` is then None, not assessed), and ``"failed"`` with a ``reason`` when the data cannot support the
         model (fewer than 3 participants or no more participants than random effects,
         a constant predictor or outcome, a rank-deficient design, non-finite values,
         a ``contrasts`` reference level that does not occur or names a numeric column,
@@ -329,9 +338,8 @@ def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any]
     if problem is not None:  # a bad level or a one-level factor: this model fails, others run
         return _failed(spec, problem, len(rows), int(rows[spec.group].nunique()), n_dropped)
     result = _fit_rows(spec, rows, n_dropped)
-    if result.lmm is not None:  # every fit that has estimates (not only "ok" ones) gets its tests
+    if result.lmm is not None:  # every fit that has estimates (ok or suspect) gets its tests
         _add_inference(result, rows, profile)
-    if result.status == "ok":
         icc, note = _icc(spec, rows, result)
         result.fit["icc"] = icc
         if note:
@@ -363,6 +371,11 @@ def likelihood_ratio_test(
         the models differ only by one random slope also ``p_boundary`` (the 50:50
         chi-square mixture appropriate for a variance tested at zero, which the plain
         ``p`` over-states); both log-likelihoods, AICs and BICs, ``n_obs``, ``status``.
+        If the larger model's log-likelihood is below the smaller's (impossible at the
+        true optima), the larger is refitted from the smaller's optimum padded with zeros
+        (``refit_from_smaller`` records both values); if either fit cannot be certified,
+        or the larger is still below, ``status`` is ``"suspect"`` with the ``reason`` and
+        no chi-square is reported.
 
     Raises
     ------
@@ -388,18 +401,31 @@ def likelihood_ratio_test(
     fits = [_fit_rows(s, rows[s.used_columns()], 0) for s in (small_ml, large_ml)]
     out: dict[str, Any] = {"small": small.name, "large": large.name, "method": "ml", "refit_with_ml": refit,
                            "n_obs": len(rows), "n_dropped_missing": n_dropped}
-    if any(f.status != "ok" for f in fits):
-        reasons = "; ".join(f"{f.spec.name}: {f.reason}" for f in fits if f.status != "ok")
+    if any(f.lmm is None for f in fits):
+        reasons = "; ".join(f"{f.spec.name}: {f.reason}" for f in fits if f.lmm is None)
         return {**out, "status": "failed", "reason": reasons, "chi2": None, "df": None, "p": None}
+    if fits[1].lmm.loglik < fits[0].lmm.loglik or fits[1].status != "ok":
+        # A model cannot fit worse than one nested in it: restart the larger from the smaller's optimum.
+        before = fits[1].lmm.loglik
+        start = ("smaller model's optimum (padded with zeros)", _padded_theta(fits[0].lmm, fits[1].lmm))
+        fits[1] = _fit_rows(large_ml, rows[large_ml.used_columns()], 0, starts=(start,))
+        out["refit_from_smaller"] = {"loglik_before": before, "loglik_after": fits[1].lmm.loglik}
     fs, fl = fits[0].lmm, fits[1].lmm
-    chi2 = max(0.0, 2.0 * (fl.loglik - fs.loglik))
+    out.update({"loglik_small": fs.loglik, "loglik_large": fl.loglik, "aic_small": fs.aic, "aic_large": fl.aic,
+                "bic_small": fs.bic, "bic_large": fl.bic,
+                "converged": bool(fs.converged and fl.converged),
+                "singular": bool(fs.singular or fl.singular)})
+    suspect = [f"{f.spec.name}: {f.reason}" for f in fits if f.status != "ok"]
+    if fl.loglik < fs.loglik - 1e-6:
+        suspect.append(f"the larger model's ML log-likelihood ({fl.loglik:.6g}) is below the nested "
+                       f"model's ({fs.loglik:.6g}) even when refitted from the nested optimum")
+    if suspect:
+        return {**out, "status": "suspect", "reason": "; ".join(suspect), "chi2": None, "df": None,
+                "p": None}
+    chi2 = max(0.0, 2.0 * (fl.loglik - fs.loglik))  # only rounding can make it negative here
     df = fl.n_params - fs.n_params
-    out.update({
-        "status": "ok", "reason": None, "chi2": chi2, "df": int(df), "p": float(special.chdtrc(df, chi2)),
-        "loglik_small": fs.loglik, "loglik_large": fl.loglik, "aic_small": fs.aic, "aic_large": fl.aic,
-        "bic_small": fs.bic, "bic_large": fl.bic,
-        "converged": bool(fs.converged and fl.converged), "singular": bool(fs.singular or fl.singular),
-    })
+    out.update({"status": "ok", "reason": None, "chi2": chi2, "df": int(df),
+                "p": float(special.chdtrc(df, chi2))})
     q_small = fs.ranef.shape[1]
     if keys["fixed"][0] == keys["fixed"][1] and fl.ranef.shape[1] == q_small + 1:
         # One added random slope: its variance and q_small covariances, tested at a boundary.
@@ -407,3 +433,13 @@ def likelihood_ratio_test(
     if not math.isfinite(chi2):  # pragma: no cover
         out["status"] = "failed"
     return out
+
+
+def _padded_theta(small: LmmFit, large: LmmFit) -> np.ndarray:
+    """The smaller model's random-effects covariance in the larger's ``theta`` (zeros elsewhere)."""
+    q = len(large.z_names)
+    index = [large.z_names.index(name) for name in small.z_names]
+    lam = np.zeros((q, q))
+    lam[np.ix_(index, index)] = theta_to_lambda(small.theta, len(small.z_names))
+    rows, cols = theta_layout(q)
+    return lower_factor(lam)[rows, cols]

@@ -11,6 +11,7 @@ file (under ``results/{cohort}/``)          definition                    writte
 ``sr/{spec}.csv``                           :data:`SR_TABLE`              ``sr_scores``
 ``sr/{spec}.line.json``                     :class:`SRLine`               ``sr_scores``
 ``mixed/{model}.fixed.csv``                 :data:`FIXED_TABLE`           ``fit_mixed_model``
+``mixed/{model}.anova.csv``                 :data:`ANOVA_TABLE`           ``fit_mixed_model``
 ``mixed/{model}.fit.json``                  :class:`MixedFit`             ``fit_mixed_model``
 ``mixed/{model}.random.csv``                :data:`RANDOM_TABLE`          ``fit_mixed_model``
 ``trajectories/{name}/selection.csv``       :data:`SELECTION_TABLE`       ``select_trajectories``
@@ -57,7 +58,14 @@ True
 from srflow.results._record import ABSENT, Json, Record, ResultContractError, Source, record
 from srflow.results._table import Column, TableContract, col, pattern
 from srflow.results.data import FAILURES_TABLE, LEDGER_TABLE, SCORES_TABLE
-from srflow.results.mixed import FIXED_TABLE, RANDOM_TABLE, Comparison, MixedFit, VarianceComponents
+from srflow.results.mixed import (
+    ANOVA_TABLE,
+    FIXED_TABLE,
+    RANDOM_TABLE,
+    Comparison,
+    MixedFit,
+    VarianceComponents,
+)
 from srflow.results.sr import (
     SR_TABLE,
     Coefficient,
@@ -83,7 +91,7 @@ from srflow.results.trajectories import (
 
 __all__ = [
     "ABSENT", "ANCHORS_TABLE", "CLASSES_TABLE", "CURVES_TABLE", "Coefficient", "Column", "Comparison",
-    "CooksDistance", "Counts", "Excluded", "FAILURES_TABLE", "FIXED_TABLE", "FormTest", "Json",
+    "ANOVA_TABLE", "CooksDistance", "Counts", "Excluded", "FAILURES_TABLE", "FIXED_TABLE", "FormTest", "Json",
     "LEDGER_TABLE", "LineFit", "MixedFit", "Outliers", "RANDOM_TABLE", "RandomEffects", "Record",
     "ResidualQQ", "ResultContractError", "SCORES_TABLE", "SELECTION_TABLE", "SRLine", "SRSettings",
     "SR_TABLE", "SplitFrame", "Source", "TableContract", "TrajectoryFit", "VarianceComponents", "col",

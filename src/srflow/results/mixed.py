@@ -29,6 +29,20 @@ FIXED_TABLE = TableContract(
         col("p", "float"),
         col("ci_low", "float"),
         col("ci_high", "float"),
+        col("reference", "text", required=False),  # treatment-coding reference, e.g. site=A
+    ),
+)
+
+#: ``mixed/{model}.anova.csv``: Type III F test per fixed term (one row however many columns).
+ANOVA_TABLE = TableContract(
+    what="Type III tests table",
+    rule=MIXED_RULE,
+    columns=(
+        col("term", "text"),
+        col("num_df", "float"),
+        col("den_df", "float"),
+        col("F", "float"),
+        col("p", "float"),
     ),
 )
 
@@ -54,7 +68,8 @@ class VarianceComponents(Record):
     sd: Mapping[str, float | None]
     corr: Mapping[str, float | None]
     residual_sd: float | None
-    ci: Json = ABSENT  # profile/bootstrap intervals (being added with the certified fits)
+    ci: Json = ABSENT  # profile-likelihood intervals: {sd, corr, residual_sd}, [low, high] pairs
+    ci_method: str = ABSENT
 
 
 @record
@@ -81,6 +96,7 @@ class Comparison(Record):
     converged: bool = ABSENT
     singular: bool = ABSENT
     p_boundary: float | None = ABSENT  # one added random slope: mixture of chi-squares
+    refit_from_smaller: Json = ABSENT  # {loglik_before, loglik_after} when the larger was refitted
 
 
 @record
@@ -118,8 +134,8 @@ class MixedFit(Record):
     information_criteria_note: str = ABSENT
     n_params: int = ABSENT
     comparison: Comparison = ABSENT
-    # being added with the certified fits (issue on mixed models)
-    certificates: Json = ABSENT
+    certificates: Json = ABSENT  # every start and bound checked, with the loglik it reached
+    df_method: str = ABSENT
     r2_marginal: float | None = ABSENT
     r2_conditional: float | None = ABSENT
 

@@ -47,12 +47,14 @@ def mixed_stage(
     result = mixed.fit_mixed_model(scores, mixed.MixedModelSpec.from_config(model_name, specs[model_name]))
     fit = dict(result.fit)
     other = specs[model_name].get("compare_to")
-    if other is not None and result.status == "ok":
+    if other is not None and result.lmm is not None:  # ok or suspect: the test says which
         small = mixed.MixedModelSpec.from_config(other, specs[other])
         large = mixed.MixedModelSpec.from_config(model_name, specs[model_name])
         fit["comparison"] = mixed.likelihood_ratio_test(scores, small, large)
     random = result.random
-    if result.status == "ok":
+    if result.status == "suspect":
+        say(f"model '{model_name}' is suspect: {result.reason}")
+    if result.lmm is not None:
         # each person's own coefficient (fixed + random); for E this is their stressor reactivity
         own = result.coefficients().drop(columns="participant_id").add_suffix("_person")
         random = pd.concat([random, own.set_axis(random.index)], axis=1)
@@ -62,4 +64,4 @@ def mixed_stage(
     results.MixedFit.from_json(fit, fit_out).write(fit_out)
     results.RANDOM_TABLE.write(random, random_out)
     if anova_out is not None:
-        write_table(result.anova, anova_out)
+        results.ANOVA_TABLE.write(result.anova, anova_out)
