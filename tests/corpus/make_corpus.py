@@ -258,6 +258,17 @@ def excel(change: Callable[[Path], None]) -> Callable[[Path], Built]:
     return build
 
 
+def _excel_with(folder: Path, column: str, row: int, value) -> Built:
+    """The first 30 base rows as an Excel sheet with one cell changed (numbers stored as numbers)."""
+    frame = base_frame().head(30)
+    numeric = [c for c in frame.columns if c.startswith(("GHQ_", "GE_", "LE_")) or c in ("wave", "age")]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric)
+    frame.loc[row, column] = value
+    path = folder / "data.xlsx"
+    frame.to_excel(path, index=False, sheet_name="cohort")
+    return Built(write_config(folder, base_config(path)), len(frame))
+
+
 def _set(path: str, value) -> Callable[[dict], None]:
     """Set a key of the cohort (dotted path) in the config."""
 
@@ -509,6 +520,8 @@ def _cases() -> list[Case]:
              (*item, "row 1, column wave, value '1.5': wave_integer_ge_1")),
         Case("key_wave_text", "keys", fail, edited([(0, "wave", "first")]),
              (*item, "row 1, column wave, value 'first': wave_integer_ge_1")),
+        Case("key_wave_huge", "keys", fail, edited([(0, "wave", "1e20")]),
+             (*item, "row 1, column wave", "wave_integer_ge_1", "from 1 to 100000")),
         Case("key_wave_missing", "keys", fail, edited([(0, "wave", "")]),
              (*item, "row 1, column wave", "wave_integer_ge_1")),
         Case("key_id_with_spaces", "keys", ok, edited([(0, "subject_id", " S0001 ")])),
@@ -533,6 +546,14 @@ def _cases() -> list[Case]:
         Case("file_duplicated_unused_header", "files", ok,
              raw_file("data.csv", lambda f: _csv_bytes(f.assign(note1="a", note2="b")).replace(b"note2", b"note1")),
              ("duplicate column name 'note1' renamed to 'note1.1'",)),
+        Case("file_100k_character_header_name", "files", fail,
+             framed(lambda f: f.rename(columns={"arm": "a" * 100_000}),
+                    _set("columns.covariates", {"age": "integer", "arm": "category"})),
+             ("data.csv", "columns.covariates.arm names column 'arm'", "(100000 characters)"),
+             absent=("a" * 1000,)),
+        Case("excel_bad_value", "files", fail,
+             lambda folder: _excel_with(folder, "GHQ_03", 2, 8),
+             ("data.xlsx", "row 3, column GHQ_03, value '8': item_in_range")),
         Case("file_nul_byte", "files", fail,
              raw_file("data.csv", _replace_cell_bytes("GHQ_02", 3, b"1\x002")),
              ("data.csv", "row 4, column GHQ_02", "item_numeric")),

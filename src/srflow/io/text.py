@@ -49,6 +49,12 @@ def _read_text(
 ) -> pd.DataFrame:
     with open(path, "rb") as handle:
         raw_head = handle.read(1 << 16)
+        # the sample must hold the whole header line, however long its names are
+        while b"\n" not in raw_head and len(raw_head) < MAX_HEADER_BYTES:
+            more = handle.read(1 << 20)
+            if not more:
+                break
+            raw_head += more
     if not raw_head.strip():
         raise InputError(f"{path} is empty; it must start with a header line naming the columns")
     sample, sample_encoding = _decode_sample(raw_head, encoding)
@@ -84,6 +90,8 @@ def _read_text(
     return table.to_pandas()
 
 
+#: Longest header line read to find the column names.
+MAX_HEADER_BYTES = 1 << 26
 #: How many ragged rows an error message lists.
 RAGGED_SHOWN = 10
 
