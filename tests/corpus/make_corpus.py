@@ -12,6 +12,7 @@ the files are generated at test time (``tests/test_corpus.py``).
 from __future__ import annotations
 
 import copy
+import gzip
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -568,6 +569,14 @@ def _cases() -> list[Case]:
              ("cohorts.corpus.encoding: unknown encoding 'klingon-8'",)),
         Case("file_is_a_folder", "files", fail, _write_folder, ("is a folder",)),
         Case("file_missing", "files", fail, _missing_file, ("input file not found", "nowhere.csv")),
+        Case("file_utf16_with_bom", "files", ok,
+             raw_file("data.csv", lambda f: f.to_csv(index=False).encode("utf-16"))),
+        Case("file_gzip_named_csv", "files", fail,
+             raw_file("data.csv", lambda f: gzip.compress(_csv_bytes(f), mtime=0)),
+             ("data.csv is a gzip file, not delimited text",)),
+        Case("file_binary_garbage", "files", fail,
+             raw_file("data.csv", lambda f: bytes(range(256)) * 50),
+             ("cannot read", "data.csv", "check the cohort keys 'encoding'")),
         Case("file_unsupported_extension", "files", fail, raw_file("data.json", _csv_bytes),
              ("unsupported file type '.json'",)),
         Case("file_corrupt_parquet", "files", fail, raw_file("data.parquet", lambda f: b"PAR1 no"),
