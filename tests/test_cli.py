@@ -146,3 +146,12 @@ def test_init_is_conservative_on_a_wide_export(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["validate", "--config", str(out)]) == 0
     assert "failures: none" in capsys.readouterr().out
+
+
+def test_an_unwritable_output_path_is_a_message(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = blocker / "sub" / "c.yaml"  # a folder under a file cannot be made
+    assert main(["init", "--input", str(MESSY / "r_export.csv"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(blocker) in err

@@ -106,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SrflowError as error:
         print(f"srflow: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a path the user gave cannot be written (or read): not a bug
+        where = f": {error.filename}" if error.filename else ""
+        print(f"srflow: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
