@@ -146,3 +146,25 @@ def test_init_is_conservative_on_a_wide_export(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["validate", "--config", str(out)]) == 0
     assert "failures: none" in capsys.readouterr().out
+
+
+def test_an_unwritable_output_path_is_a_message(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = blocker / "sub" / "c.yaml"  # a folder under a file cannot be made
+    assert main(["init", "--input", str(MESSY / "r_export.csv"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(blocker) in err
+
+
+def test_validate_checks_every_cohort_even_after_one_fails(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    good = config["cohorts"]["synthetic"]
+    config["cohorts"] = {"broken": {**good, "input": str(tmp_path / "nowhere.csv")}, "fine": good}
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["validate", "--config", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "input file not found" in captured.err and "nowhere.csv" in captured.err
+    assert "cohort fine: data/synthetic/cohort.csv" in captured.out and "failures: none" in captured.out

@@ -37,8 +37,15 @@ def _validate(args: argparse.Namespace) -> int:
     names = [args.cohort] if args.cohort else list(config.cohorts)
     failed = False
     for name in names:
-        report = check_cohort(config.cohort(name), failures_out=args.failures)
-        print(report.text)
+        cohort = config.cohort(name)
+        try:
+            report = check_cohort(cohort, failures_out=args.failures)
+        except SrflowError as error:  # one cohort's problem must not hide the others'
+            print(f"cohort {name}: {cohort.input}", flush=True)
+            print(f"srflow: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+            failed = True
+            continue
+        print(report.text, flush=True)
         failed = failed or not report.ok
     return 1 if failed else 0
 
@@ -105,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except SrflowError as error:
         print(f"srflow: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a path the user gave cannot be written (or read): not a bug
+        where = f": {error.filename}" if error.filename else ""
+        print(f"srflow: {error.strerror or error}{where}", file=sys.stderr)
         return 1
 
 

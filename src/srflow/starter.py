@@ -247,6 +247,11 @@ def _instruments(blocks: dict[str, Block], evidence: list[str]) -> tuple[dict, s
         instruments[name] = entry
         codes.update(block.codes)
         evidence.append(f"CHECK {name} ({role}): {_evidence(block)}")
+    if not instruments:
+        evidence.append(
+            "CHECK: no block of columns is a known problems or stressor questionnaire; add your "
+            "instruments (role, items, range) by hand, e.g. from the blocks left out above"
+        )
     if not problems_given and instruments:
         first = next(iter(instruments))
         instruments[first]["role"] = "problems"
@@ -351,7 +356,9 @@ def starter_config(path: Path, cohort_name: str = "mystudy") -> str:
     Returns
     -------
     str
-        A config that passes the schema, with every guess marked ``CHECK`` and its evidence.
+        A config with every guess marked ``CHECK`` and its evidence. It passes the schema
+        when a known questionnaire was found; otherwise ``instruments`` is left empty and
+        the header says so (srflow guesses no instrument it cannot name).
     """
     frame, notes = read_raw(path)
     evidence: list[str] = []

@@ -12,6 +12,7 @@ the files are generated at test time (``tests/test_corpus.py``).
 from __future__ import annotations
 
 import copy
+import gzip
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -256,6 +257,17 @@ def excel(change: Callable[[Path], None]) -> Callable[[Path], Built]:
         return Built(write_config(folder, config), None)
 
     return build
+
+
+def _excel_with(folder: Path, column: str, row: int, value) -> Built:
+    """The first 30 base rows as an Excel sheet with one cell changed (numbers stored as numbers)."""
+    frame = base_frame().head(30)
+    numeric = [c for c in frame.columns if c.startswith(("GHQ_", "GE_", "LE_")) or c in ("wave", "age")]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric)
+    frame.loc[row, column] = value
+    path = folder / "data.xlsx"
+    frame.to_excel(path, index=False, sheet_name="cohort")
+    return Built(write_config(folder, base_config(path)), len(frame))
 
 
 def _set(path: str, value) -> Callable[[dict], None]:
@@ -509,6 +521,8 @@ def _cases() -> list[Case]:
              (*item, "row 1, column wave, value '1.5': wave_integer_ge_1")),
         Case("key_wave_text", "keys", fail, edited([(0, "wave", "first")]),
              (*item, "row 1, column wave, value 'first': wave_integer_ge_1")),
+        Case("key_wave_huge", "keys", fail, edited([(0, "wave", "1e20")]),
+             (*item, "row 1, column wave", "wave_integer_ge_1", "from 1 to 100000")),
         Case("key_wave_missing", "keys", fail, edited([(0, "wave", "")]),
              (*item, "row 1, column wave", "wave_integer_ge_1")),
         Case("key_id_with_spaces", "keys", ok, edited([(0, "subject_id", " S0001 ")])),
@@ -533,6 +547,14 @@ def _cases() -> list[Case]:
         Case("file_duplicated_unused_header", "files", ok,
              raw_file("data.csv", lambda f: _csv_bytes(f.assign(note1="a", note2="b")).replace(b"note2", b"note1")),
              ("duplicate column name 'note1' renamed to 'note1.1'",)),
+        Case("file_100k_character_header_name", "files", fail,
+             framed(lambda f: f.rename(columns={"arm": "a" * 100_000}),
+                    _set("columns.covariates", {"age": "integer", "arm": "category"})),
+             ("data.csv", "columns.covariates.arm names column 'arm'", "(100000 characters)"),
+             absent=("a" * 1000,)),
+        Case("excel_bad_value", "files", fail,
+             lambda folder: _excel_with(folder, "GHQ_03", 2, 8),
+             ("data.xlsx", "row 3, column GHQ_03, value '8': item_in_range")),
         Case("file_nul_byte", "files", fail,
              raw_file("data.csv", _replace_cell_bytes("GHQ_02", 3, b"1\x002")),
              ("data.csv", "row 4, column GHQ_02", "item_numeric")),
@@ -547,6 +569,14 @@ def _cases() -> list[Case]:
              ("cohorts.corpus.encoding: unknown encoding 'klingon-8'",)),
         Case("file_is_a_folder", "files", fail, _write_folder, ("is a folder",)),
         Case("file_missing", "files", fail, _missing_file, ("input file not found", "nowhere.csv")),
+        Case("file_utf16_with_bom", "files", ok,
+             raw_file("data.csv", lambda f: f.to_csv(index=False).encode("utf-16"))),
+        Case("file_gzip_named_csv", "files", fail,
+             raw_file("data.csv", lambda f: gzip.compress(_csv_bytes(f), mtime=0)),
+             ("data.csv is a gzip file, not delimited text",)),
+        Case("file_binary_garbage", "files", fail,
+             raw_file("data.csv", lambda f: bytes(range(256)) * 50),
+             ("cannot read", "data.csv", "check the cohort keys 'encoding'")),
         Case("file_unsupported_extension", "files", fail, raw_file("data.json", _csv_bytes),
              ("unsupported file type '.json'",)),
         Case("file_corrupt_parquet", "files", fail, raw_file("data.parquet", lambda f: b"PAR1 no"),
@@ -635,6 +665,20 @@ def _cases() -> list[Case]:
              configured(_set("columns.participant", CODE), False), ("columns.participant names column",)),
         Case("config_code_as_input", "config", fail,
              configured(_set("input", f"data.csv; touch {CANARY}"), False), ("input file not found",)),
+        Case("config_code_as_prefix", "config", fail,
+             configured(lambda c: cohort_of(c)["instruments"]["life_events"].__setitem__("items", {"prefix": CODE}), False),
+             ("instruments.life_events.items: prefix", "matches no column")),
+        Case("config_code_as_reverse_item", "config", fail,
+             configured(lambda c: cohort_of(c)["instruments"]["ghq12"].__setitem__("reverse", [CODE]), False),
+             ("instruments.ghq12.reverse", "not among the instrument's items")),
+        Case("config_code_as_encoding", "config", fail,
+             configured(_set("encoding", CODE), False), ("cohorts.corpus.encoding: unknown encoding",)),
+        Case("config_code_as_covariate", "config", fail,
+             configured(_set("columns.covariates", {CODE: "category"}), False),
+             ("columns.covariates.", "names column")),
+        Case("config_code_as_sheet", "config", fail,
+             lambda folder: _with(excel(lambda p: None)(folder), _set("sheet", CODE)),
+             ("no sheet", "sheets in the file: cohort")),
         Case("config_code_as_regex", "config", fail,
              configured(lambda c: cohort_of(c)["instruments"]["hassles"].__setitem__("items", {"regex": f"(?{{system('touch {CANARY}')}})"}), False),
              ("instruments.hassles.items.regex", "not a valid regular expression")),

@@ -78,7 +78,7 @@ def resolve_items(
                 "role only (an item or a covariate, not both): drop it from one of the two"
             )
         if absent:
-            hints = "; ".join(f"'{c}'{_near_hint(c, columns)}" for c in absent)
+            hints = "; ".join(f"'{shorten(c)}'{_near_hint(c, columns)}" for c in absent)
             raise InputError(
                 f"instruments.{instrument.name}.items.columns: column(s) not in the file: {hints}. "
                 f"Available columns: {_column_list(columns)}"
@@ -115,16 +115,23 @@ def compile_selector(instrument: Instrument) -> re.Pattern[str]:
         ) from None
 
 
+#: Names longer than this take no part in "did you mean" hints (matching them is slow).
+HINT_NAME_LIMIT = 200
+
+
 def _near_hint(name: str, columns: Sequence[str]) -> str:
-    near = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.6)
+    if len(name) > HINT_NAME_LIMIT:
+        return ""
+    usable = [c for c in columns if len(c) <= HINT_NAME_LIMIT]
+    near = difflib.get_close_matches(name, usable, n=3, cutoff=0.6)
     if not near:
-        lowered = {c.lower(): c for c in columns}
+        lowered = {c.lower(): c for c in usable}
         near = [lowered[name.lower()]] if name.lower() in lowered else []
     return f" (did you mean {', '.join(repr(c) for c in near)}?)" if near else ""
 
 
 def _column_list(columns: Sequence[str], limit: int = 60) -> str:
-    shown = ", ".join(repr(c) for c in list(columns)[:limit])
+    shown = ", ".join(repr(shorten(c)) for c in list(columns)[:limit])
     return shown + (f", ... ({len(columns)} in all)" if len(columns) > limit else "")
 
 
@@ -149,7 +156,7 @@ def _drop_index_columns(frame: pd.DataFrame, protected: set[str], notes: list[st
         if _UNNAMED_RE.match(name):
             kind = _is_row_index(frame[name])
             what = f"a row index ({kind})" if kind else "an unnamed column"
-            notes.append(f"ignored column '{name}': {what}")
+            notes.append(f"ignored column '{shorten(name)}': {what}")
             drop.append(name)
         elif _INDEX_NAME_RE.match(name):
             kind = _is_row_index(frame[name])
@@ -163,6 +170,7 @@ def _missing_column_error(
     path: Path, key: str, column: str, available: Sequence[str]
 ) -> InputError:
     return InputError(
-        f"{path}: {key} names column '{column}', which is not in the file{_near_hint(column, available)}. "
+        f"{path}: {shorten(key)} names column '{shorten(column)}', which is not in the file"
+        f"{_near_hint(column, available)}. "
         f"Available columns: {_column_list(available)}"
     )

@@ -26,6 +26,11 @@ def _sniff(sample: str) -> str:
 
 def _decode_sample(raw: bytes, encoding: str | None) -> tuple[str, str]:
     """Decode the first bytes of a text file; returns (text, encoding used)."""
+    if encoding is None and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"  # a byte-order mark says so (Excel's "Unicode text" export)
+    if encoding and encoding.lower().replace("-", "").replace("_", "").startswith("utf16"):
+        cut = len(raw) - len(raw) % 2  # whole 2-byte units; the decoder replaces a torn one
+        return raw[:cut].decode(encoding, errors="replace"), encoding
     cut = raw.rfind(b"\n")
     head = raw[: cut + 1] if cut > 0 else raw
     if encoding:
@@ -49,8 +54,20 @@ def _read_text(
 ) -> pd.DataFrame:
     with open(path, "rb") as handle:
         raw_head = handle.read(1 << 16)
+        # the sample must hold the whole header line, however long its names are
+        while b"\n" not in raw_head and len(raw_head) < MAX_HEADER_BYTES:
+            more = handle.read(1 << 20)
+            if not more:
+                break
+            raw_head += more
     if not raw_head.strip():
         raise InputError(f"{path} is empty; it must start with a header line naming the columns")
+    for magic, kind in COMPRESSED_MAGIC.items():
+        if raw_head.startswith(magic):
+            raise InputError(
+                f"{path} is a {kind} file, not delimited text; unpack it and point "
+                "cohorts.<name>.input at the data file inside"
+            )
     sample, sample_encoding = _decode_sample(raw_head, encoding)
     if delimiter is None:
         delimiter = _sniff(sample)
@@ -84,6 +101,10 @@ def _read_text(
     return table.to_pandas()
 
 
+#: First bytes of compressed files that are sometimes given a .csv name.
+COMPRESSED_MAGIC = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+#: Longest header line read to find the column names.
+MAX_HEADER_BYTES = 1 << 26
 #: How many ragged rows an error message lists.
 RAGGED_SHOWN = 10
 

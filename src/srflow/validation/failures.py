@@ -14,13 +14,14 @@ from srflow.io import (
     as_text,
 )
 from srflow.validation.result import FAILURE_COLUMNS, RULES
+from srflow.validation.rules import MAX_WAVE
 
 
 def _explain(check: str, column: str, cohort: CohortConfig, ingested: IngestResult) -> str:
     if check == "participant_id_present":
         return "the participant id is missing or blank"
     if check == "wave_integer_ge_1":
-        return "the wave must be a whole number of at least 1"
+        return f"the wave must be a whole number from 1 to {MAX_WAVE}"
     if check == "unique_participant_wave":
         return "this participant has more than one row for this wave; every copy is excluded"
     if check == "time_parseable":

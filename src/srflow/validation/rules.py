@@ -17,12 +17,17 @@ from srflow.io import (
     time_to_days,
 )
 
+#: Highest wave number accepted: beyond it a "wave" is a typo or another column (and the
+#: (participant, wave) keys would overflow 64-bit integers).
+MAX_WAVE = 100_000
+
 
 def _wave_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Wave numbers (float, NaN if invalid) and the valid mask (integer >= 1)."""
+    """Wave numbers (float, NaN if invalid) and the valid mask (integer 1..MAX_WAVE)."""
     numbers, _ = parse_numbers(values)
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(numbers) & (numbers == np.round(numbers)) & (numbers >= 1)
+        valid &= numbers <= MAX_WAVE
     return np.where(valid, numbers, np.nan), valid
 
 
