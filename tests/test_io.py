@@ -526,7 +526,7 @@ def test_numeric_dates_become_days_since_first_assessment(tmp_path):
 
 def test_a_text_column_caught_by_a_prefix_is_noted_once_in_the_ingest_log(tmp_path):
     from srflow.stages._common import run_logged
-    from srflow.stages.data import ingest_stage
+    from srflow.stages.ingest import ingest_stage
 
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     cohort = config["cohorts"]["synthetic"]

@@ -19,4 +19,4 @@ rule fit_mixed_model:
     params:
         settings=mixed_settings,
     script:
-        "../scripts/mixed.py"
+        "../scripts/fit_mixed_model.py"

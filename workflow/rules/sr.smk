@@ -17,4 +17,4 @@ rule sr_scores:
     params:
         settings=sr_settings,
     script:
-        "../scripts/sr.py"
+        "../scripts/sr_scores.py"

@@ -2,23 +2,27 @@
 
 Each stage reads its inputs from paths, calls the library, and writes its outputs. The
 Snakemake scripts and the ``srflow`` command both call these, so a stage behaves the same
-however it is run. Nothing here imports Snakemake. One module per stage family:
-``data`` (ingest, validate, score), ``models`` (SR, mixed), ``trajectories``, ``report``.
+however it is run. Nothing here imports Snakemake.
+
+One name per stage, end to end: rule ``X`` runs ``workflow/scripts/X.py``, which calls the stage
+in ``srflow/stages/X.py``, which calls the library (``ingest``, ``validate``, ``score``,
+``sr_scores``, ``fit_mixed_model``, ``regressions``, the trajectory rules, ``report``).
+``check`` is ``srflow validate``: every check a run would make, without running it.
 """
 
 from importlib import import_module
 
-# Names are loaded on first use, so a job imports only its own stage family (a trajectory job
+# Names are loaded on first use, so a job imports only its own stage (a trajectory job
 # never pays for the report's matplotlib or the validation's pandera).
 _EXPORTS = {
-    "CheckReport": "data",
-    "check_cohort": "data",
-    "ingest_stage": "data",
-    "score_stage": "data",
-    "validate_stage": "data",
-    "mixed_stage": "models",
+    "CheckReport": "check",
+    "check_cohort": "check",
+    "ingest_stage": "ingest",
+    "score_stage": "score",
+    "validate_stage": "validate",
+    "mixed_stage": "fit_mixed_model",
     "regression_stage": "regressions",
-    "sr_stage": "models",
+    "sr_stage": "sr_scores",
     "report_stage": "report",
     "job_seed": "_common",
     "run_logged": "_common",

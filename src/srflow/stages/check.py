@@ -1,8 +1,7 @@
-"""Stages that read, validate and score a cohort."""
+"""``srflow validate``: every check a run would make, without running it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,63 +11,7 @@ import pandas as pd
 
 from srflow import results
 from srflow.config import CohortConfig, item_reference_problems
-from srflow.errors import ConfigError, SrflowError
-from srflow.stages._common import cohort_config, say
-from srflow.tables import write_json, write_table
-
-
-def ingest_stage(config_data: Mapping[str, Any], cohort_name: str, table_out: str, meta_out: str) -> None:
-    """Read the cohort's raw file into the canonical long table plus a JSON of what was resolved."""
-    from srflow import io
-
-    cohort = cohort_config(config_data, cohort_name)
-    ingested = io.read_cohort(cohort)
-    problems = item_reference_problems(cohort, ingested.items)
-    if problems:
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
-    for note in ingested.notes:
-        say(f"note: {note}")
-    say(f"read {ingested.n_source_rows} rows from {cohort.input} -> {len(ingested.table)} canonical rows")
-    write_table(ingested.table, table_out)
-    write_json(ingested.meta(), meta_out)
-
-
-def _load_ingested(table_in: str | Path, meta_in: str | Path):
-    from srflow import io
-
-    meta = json.loads(Path(meta_in).read_text(encoding="utf-8"))
-    return io.IngestResult.from_meta(pd.read_parquet(table_in), meta)
-
-
-def validate_stage(
-    config_data: Mapping[str, Any],
-    cohort_name: str,
-    table_in: str,
-    meta_in: str,
-    validated_out: str,
-    failures_out: str,
-    ledger_out: str,
-    diagnostics_prefix: str,
-) -> None:
-    """Validate; write the validated table, failures and ledger, or stop with a readable message.
-
-    Under ``on_invalid: fail`` nothing is written to ``results/`` when a rule is broken; the
-    failures and ledger go to ``<diagnostics_prefix>.failures.csv`` / ``.ledger.csv`` so the
-    user can see every problem.
-    """
-    from srflow import validation
-
-    cohort = cohort_config(config_data, cohort_name)
-    result = validation.validate(_load_ingested(table_in, meta_in), cohort, raise_on_fail=False)
-    say(result.summary_text())
-    if cohort.on_invalid == "fail" and not result.ok:
-        failures_path = f"{diagnostics_prefix}.failures.csv"
-        results.FAILURES_TABLE.write(result.failures, failures_path)
-        results.LEDGER_TABLE.write(result.ledger, f"{diagnostics_prefix}.ledger.csv")
-        result.raise_for_failures(failures_path)
-    results.FAILURES_TABLE.write(result.failures, failures_out)
-    results.LEDGER_TABLE.write(result.ledger, ledger_out)
-    write_table(result.table, validated_out)
+from srflow.errors import SrflowError
 
 
 @dataclass(frozen=True)
@@ -164,13 +107,3 @@ def _caught(check) -> list[str]:
         return [str(error)]
     return []
 
-
-def score_stage(config_data: Mapping[str, Any], cohort_name: str, validated_in: str, parquet_out: str, csv_out: str) -> None:
-    """Score the questionnaires of a validated table into P, E and one column per instrument."""
-    from srflow import scoring
-
-    cohort = cohort_config(config_data, cohort_name)
-    scores = scoring.score(pd.read_parquet(validated_in), cohort)
-    say(f"scored {len(scores)} rows; P missing in {int(scores['P'].isna().sum())}, E missing in {int(scores['E'].isna().sum())}")
-    results.SCORES_TABLE.write(scores, parquet_out)
-    results.SCORES_TABLE.write(scores, csv_out)

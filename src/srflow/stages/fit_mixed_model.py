@@ -1,4 +1,4 @@
-"""Stages that compute SR scores and fit mixed models."""
+"""Stage of rule ``fit_mixed_model``: the scores table -> one mixed model's tables and fit."""
 
 from __future__ import annotations
 
@@ -9,18 +9,6 @@ import pandas as pd
 
 from srflow import results
 from srflow.stages._common import cohort_config, say
-
-
-def sr_stage(config_data: Mapping[str, Any], cohort_name: str, spec_name: str, scores_in: str, table_out: str, line_out: str) -> None:
-    """Compute one SR spec; a spec that cannot be computed is written as failed, with the reason."""
-    from srflow import sr
-    from srflow.config import sr_spec
-
-    spec = sr_spec(spec_name, cohort_config(config_data, cohort_name).sr[spec_name])
-    result = sr.safe_compute_sr(pd.read_parquet(scores_in), spec)
-    if result.status != "ok":
-        say(f"SR spec '{spec_name}' could not be computed: {result.reason}")
-    result.write(table_out, line_out)
 
 
 def mixed_stage(
@@ -65,3 +53,4 @@ def mixed_stage(
     results.RANDOM_TABLE.write(random, random_out)
     if anova_out is not None:
         results.ANOVA_TABLE.write(result.anova, anova_out)
+
