@@ -53,8 +53,16 @@ def simulate(n_participants: int, n_waves: int, seed: int = 11) -> pd.DataFrame:
     b0 = np.repeat(rng.normal(0, 3, n_participants), n_waves)
     b1 = np.repeat(rng.normal(0, 0.1, n_participants), n_waves)
     p = 8 + 0.12 * e + 0.7 * rf + 0.02 * e * rf + b0 + b1 * e + rng.normal(0, 3, n)
-    return pd.DataFrame({"participant_id": np.char.add("p", pid.astype(str)), "wave": np.tile(np.arange(1, n_waves + 1),
-                         n_participants), "E": e, "RF": rf, "site": site, "P": p.round(3)})
+    return pd.DataFrame(
+        {
+            "participant_id": np.char.add("p", pid.astype(str)),
+            "wave": np.tile(np.arange(1, n_waves + 1), n_participants),
+            "E": e,
+            "RF": rf,
+            "site": site,
+            "P": p.round(3),
+        }
+    )
 
 
 def timed(label: str, fn, repeats: int = 1):
@@ -64,7 +72,9 @@ def timed(label: str, fn, repeats: int = 1):
         start = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - start)
-    print(f"{label}: {min(times):.2f} s (best of {repeats}: {', '.join(f'{t:.2f}' for t in times)})")
+    print(
+        f"{label}: {min(times):.2f} s (best of {repeats}: {', '.join(f'{t:.2f}' for t in times)})"
+    )
     return out, min(times)
 
 
@@ -73,28 +83,45 @@ def main(argv: list[str]) -> None:
     n_participants = int(args[0]) if args else 20_000
     n_waves = int(args[1]) if len(args) > 1 else 10
     data = simulate(n_participants, n_waves)
-    print(f"{n_participants} participants x {n_waves} waves = {len(data)} rows; "
-          "P ~ E + RF + E:RF + site + (1 + E | participant)")
+    print(
+        f"{n_participants} participants x {n_waves} waves = {len(data)} rows; "
+        "P ~ E + RF + E:RF + site + (1 + E | participant)"
+    )
     base = {"outcome": "P", "fixed": ["E", "RF", "E:RF", "site"], "random": ["E"]}
-    plain, t_plain = timed("plain fit (df wald, no profile)",
-                           lambda: fit_mixed_model(data, MixedModelSpec.from_config("m", {**base, "df": "wald"}),
-                                                   profile=False), repeats=3)
-    sat, t_sat = timed("Satterthwaite fit (t tests + Type III)",
-                       lambda: fit_mixed_model(data, MixedModelSpec.from_config("m", base), profile=False),
-                       repeats=3)
+    plain, t_plain = timed(
+        "plain fit (df wald, no profile)",
+        lambda: fit_mixed_model(
+            data, MixedModelSpec.from_config("m", {**base, "df": "wald"}), profile=False
+        ),
+        repeats=3,
+    )
+    sat, t_sat = timed(
+        "Satterthwaite fit (t tests + Type III)",
+        lambda: fit_mixed_model(data, MixedModelSpec.from_config("m", base), profile=False),
+        repeats=3,
+    )
     print(f"  ratio Satterthwaite / plain = {t_sat / t_plain:.2f} (budget 5)")
     X, _, Z, _ = sat.recipe.matrices(data)
     y = data["P"].to_numpy(dtype=float)
     for df in ("satterthwaite", "kenward_roger"):
         spec = MixedModelSpec.from_config("m", {**base, "df": df})
-        timed(f"  of which the {df} inference step alone (df, t tests, Type III, R2)",
-              lambda spec=spec: infer(spec, sat.lmm, sat.recipe, data, y, X, Z, profile=False), repeats=3)
-    _, t_kr = timed("Kenward-Roger fit (adjusted SEs, t tests + Type III)",
-                    lambda: fit_mixed_model(data, MixedModelSpec.from_config("m", {**base, "df": "kenward_roger"}),
-                                            profile=False), repeats=3)
+        timed(
+            f"  of which the {df} inference step alone (df, t tests, Type III, R2)",
+            lambda spec=spec: infer(spec, sat.lmm, sat.recipe, data, y, X, Z, profile=False),
+            repeats=3,
+        )
+    _, t_kr = timed(
+        "Kenward-Roger fit (adjusted SEs, t tests + Type III)",
+        lambda: fit_mixed_model(
+            data, MixedModelSpec.from_config("m", {**base, "df": "kenward_roger"}), profile=False
+        ),
+        repeats=3,
+    )
     print(f"  ratio Kenward-Roger / plain = {t_kr / t_plain:.2f}")
-    full, t_full = timed("Satterthwaite fit with profile intervals (ML refit + 8 bounds)",
-                         lambda: fit_mixed_model(data, MixedModelSpec.from_config("m", base), profile=True))
+    full, t_full = timed(
+        "Satterthwaite fit with profile intervals (ML refit + 8 bounds)",
+        lambda: fit_mixed_model(data, MixedModelSpec.from_config("m", base), profile=True),
+    )
     print(f"  profile intervals alone: about {t_full - t_sat:.1f} s")
     print(sat.fixed[["term", "estimate", "se", "df", "statistic", "p"]].to_string(index=False))
     print(sat.anova.to_string(index=False))
@@ -108,9 +135,13 @@ def main(argv: list[str]) -> None:
         data.to_csv(csv, index=False)
         script.write_text(R_SCRIPT, encoding="utf-8")
         start = time.perf_counter()
-        run = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True, text=True, check=False)
+        run = subprocess.run(
+            ["Rscript", str(script), str(csv)], capture_output=True, text=True, check=False
+        )
         print(run.stdout + run.stderr[-2000:])
-        print(f"lmerTest wall time (including reading the CSV and loading R): {time.perf_counter() - start:.1f} s")
+        print(
+            f"lmerTest wall time (including reading the CSV and loading R): {time.perf_counter() - start:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -95,15 +95,31 @@ def write_config(workdir: Path) -> Path:
 
 
 def snakemake_command(workdir: Path, configfile: Path, *targets: str) -> list[str]:
-    return [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(configfile), "--cores", "2", *targets]
+    return [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *targets,
+    ]
 
 
-def run_timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-              timeout: float = 3600.0) -> tuple[float, subprocess.CompletedProcess]:
+def run_timed(
+    command: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 3600.0,
+) -> tuple[float, subprocess.CompletedProcess]:
     """Wall time of a whole process; stops the benchmark with its stderr if it fails."""
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"command failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-4000:]}")
@@ -115,7 +131,10 @@ def job_benchmark_seconds(workdir: Path) -> dict[str, float]:
     path = workdir / "logs" / "benchmarks" / "fit_mixed_model" / f"{COHORT}.{MODEL}.tsv"
     with path.open(encoding="utf-8") as handle:
         row = next(csv.DictReader(handle, delimiter="\t"))
-    return {"s": float(row["s"]), "max_rss_mb": float(row["max_rss"]) if row["max_rss"] != "NA" else float("nan")}
+    return {
+        "s": float(row["s"]),
+        "max_rss_mb": float(row["max_rss"]) if row["max_rss"] != "NA" else float("nan"),
+    }
 
 
 def env_without_slurm_probe(stub_dir: Path) -> dict[str, str]:
@@ -176,27 +195,42 @@ def main() -> None:
     parser.add_argument("--waves", type=int, default=10)
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each whole process")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="working directory to use and keep (default: a temporary one, removed)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="working directory to use and keep (default: a temporary one, removed)",
+    )
     args = parser.parse_args()
 
     from srflow.synthetic import write_cohort
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="srflow-mixed-job-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; snakemake {SNAKEMAKE}; workdir {workdir}")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores; snakemake {SNAKEMAKE}; workdir {workdir}"
+    )
 
     start = time.perf_counter()
-    paths = write_cohort(workdir / "data", participants=args.participants, waves=args.waves, seed=args.seed,
-                         messy=False)
-    print(f"simulated {args.participants:,} participants x {args.waves} waves -> {paths['cohort'].name} "
-          f"({paths['cohort'].stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f} s")
+    paths = write_cohort(
+        workdir / "data",
+        participants=args.participants,
+        waves=args.waves,
+        seed=args.seed,
+        messy=False,
+    )
+    print(
+        f"simulated {args.participants:,} participants x {args.waves} waves -> {paths['cohort'].name} "
+        f"({paths['cohort'].stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f} s"
+    )
     configfile = write_config(workdir)
     scores_csv = workdir / "results" / COHORT / "scores.csv"
     target = f"results/{COHORT}/mixed/{MODEL}.fit.json"
 
     elapsed, _ = run_timed(snakemake_command(workdir, configfile, f"results/{COHORT}/scores.csv"))
-    print(f"snakemake up to scores (ingest, validate, score; not part of the comparison): {elapsed:.1f} s")
+    print(
+        f"snakemake up to scores (ingest, validate, score; not part of the comparison): {elapsed:.1f} s"
+    )
 
     # Fixed start-up of the snakemake command on this machine, and the SLURM probe inside it.
     startup = [run_timed([str(SNAKEMAKE), "--version"])[0] for _ in range(2)]
@@ -216,8 +250,13 @@ def main() -> None:
     stub_wall = [run_timed(job_command, env=stub_env)[0] for _ in range(args.repeats)]
 
     rscript = shutil.which("Rscript")
-    lme4_ok = rscript is not None and subprocess.run(
-        [rscript, "-e", "suppressPackageStartupMessages(library(lme4))"], capture_output=True).returncode == 0
+    lme4_ok = (
+        rscript is not None
+        and subprocess.run(
+            [rscript, "-e", "suppressPackageStartupMessages(library(lme4))"], capture_output=True
+        ).returncode
+        == 0
+    )
     r_wall: list[float] = []
     theirs = None
     if lme4_ok:
@@ -229,36 +268,56 @@ def main() -> None:
             theirs = json.loads(done.stdout.strip().splitlines()[-1])
 
     rows = len(scores_csv.read_text(encoding="utf-8").splitlines()) - 1
-    print(f"\nREML fit of P ~ E + wave + (E | participant_id) on {scores_csv.relative_to(workdir)} "
-          f"({rows:,} rows, {ours['n_obs']:,} complete, {ours['n_groups']:,} participants); "
-          f"{args.repeats} runs each, wall clock")
+    print(
+        f"\nREML fit of P ~ E + wave + (E | participant_id) on {scores_csv.relative_to(workdir)} "
+        f"({rows:,} rows, {ours['n_obs']:,} complete, {ours['n_groups']:,} participants); "
+        f"{args.repeats} runs each, wall clock"
+    )
     print(f"  {'whole process':<68} {'best':>7} {'median':>7}")
-    print(f"  {'snakemake ... ' + MODEL + '.fit.json --forcerun fit_mixed_model':<68} "
-          f"{min(snake_wall):6.2f}s {statistics.median(snake_wall):6.2f}s")
-    print(f"  {'  of which the job itself (its benchmark: tsv, s column)':<68} "
-          f"{min(snake_job):6.2f}s {statistics.median(snake_job):6.2f}s   peak RSS {max(snake_rss):.0f} MB")
-    print(f"  {'  of which fixed CLI start-up (snakemake --version)':<68} "
-          f"{min(startup):6.2f}s {statistics.median(startup):6.2f}s")
-    print(f"  {'same snakemake job, stub scontrol on PATH (no SLURM probe wait)':<68} "
-          f"{min(stub_wall):6.2f}s {statistics.median(stub_wall):6.2f}s")
-    print(f"  {'  snakemake --version with the stub':<68} "
-          f"{min(startup_stub):6.2f}s {statistics.median(startup_stub):6.2f}s")
+    print(
+        f"  {'snakemake ... ' + MODEL + '.fit.json --forcerun fit_mixed_model':<68} "
+        f"{min(snake_wall):6.2f}s {statistics.median(snake_wall):6.2f}s"
+    )
+    print(
+        f"  {'  of which the job itself (its benchmark: tsv, s column)':<68} "
+        f"{min(snake_job):6.2f}s {statistics.median(snake_job):6.2f}s   peak RSS {max(snake_rss):.0f} MB"
+    )
+    print(
+        f"  {'  of which fixed CLI start-up (snakemake --version)':<68} "
+        f"{min(startup):6.2f}s {statistics.median(startup):6.2f}s"
+    )
+    print(
+        f"  {'same snakemake job, stub scontrol on PATH (no SLURM probe wait)':<68} "
+        f"{min(stub_wall):6.2f}s {statistics.median(stub_wall):6.2f}s"
+    )
+    print(
+        f"  {'  snakemake --version with the stub':<68} "
+        f"{min(startup_stub):6.2f}s {statistics.median(startup_stub):6.2f}s"
+    )
     if lme4_ok:
-        print(f"  {'Rscript (library(lme4), read.csv, lmer, estimates)':<68} "
-              f"{min(r_wall):6.2f}s {statistics.median(r_wall):6.2f}s   "
-              f"(library {theirs['library_seconds']:.2f} s, read.csv {theirs['read_seconds']:.2f} s, "
-              f"lmer {theirs['fit_seconds']:.2f} s in the last run)")
+        print(
+            f"  {'Rscript (library(lme4), read.csv, lmer, estimates)':<68} "
+            f"{min(r_wall):6.2f}s {statistics.median(r_wall):6.2f}s   "
+            f"(library {theirs['library_seconds']:.2f} s, read.csv {theirs['read_seconds']:.2f} s, "
+            f"lmer {theirs['fit_seconds']:.2f} s in the last run)"
+        )
         ratio = statistics.median(snake_wall) / statistics.median(r_wall)
         ratio_stub = statistics.median(stub_wall) / statistics.median(r_wall)
-        print(f"  median snakemake / Rscript: {ratio:.2f} as is, {ratio_stub:.2f} without the SLURM probe wait "
-              f"(goal: <= 1)")
+        print(
+            f"  median snakemake / Rscript: {ratio:.2f} as is, {ratio_stub:.2f} without the SLURM probe wait "
+            f"(goal: <= 1)"
+        )
     else:
-        print("  Rscript with lme4 not available: skipped (install r-base-core and r-cran-lme4 to compare).")
+        print(
+            "  Rscript with lme4 not available: skipped (install r-base-core and r-cran-lme4 to compare)."
+        )
     if probe is not None:
-        print(f"\nNote: `scontrol show config` takes {probe:.1f} s here. snakemake-executor-plugin-slurm runs it "
-              "when snakemake builds its command line (help text of --slurm-status-command), so every "
-              "snakemake start-up on a machine with SLURM client tools but no reachable controller waits "
-              "that long, whatever the workflow.")
+        print(
+            f"\nNote: `scontrol show config` takes {probe:.1f} s here. snakemake-executor-plugin-slurm runs it "
+            "when snakemake builds its command line (help text of --slurm-status-command), so every "
+            "snakemake start-up on a machine with SLURM client tools but no reachable controller waits "
+            "that long, whatever the workflow."
+        )
 
     print("\nEstimates (srflow from fit.json/fixed.csv; lme4 from the Rscript run):")
     print(f"  {'quantity':<22} {'srflow':>16} {'lme4':>16} {'difference':>12}")
@@ -274,13 +333,22 @@ def main() -> None:
         j = r_terms.get(term)
         line(f"beta {term}", ours["estimate"][i], theirs["estimate"][j] if j is not None else None)
         line(f"  se {term}", ours["se"][i], theirs["se"][j] if j is not None else None)
-    for key, label in (("sd_intercept", "sd (Intercept)"), ("sd_E", "sd E"), ("corr", "corr (Intercept, E)"),
-                       ("sigma", "sigma (residual SD)"), ("loglik", "REML logLik")):
+    for key, label in (
+        ("sd_intercept", "sd (Intercept)"),
+        ("sd_E", "sd E"),
+        ("corr", "corr (Intercept, E)"),
+        ("sigma", "sigma (residual SD)"),
+        ("loglik", "REML logLik"),
+    ):
         line(label, ours[key], theirs[key] if theirs else None)
-    print(f"  {'n_obs / n_groups':<22} {ours['n_obs']:>9} / {ours['n_groups']:<5}"
-          + (f" {theirs['n_obs']:>9} / {theirs['n_groups']:<5}" if theirs else ""))
-    print(f"  srflow: optimizer {ours['optimizer']}, converged {ours['converged']}, singular {ours['singular']}"
-          + (f"; lme4 singular {theirs['singular']}" if theirs else ""))
+    print(
+        f"  {'n_obs / n_groups':<22} {ours['n_obs']:>9} / {ours['n_groups']:<5}"
+        + (f" {theirs['n_obs']:>9} / {theirs['n_groups']:<5}" if theirs else "")
+    )
+    print(
+        f"  srflow: optimizer {ours['optimizer']}, converged {ours['converged']}, singular {ours['singular']}"
+        + (f"; lme4 singular {theirs['singular']}" if theirs else "")
+    )
 
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -78,7 +78,9 @@ def _child_generate(workdir: Path, args: argparse.Namespace) -> dict:
     from srflow.synthetic import simulate_cohort
 
     (data, _truth), t_simulate = _timed(
-        lambda: simulate_cohort(args.participants, args.waves, args.seed, n_extra_items=args.extra_items)
+        lambda: simulate_cohort(
+            args.participants, args.waves, args.seed, n_extra_items=args.extra_items
+        )
     )
     del _truth
     csv_path = workdir / "cohort.csv"
@@ -115,7 +117,12 @@ def _child_validate(workdir: Path, args: argparse.Namespace) -> dict:
     del ingested, result
     # For the score measurement; not part of the validate time.
     table.to_parquet(workdir / "validated.parquet", index=False)
-    return {"t_ingest": t_ingest, "t_validate": t_validate, "rows": len(table), "failures": n_failures}
+    return {
+        "t_ingest": t_ingest,
+        "t_validate": t_validate,
+        "rows": len(table),
+        "failures": n_failures,
+    }
 
 
 def _validated_stand_in(workdir: Path):
@@ -175,7 +182,13 @@ def _child_total(workdir: Path, args: argparse.Namespace) -> dict:
     del ingested
     scores, t_score = _timed(scoring.score, result.table, cohort)
     t_total = time.perf_counter() - start
-    return {"t_ingest": t_ingest, "t_validate": t_validate, "t_score": t_score, "t_total": t_total, "rows": len(scores)}
+    return {
+        "t_ingest": t_ingest,
+        "t_validate": t_validate,
+        "t_score": t_score,
+        "t_total": t_total,
+        "rows": len(scores),
+    }
 
 
 CHILDREN = {
@@ -197,7 +210,11 @@ def _run_child(stage: str, workdir: Path, args: argparse.Namespace) -> None:
     except ImportError as exc:
         out = {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}
     except Exception as exc:  # report any failure as a figure row instead of crashing the benchmark
-        out = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        out = {
+            "status": "failed",
+            "reason": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
     out["peak_mb"] = _peak_mb()
     out["cpu"] = CPU_SECONDS
     print("BENCHMARK-RESULT " + json.dumps(out), flush=True)
@@ -262,7 +279,9 @@ def _report(results: dict, load: tuple[float, float], args: argparse.Namespace) 
         if result.get("status") != "ok":
             note = f"{result.get('status')}: {result.get('reason', '')}"[:120]
             seconds = cpu = None
-        lines.append(f"{label:<28}{_fmt(seconds):>9}{_fmt(cpu):>9}{_fmt(result.get('peak_mb'), '.0f'):>13}  {note}")
+        lines.append(
+            f"{label:<28}{_fmt(seconds):>9}{_fmt(cpu):>9}{_fmt(result.get('peak_mb'), '.0f'):>13}  {note}"
+        )
 
     ing, val, sco, tot = (results[k] for k in ("ingest", "validate", "score", "total"))
     cpu = {k: results[k].get("cpu", {}) for k in results}
@@ -287,7 +306,11 @@ def _report(results: dict, load: tuple[float, float], args: argparse.Namespace) 
         sco,
         f"peak incl. validated table; answered_counts {_fmt(sco.get('t_answered_counts'))} s; {sco.get('source', '')}",
     )
-    total_cpu = sum(cpu["total"].get(k, 0.0) for k in ("read_cohort", "validate", "score")) if cpu["total"] else None
+    total_cpu = (
+        sum(cpu["total"].get(k, 0.0) for k in ("read_cohort", "validate", "score"))
+        if cpu["total"]
+        else None
+    )
     row(
         "total (one process)",
         tot.get("t_total"),
@@ -316,12 +339,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--waves", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--extra-items", type=int, default=0, help="extra Q_ items in the file (not scored)")
-    parser.add_argument("--cores", type=int, default=2, help="pin each measurement to this many CPUs (0 = no pinning)")
     parser.add_argument(
-        "--workdir", type=Path, default=None, help="keep the generated files here (default: a temporary directory)"
+        "--extra-items", type=int, default=0, help="extra Q_ items in the file (not scored)"
     )
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--cores",
+        type=int,
+        default=2,
+        help="pin each measurement to this many CPUs (0 = no pinning)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep the generated files here (default: a temporary directory)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the figures as JSON here"
+    )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -336,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()[0]
         results = {"generate": _spawn("generate", workdir, args)}
         if results["generate"].get("status") != "ok":
-            print("could not generate the cohort:", results["generate"].get("reason"), file=sys.stderr)
+            print(
+                "could not generate the cohort:", results["generate"].get("reason"), file=sys.stderr
+            )
             print(results["generate"].get("traceback", ""), file=sys.stderr)
             return 1
         for stage in ("ingest", "validate", "score", "total"):
@@ -345,7 +382,11 @@ def main(argv: list[str] | None = None) -> int:
         load = (load_before, os.getloadavg()[0])
     print(_report(results, load, args))
     if args.json:
-        figures = {**results, "load_average": list(load), "args": {k: str(v) for k, v in vars(args).items()}}
+        figures = {
+            **results,
+            "load_average": list(load),
+            "args": {k: str(v) for k, v in vars(args).items()},
+        }
         args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     failed = [k for k, r in results.items() if r.get("status") == "failed"]
     return 1 if failed else 0

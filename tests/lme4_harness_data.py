@@ -54,7 +54,9 @@ class Dataset:
         return int(self.y.size), float(np.round(self.y.sum(), 6))
 
 
-def _waves(rng: np.random.Generator, n_people: int, max_waves: int) -> tuple[np.ndarray, np.ndarray]:
+def _waves(
+    rng: np.random.Generator, n_people: int, max_waves: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Participant index and uncentred wave number (1..max_waves) of every kept row."""
     pid = np.repeat(np.arange(n_people), max_waves)
     wave = np.tile(np.arange(1, max_waves + 1), n_people).astype(float)
@@ -104,8 +106,10 @@ def generate(index: int) -> Dataset:
     exposure = np.clip(e_scale * (0.4 * person_e[pid] + rng.gamma(1.5, 1.0, n) * 0.6) / 2.0, 0, 110)
     exposure = np.round(exposure, 3)
     trait_centre = rng.choice([0.0, 50.0]) if family == "general" else 0.0
-    trait = np.round(trait_centre + np.clip(rng.normal(0, 1.6, n_people), -4, 4)
-                     * (1 + 4 * (trait_centre > 0)), 3)[pid]
+    trait = np.round(
+        trait_centre + np.clip(rng.normal(0, 1.6, n_people), -4, 4) * (1 + 4 * (trait_centre > 0)),
+        3,
+    )[pid]
 
     columns = {"(Intercept)": np.ones(n), "E": exposure}
     if family in ("trait_moderator", "three_uncentred") or rng.random() < 0.6:
@@ -117,7 +121,11 @@ def generate(index: int) -> Dataset:
     if family == "general" and rng.random() < 0.5:
         n_levels = int(rng.integers(2, 7))
         between = rng.random() < 0.5
-        level = rng.integers(n_levels, size=n_people)[pid] if between else rng.integers(n_levels, size=n)
+        level = (
+            rng.integers(n_levels, size=n_people)[pid]
+            if between
+            else rng.integers(n_levels, size=n)
+        )
         level[:n_levels] = np.arange(n_levels)  # every level present
         for k in range(1, n_levels):
             columns[f"cat{k}"] = (level == k).astype(float)
@@ -148,8 +156,14 @@ def generate(index: int) -> Dataset:
 def write_csv(data: Dataset, path: Path) -> None:
     """Columns g, y, x0.., z0.., written exactly (17 significant digits)."""
     table = np.column_stack([data.groups, data.y, data.X, data.Z])
-    header = ",".join(["g", "y", *[f"x{j}" for j in range(data.X.shape[1])],
-                       *[f"z{j}" for j in range(data.Z.shape[1])]])
+    header = ",".join(
+        [
+            "g",
+            "y",
+            *[f"x{j}" for j in range(data.X.shape[1])],
+            *[f"z{j}" for j in range(data.Z.shape[1])],
+        ]
+    )
     np.savetxt(path, table, delimiter=",", header=header, comments="", fmt="%.17g")
 
 

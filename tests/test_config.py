@@ -35,7 +35,12 @@ def test_default_config_loads_with_schema_defaults():
     assert cohort.exposure_combine == "sum"
     assert cohort.careless.instruments == ("ghq12",)
     assert cohort.careless.min_items == 6
-    assert cohort.report == {"min_cell": 5, "max_points": 5000, "individual_points": False, "title": None}
+    assert cohort.report == {
+        "min_cell": 5,
+        "max_points": 5000,
+        "individual_points": False,
+        "title": None,
+    }
     assert cohort.instruments["hassles"].selector_kind == "regex"
 
 
@@ -54,7 +59,12 @@ def test_every_schema_property_has_description_and_leaf_default():
             if "description" not in sub:
                 missing.append(f"{here}: description")
             required = name in schema.get("required", [])
-            if not required and "default" not in sub and "$ref" not in sub and path.split(".")[-1] != "items":
+            if (
+                not required
+                and "default" not in sub
+                and "$ref" not in sub
+                and path.split(".")[-1] != "items"
+            ):
                 missing.append(f"{here}: default")
             walk(sub, here)
         for key in ("additionalProperties",):
@@ -79,12 +89,17 @@ def test_typo_names_key_and_suggests(raw):
 
 def test_wrong_enum_lists_allowed_values(raw):
     raw["cohorts"]["synthetic"]["on_invalid"] = "drop"
-    assert "cohorts.synthetic.on_invalid: 'drop' is not allowed; allowed values: fail, exclude" in _error(raw)
+    assert (
+        "cohorts.synthetic.on_invalid: 'drop' is not allowed; allowed values: fail, exclude"
+        in _error(raw)
+    )
 
 
 def test_wrong_type_names_key(raw):
     raw["cohorts"]["synthetic"]["instruments"]["ghq12"]["min_answered"] = "most"
-    assert "cohorts.synthetic.instruments.ghq12.min_answered: 'most' has the wrong type" in _error(raw)
+    assert "cohorts.synthetic.instruments.ghq12.min_answered: 'most' has the wrong type" in _error(
+        raw
+    )
 
 
 def test_exactly_one_problems_instrument(raw):
@@ -121,7 +136,10 @@ def test_cohort_blocks_override_top_level(raw):
 
 def test_unknown_cohort_lists_known():
     cfg = load_config(DEFAULT)
-    with pytest.raises(ConfigError, match="no cohort named 'x'; cohorts: synthetic|no cohort named 'x' in the config; cohorts: synthetic"):
+    with pytest.raises(
+        ConfigError,
+        match="no cohort named 'x'; cohorts: synthetic|no cohort named 'x' in the config; cohorts: synthetic",
+    ):
         cfg.cohort("x")
 
 
@@ -153,7 +171,10 @@ def test_trajectory_specs_are_checked_against_the_cohort(raw):
     }
     message = _error(raw)
     assert "trajectories.from_period.variable: SR spec 'person' has level period" in message
-    assert "trajectories.unknown.variable: 'PHQ' is not P, E, an instrument or a covariate of cohort synthetic" in message
+    assert (
+        "trajectories.unknown.variable: 'PHQ' is not P, E, an instrument or a covariate of cohort synthetic"
+        in message
+    )
     assert "trajectories.km.bootstrap: the bootstrap LR test needs a likelihood" in message
     assert "trajectories.backwards.classes: smallest 4 is above largest 2" in message
 
@@ -161,10 +182,33 @@ def test_trajectory_specs_are_checked_against_the_cohort(raw):
 def test_schema_nodes_use_only_json_schema_keywords():
     """Catches YAML slips such as an unquoted comma in a flow mapping turning text into keys."""
     keywords = {
-        "$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties", "required",
-        "additionalProperties", "propertyNames", "pattern", "enum", "const", "default", "items", "minItems",
-        "maxItems", "minProperties", "maxProperties", "minimum", "maximum", "exclusiveMinimum",
-        "exclusiveMaximum", "minLength", "maxLength", "oneOf",
+        "$schema",
+        "$id",
+        "$defs",
+        "$ref",
+        "title",
+        "description",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "propertyNames",
+        "pattern",
+        "enum",
+        "const",
+        "default",
+        "items",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "oneOf",
     }
     strays = []
 
@@ -190,8 +234,14 @@ def test_mixed_model_terms_must_be_scores_columns(raw):
     raw["cohorts"]["synthetic"]["columns"]["wave"] = "visit"
     raw["mixed_models"] = {"m": {"fixed": ["E", "visit", "E:stress^2"], "random": ["slope"]}}
     message = _error(raw)
-    assert "mixed_models.m.fixed: 'visit' is not a column of the scores table of cohort synthetic" in message
-    assert "source columns are renamed (subject_id -> participant_id, visit -> wave, date -> time)" in message
+    assert (
+        "mixed_models.m.fixed: 'visit' is not a column of the scores table of cohort synthetic"
+        in message
+    )
+    assert (
+        "source columns are renamed (subject_id -> participant_id, visit -> wave, date -> time)"
+        in message
+    )
     assert "mixed_models.m.fixed: 'stress' is not a column" in message
     assert "mixed_models.m.random: 'slope' is not a column" in message
 
@@ -253,31 +303,51 @@ def test_input_checks_that_need_no_data(raw):
     cohort["encoding"] = "no-such-codec"
     cohort["wide_pattern"] = "{item}_t{wave}{0}"
     message = _error(raw)
-    assert "cohorts.synthetic.instruments.hassles.items.regex: 'GE_(0[1-9]' is not a valid regular expression" in message
+    assert (
+        "cohorts.synthetic.instruments.hassles.items.regex: 'GE_(0[1-9]' is not a valid regular expression"
+        in message
+    )
     assert "instruments.life_events.items.columns: 'age' is also columns.covariates.age" in message
     assert "cohorts.synthetic.encoding: unknown encoding 'no-such-codec'" in message
-    assert "cohorts.synthetic.wide_pattern: '{item}_t{wave}{0}' may hold only the placeholders {item} and {wave}; found {0}" in message
+    assert (
+        "cohorts.synthetic.wide_pattern: '{item}_t{wave}{0}' may hold only the placeholders {item} and {wave}; found {0}"
+        in message
+    )
 
 
 def test_time_column_given_with_how_to_read_it(raw):
     cohort = raw["cohorts"]["synthetic"]
     cohort["columns"]["time"] = {"column": "date", "origin": "excel"}
     columns = load_config(raw).cohort("synthetic").columns
-    assert (columns.time, columns.time_type, columns.time_origin, columns.time_unit) == ("date", "date", "excel", "days")
+    assert (columns.time, columns.time_type, columns.time_origin, columns.time_unit) == (
+        "date",
+        "date",
+        "excel",
+        "days",
+    )
     cohort["columns"]["time"] = {"column": "date", "origin": "1970-01-01", "type": "number"}
     assert "origin '1970-01-01' makes the numbers dates, but type is number" in _error(raw)
     cohort["columns"]["time"] = {"column": "date", "origin": "yesterday"}
     assert "cohorts.synthetic.columns.time" in _error(raw)
+
+
 def test_mixed_model_df_and_contrasts_are_checked_before_any_data(raw):
     raw["mixed_models"] = {
         "kr_ml": {"fixed": ["E"], "method": "ml", "df": "kenward_roger"},
         "numeric_contrast": {"fixed": ["E", "age"], "contrasts": {"age": {"reference": 30}}},
         "unused_contrast": {"fixed": ["E"], "contrasts": {"arm": {"reference": "control"}}},
-        "fine": {"fixed": ["E", "arm"], "contrasts": {"arm": {"reference": "control"}}, "df": "wald"},
+        "fine": {
+            "fixed": ["E", "arm"],
+            "contrasts": {"arm": {"reference": "control"}},
+            "df": "wald",
+        },
     }
     message = _error(raw)
     assert "mixed_models.kr_ml.df: kenward_roger is defined for REML fits only" in message
-    assert "mixed_models.numeric_contrast.contrasts.age: 'age' is a covariate of type integer" in message
+    assert (
+        "mixed_models.numeric_contrast.contrasts.age: 'age' is a covariate of type integer"
+        in message
+    )
     assert "mixed_models.unused_contrast.contrasts.arm: no fixed term uses column 'arm'" in message
     assert "mixed_models.fine" not in message
     raw["mixed_models"] = {"m": {"fixed": ["E"], "df": "exact"}}

@@ -35,7 +35,12 @@ DATA = Path(__file__).parent / "data" / "io"
 SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "synthetic"
 MESSY = SYNTHETIC / "messy"
 
-SMALL_COLUMNS = {"participant": "id", "wave": "wave", "time": "date", "covariates": {"age": "integer", "sex": "category"}}
+SMALL_COLUMNS = {
+    "participant": "id",
+    "wave": "wave",
+    "time": "date",
+    "covariates": {"age": "integer", "sex": "category"},
+}
 SMALL_INSTRUMENTS = {"a": {"role": "problems", "items": {"prefix": "A_"}, "range": [0, 3]}}
 
 
@@ -63,30 +68,34 @@ def read_quietly(cohort):
 #   P1 w1 2021-03-01 A 0 1 2; P1 w2 2021-03-15 A 1 -99 2; P2 w1 03.03.2021 A 3 3 3; P2 w2 2021-04-02 A 2 NA 1
 # -99 is a declared missing code and NA a missing token, so A_2 is missing in rows 2 and 4.
 # Days since each participant's first assessment: P1 0, 14; P2 0 (3 March), 30 (2 April).
-EXPECTED_SMALL = pd.DataFrame({
-    "source_row": np.array([1, 2, 3, 4], dtype=np.int64),
-    "participant_id": pd.Series(["P1", "P1", "P2", "P2"], dtype="str"),
-    "wave": np.array([1, 2, 1, 2], dtype=np.int64),
-    "time": [0.0, 14.0, 0.0, 30.0],
-    "A_1": [0.0, 1.0, 3.0, 2.0],
-    "A_2": [1.0, np.nan, 3.0, np.nan],
-    "A_3": [2.0, 2.0, 3.0, 1.0],
-})
+EXPECTED_SMALL = pd.DataFrame(
+    {
+        "source_row": np.array([1, 2, 3, 4], dtype=np.int64),
+        "participant_id": pd.Series(["P1", "P1", "P2", "P2"], dtype="str"),
+        "wave": np.array([1, 2, 1, 2], dtype=np.int64),
+        "time": [0.0, 14.0, 0.0, 30.0],
+        "A_1": [0.0, 1.0, 3.0, 2.0],
+        "A_2": [1.0, np.nan, 3.0, np.nan],
+        "A_3": [2.0, 2.0, 3.0, 1.0],
+    }
+)
 
 
 def small_frame_typed() -> pd.DataFrame:
     """The small table with native types, for the binary formats."""
-    return pd.DataFrame({
-        "id": ["P1", "P1", "P2", "P2"],
-        "wave": [1.0, 2.0, 1.0, 2.0],
-        "date": pd.to_datetime(["2021-03-01", "2021-03-15", "2021-03-03", "2021-04-02"]),
-        "age": [30.0, 30.0, 41.0, 41.0],
-        "sex": ["f", "f", "m", "m"],
-        "A_1": [0.0, 1.0, 3.0, 2.0],
-        "A_2": [1.0, -99.0, 3.0, np.nan],
-        "A_3": [2.0, 2.0, 3.0, 1.0],
-        "A_note": ["", "fine; thanks, mostly", "line one\nline two", ""],
-    })
+    return pd.DataFrame(
+        {
+            "id": ["P1", "P1", "P2", "P2"],
+            "wave": [1.0, 2.0, 1.0, 2.0],
+            "date": pd.to_datetime(["2021-03-01", "2021-03-15", "2021-03-03", "2021-04-02"]),
+            "age": [30.0, 30.0, 41.0, 41.0],
+            "sex": ["f", "f", "m", "m"],
+            "A_1": [0.0, 1.0, 3.0, 2.0],
+            "A_2": [1.0, -99.0, 3.0, np.nan],
+            "A_3": [2.0, 2.0, 3.0, 1.0],
+            "A_note": ["", "fine; thanks, mostly", "line one\nline two", ""],
+        }
+    )
 
 
 def write_binary(kind: str, folder: Path) -> Path:
@@ -110,7 +119,13 @@ def write_binary(kind: str, folder: Path) -> Path:
     return path
 
 
-TEXT_FIXTURES = ["small_bom.csv", "small_semicolon.csv", "small.tsv", "small_tab.txt", "small_cp1252.csv"]
+TEXT_FIXTURES = [
+    "small_bom.csv",
+    "small_semicolon.csv",
+    "small.tsv",
+    "small_tab.txt",
+    "small_cp1252.csv",
+]
 
 
 @pytest.mark.parametrize("name", TEXT_FIXTURES)
@@ -209,8 +224,18 @@ def test_index_columns_ignored_and_noted():
     ]
     assert not any("'index'" in note for note in ingested.notes)
     assert ingested.items == {"a": ["A_1", "A_2", "A_3"]}
-    assert list(ingested.table.columns) == ["source_row", "participant_id", "wave", "A_1", "A_2", "A_3"]
-    assert "A_open" in ingested.notes[3] and "holds text (2 of 2 values are not numbers)" in ingested.notes[3]
+    assert list(ingested.table.columns) == [
+        "source_row",
+        "participant_id",
+        "wave",
+        "A_1",
+        "A_2",
+        "A_3",
+    ]
+    assert (
+        "A_open" in ingested.notes[3]
+        and "holds text (2 of 2 values are not numbers)" in ingested.notes[3]
+    )
 
 
 def test_configured_index_like_column_is_kept(tmp_path):
@@ -228,7 +253,9 @@ def test_explicit_text_column_is_not_excluded(tmp_path):
     cohort = cohort_for(
         path,
         columns={"participant": "id", "wave": "wave"},
-        instruments={"a": {"role": "problems", "items": {"columns": ["A_1", "A_open"]}, "range": [0, 3]}},
+        instruments={
+            "a": {"role": "problems", "items": {"columns": ["A_1", "A_open"]}, "range": [0, 3]}
+        },
     )
     ingested = read_cohort(cohort)
     assert ingested.items == {"a": ["A_1", "A_open"]}
@@ -239,15 +266,26 @@ def test_explicit_text_column_is_not_excluded(tmp_path):
 
 def test_missing_codes_numeric_and_text(tmp_path):
     path = tmp_path / "x.csv"
-    path.write_text("id,wave,A_1,A_2,A_3,age\nP1,1,-99,-99.0,n/a,-99\nP2,1,1, -99 ,999,40\nP3,1, NA ,1,2,N/A\n")
+    path.write_text(
+        "id,wave,A_1,A_2,A_3,age\nP1,1,-99,-99.0,n/a,-99\nP2,1,1, -99 ,999,40\nP3,1, NA ,1,2,N/A\n"
+    )
     cohort = cohort_for(
         path,
         columns={"participant": "id", "wave": "wave", "covariates": {"age": "numeric"}},
         missing_codes=[-99, "n/a"],
-        instruments={"a": {"role": "problems", "items": {"prefix": "A_"}, "range": [0, 3], "missing_codes": ["999"]}},
+        instruments={
+            "a": {
+                "role": "problems",
+                "items": {"prefix": "A_"},
+                "range": [0, 3],
+                "missing_codes": ["999"],
+            }
+        },
     )
     table = read_quietly(cohort).table
-    np.testing.assert_array_equal(table["A_1"].to_numpy(), [np.nan, 1, np.nan])  # " NA " is missing too
+    np.testing.assert_array_equal(
+        table["A_1"].to_numpy(), [np.nan, 1, np.nan]
+    )  # " NA " is missing too
     np.testing.assert_array_equal(table["A_2"].to_numpy(), [np.nan, np.nan, 1])
     np.testing.assert_array_equal(table["A_3"].to_numpy(), [np.nan, np.nan, 2])
     np.testing.assert_array_equal(table["age"].to_numpy(), [np.nan, 40, np.nan])
@@ -255,7 +293,11 @@ def test_missing_codes_numeric_and_text(tmp_path):
 
 
 def test_clean_column_compares_codes_numerically():
-    for values in (pd.Series([-99, 1, 2]), pd.Series(["-99", "1", "x"]), pd.Series([-99.0, 1.0, np.nan])):
+    for values in (
+        pd.Series([-99, 1, 2]),
+        pd.Series(["-99", "1", "x"]),
+        pd.Series([-99.0, 1.0, np.nan]),
+    ):
         cleaned, n_present, _ = clean_column(values, ["-99"], numeric=False)
         assert pd.isna(cleaned.iloc[0]) and not pd.isna(cleaned.iloc[1])
         assert n_present == 2 - int(pd.isna(values.iloc[2]))
@@ -280,12 +322,16 @@ def test_numeric_time_used_as_given():
 
 
 def test_parse_dates_formats():
-    parsed = parse_dates(pd.Series(["2021-02-03", "03/02/2021", "03.02.2021", "3 Feb 2021", "2021-02-03T10:00:00"]))
+    parsed = parse_dates(
+        pd.Series(["2021-02-03", "03/02/2021", "03.02.2021", "3 Feb 2021", "2021-02-03T10:00:00"])
+    )
     assert list(parsed.dt.strftime("%Y-%m-%d")) == ["2021-02-03"] * 5
 
 
 def test_parse_numbers_reports_text():
-    numbers, not_numeric = parse_numbers(pd.Series([" 1", "2.5", "1e1", "abc", None, "nan"], dtype="str"))
+    numbers, not_numeric = parse_numbers(
+        pd.Series([" 1", "2.5", "1e1", "abc", None, "nan"], dtype="str")
+    )
     np.testing.assert_array_equal(numbers, [1.0, 2.5, 10.0, np.nan, np.nan, np.nan])
     np.testing.assert_array_equal(not_numeric, [False, False, False, True, False, True])
 
@@ -309,7 +355,9 @@ def test_unknown_column_names_near_match():
 
 
 def test_unknown_covariate_names_key():
-    cohort = cohort_for(DATA / "small_bom.csv", columns={**SMALL_COLUMNS, "covariates": {"gender": "category"}})
+    cohort = cohort_for(
+        DATA / "small_bom.csv", columns={**SMALL_COLUMNS, "covariates": {"gender": "category"}}
+    )
     with pytest.raises(InputError, match=r"columns\.covariates\.gender names column 'gender'"):
         read_cohort(cohort)
 
@@ -328,20 +376,42 @@ def test_instrument_without_match():
 
 def test_resolve_items_selectors():
     columns = ["id", "GE_01", "GE_02", "GE_10", "GE_11", "GE_12", "LE_01"]
-    cfg = load_config({"cohorts": {"c": {
-        "input": "x.csv",
-        "columns": {"participant": "id", "wave": "w"},
-        "instruments": {
-            "p": {"role": "problems", "items": {"prefix": "GE_"}, "range": [0, 5]},
-            "r": {"role": "stressors", "items": {"regex": "^GE_(0[1-9]|1[01])$"}, "range": [0, 5]},
-            "c": {"role": "stressors", "items": {"columns": ["LE_01", "GE_02"]}, "range": [0, 5]},
-        },
-    }}}).cohort("c")
-    assert resolve_items(columns, cfg.instruments["p"]) == ["GE_01", "GE_02", "GE_10", "GE_11", "GE_12"]
+    cfg = load_config(
+        {
+            "cohorts": {
+                "c": {
+                    "input": "x.csv",
+                    "columns": {"participant": "id", "wave": "w"},
+                    "instruments": {
+                        "p": {"role": "problems", "items": {"prefix": "GE_"}, "range": [0, 5]},
+                        "r": {
+                            "role": "stressors",
+                            "items": {"regex": "^GE_(0[1-9]|1[01])$"},
+                            "range": [0, 5],
+                        },
+                        "c": {
+                            "role": "stressors",
+                            "items": {"columns": ["LE_01", "GE_02"]},
+                            "range": [0, 5],
+                        },
+                    },
+                }
+            }
+        }
+    ).cohort("c")
+    assert resolve_items(columns, cfg.instruments["p"]) == [
+        "GE_01",
+        "GE_02",
+        "GE_10",
+        "GE_11",
+        "GE_12",
+    ]
     assert resolve_items(columns, cfg.instruments["r"]) == ["GE_01", "GE_02", "GE_10", "GE_11"]
     assert resolve_items(columns, cfg.instruments["c"]) == ["GE_02", "LE_01"]  # source order
     with pytest.raises(InputError, match=r"'LE_1' \(did you mean 'LE_01'"):
-        resolve_items(["id", "LE_01"], dataclasses.replace(cfg.instruments["c"], selector=("LE_1",)))
+        resolve_items(
+            ["id", "LE_01"], dataclasses.replace(cfg.instruments["c"], selector=("LE_1",))
+        )
 
 
 def test_file_errors(tmp_path):
@@ -364,16 +434,29 @@ def test_ragged_rows(tmp_path):
         read_raw(tmp_path / "long_row.csv")
     # a short row is not padded with blanks: its row number is named
     (tmp_path / "short_row.csv").write_text("a,b,c\n1,2,3\n4,5\n7,8,9\n1\n")
-    with pytest.raises(InputError, match=r"2 data row\(s\).*row 2 \(line 3\) has 2; row 4 \(line 5\) has 1"):
+    with pytest.raises(
+        InputError, match=r"2 data row\(s\).*row 2 \(line 3\) has 2; row 4 \(line 5\) has 1"
+    ):
         read_raw(tmp_path / "short_row.csv")
 
 
 def test_explicit_delimiter_and_encoding():
     frame, _ = read_raw(DATA / "small_semicolon.csv", delimiter=";", encoding="utf-8")
-    assert list(frame.columns) == ["id", "wave", "date", "age", "sex", "A_1", "A_2", "A_3", "A_note"]
+    assert list(frame.columns) == [
+        "id",
+        "wave",
+        "date",
+        "age",
+        "sex",
+        "A_1",
+        "A_2",
+        "A_3",
+        "A_note",
+    ]
 
 
 # --------------------------------------------------------------------------- synthetic files
+
 
 def needs(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not generated (run srflow synth)")
@@ -383,7 +466,9 @@ def needs(path: Path):
 def test_r_export_ingests(synthetic_cohort):
     # data/synthetic/README.md: 200 participants (ID), 4-6 weekly visits, 196 columns,
     # "" and X are row numbers, GE_12 and LE_26 are free text sharing the item prefixes.
-    cohort = synthetic_cohort(MESSY / "r_export.csv", columns={"participant": "ID", "wave": "visit", "time": "date"})
+    cohort = synthetic_cohort(
+        MESSY / "r_export.csv", columns={"participant": "ID", "wave": "visit", "time": "date"}
+    )
     ingested = read_cohort(cohort)
     frame, _ = read_raw(MESSY / "r_export.csv")
     assert frame.shape[1] == 196
@@ -396,25 +481,33 @@ def test_r_export_ingests(synthetic_cohort):
     assert "ignored column 'X': a row index (1..n)" in ingested.notes
     assert "GE_12" not in ingested.items["hassles"] and len(ingested.items["hassles"]) == 11
     assert "LE_26" not in ingested.items["life_events"] and len(ingested.items["life_events"]) == 25
-    assert any("'GE_12'" in n for n in ingested.notes) and any("'LE_26'" in n for n in ingested.notes)
+    assert any("'GE_12'" in n for n in ingested.notes) and any(
+        "'LE_26'" in n for n in ingested.notes
+    )
     result = validate(ingested, cohort)
     assert result.ok and result.n_kept == len(table)
 
 
 @needs(MESSY / "cohort.sav")
-@pytest.mark.parametrize("name", ["cohort.sav", "cohort.dta", "cohort.xlsx", "cohort.parquet", "cohort_wide.csv"])
+@pytest.mark.parametrize(
+    "name", ["cohort.sav", "cohort.dta", "cohort.xlsx", "cohort.parquet", "cohort_wide.csv"]
+)
 def test_synthetic_formats_match_cohort_csv(synthetic_cohort, name):
     # README: the messy files hold the first 60 participants of cohort.csv (411 rows).
     reference_cohort = synthetic_cohort(SYNTHETIC / "cohort.csv")
     reference = validate(read_quietly(reference_cohort), reference_cohort).table
     reference = reference[reference["participant_id"] <= "S0060"].reset_index(drop=True)
     if name == "cohort_wide.csv":
-        cohort = synthetic_cohort(MESSY / name, layout="wide", columns={"participant": "subject_id", "time": "date"})
+        cohort = synthetic_cohort(
+            MESSY / name, layout="wide", columns={"participant": "subject_id", "time": "date"}
+        )
     else:
         cohort = synthetic_cohort(MESSY / name, sheet="cohort")
     table = validate(read_quietly(cohort), cohort).table
     assert len(table) == len(reference) == 411
-    columns = ["participant_id", "wave", "time"] + [c for c in reference.columns if c[:3] in ("GHQ", "GE_", "LE_")]
+    columns = ["participant_id", "wave", "time"] + [
+        c for c in reference.columns if c[:3] in ("GHQ", "GE_", "LE_")
+    ]
     pd.testing.assert_frame_equal(table[columns], reference[columns])
 
 
@@ -424,7 +517,13 @@ LABELLED_COLUMNS = {**SYNTHETIC_COLUMNS, "covariates": {"age": "integer", "gende
 
 
 @needs(MESSY / "cohort.sav")
-@pytest.mark.parametrize(("name", "codes"), [("cohort.sav", "1 = female, 2 = male, 3 = diverse"), ("cohort.dta", "0 = female, 1 = male, 2 = diverse")])
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [
+        ("cohort.sav", "1 = female, 2 = male, 3 = diverse"),
+        ("cohort.dta", "0 = female, 1 = male, 2 = diverse"),
+    ],
+)
 def test_spss_and_stata_value_labels_give_cohort_csv_genders(synthetic_cohort, name, codes):
     # data/synthetic/README.md: the .sav/.dta files hold the first 60 participants of cohort.csv
     # (411 rows, same order); gender is coded 1-3 (SPSS) or 0-2 (Stata) with value labels, while
@@ -441,7 +540,9 @@ def test_spss_and_stata_value_labels_give_cohort_csv_genders(synthetic_cohort, n
     assert f"covariate 'gender': {fmt} value labels applied ({codes})" in ingested.notes
     # Items keep their stored numbers; the integer covariate stays numeric.
     raw, _ = read_raw(MESSY / name)
-    np.testing.assert_array_equal(table["GHQ_01"].to_numpy(), raw["GHQ_01"].to_numpy(dtype="float64", na_value=np.nan))
+    np.testing.assert_array_equal(
+        table["GHQ_01"].to_numpy(), raw["GHQ_01"].to_numpy(dtype="float64", na_value=np.nan)
+    )
     assert table["GHQ_01"].dtype == np.float64 and pd.api.types.is_numeric_dtype(table["age"].dtype)
     # read_raw itself still gives the codes (srflow.starter relies on that).
     assert set(raw["gender"].dropna().astype(int)) == ({1, 2} if fmt == "SPSS" else {0, 1})
@@ -455,21 +556,34 @@ def test_hand_made_sav_labels_only_category_covariates(tmp_path):
 
     # By hand: grp codes 1, 2, 9 (no label), -99 (declared missing code); A_1 is an item with labels
     # (0 = never, 3 = always) and must stay numeric; dose is a numeric covariate with labels, also kept.
-    frame = pd.DataFrame({
-        "id": ["P1", "P1", "P2", "P2"],
-        "wave": [1.0, 2.0, 1.0, 2.0],
-        "grp": [1.0, 2.0, 9.0, -99.0],
-        "dose": [0.0, 1.0, 1.0, 0.0],
-        "A_1": [0.0, 3.0, 2.0, 3.0],
-        "A_2": [1.0, 1.0, 0.0, 2.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": ["P1", "P1", "P2", "P2"],
+            "wave": [1.0, 2.0, 1.0, 2.0],
+            "grp": [1.0, 2.0, 9.0, -99.0],
+            "dose": [0.0, 1.0, 1.0, 0.0],
+            "A_1": [0.0, 3.0, 2.0, 3.0],
+            "A_2": [1.0, 1.0, 0.0, 2.0],
+        }
+    )
     path = tmp_path / "labelled.sav"
     pyreadstat.write_sav(
         frame,
         str(path),
-        variable_value_labels={"grp": {1: "low", 2: "high"}, "dose": {0: "none", 1: "full"}, "A_1": {0: "never", 3: "always"}},
+        variable_value_labels={
+            "grp": {1: "low", 2: "high"},
+            "dose": {0: "none", 1: "full"},
+            "A_1": {0: "never", 3: "always"},
+        },
     )
-    cohort = cohort_for(path, columns={"participant": "id", "wave": "wave", "covariates": {"grp": "category", "dose": "numeric"}})
+    cohort = cohort_for(
+        path,
+        columns={
+            "participant": "id",
+            "wave": "wave",
+            "covariates": {"grp": "category", "dose": "numeric"},
+        },
+    )
     ingested = read_cohort(cohort)
     assert any("without a value label kept as they are: 9" in note for note in ingested.notes)
     table = ingested.table
@@ -491,7 +605,9 @@ def test_numeric_dates_count_from_the_origin():
     # Excel serial 44197 is the same day (44197 - 25569, the serial of 1970-01-01, = 18628).
     from srflow.io.dates import numeric_dates
 
-    r_dates = numeric_dates(pd.Series(["18628", "18642.5", None, "2021-01-03", "soon"]), "1970-01-01")
+    r_dates = numeric_dates(
+        pd.Series(["18628", "18642.5", None, "2021-01-03", "soon"]), "1970-01-01"
+    )
     assert r_dates.iloc[0] == pd.Timestamp("2021-01-01")
     assert r_dates.iloc[1] == pd.Timestamp("2021-01-15 12:00")
     assert pd.isna(r_dates.iloc[2]) and pd.isna(r_dates.iloc[4])
@@ -508,14 +624,30 @@ def test_numeric_dates_become_days_since_first_assessment(tmp_path):
     path.write_text("id,wave,date,A_1\nP1,1,18628,1\nP1,2,18642,2\nP2,1,18700,0\nP2,2,18730,3\n")
     plain = cohort_for(path, columns={"participant": "id", "wave": "wave", "time": "date"})
     numeric = validate(read_cohort(plain), plain)
-    assert numeric.table["time"].tolist() == [18628.0, 18642.0, 18700.0, 18730.0]  # numbers as given
-    dated = cohort_for(path, columns={
-        "participant": "id", "wave": "wave", "time": {"column": "date", "origin": "1970-01-01"}
-    })
-    assert (dated.columns.time, dated.columns.time_type, dated.columns.time_origin) == ("date", "date", "1970-01-01")
+    assert numeric.table["time"].tolist() == [
+        18628.0,
+        18642.0,
+        18700.0,
+        18730.0,
+    ]  # numbers as given
+    dated = cohort_for(
+        path,
+        columns={
+            "participant": "id",
+            "wave": "wave",
+            "time": {"column": "date", "origin": "1970-01-01"},
+        },
+    )
+    assert (dated.columns.time, dated.columns.time_type, dated.columns.time_origin) == (
+        "date",
+        "date",
+        "1970-01-01",
+    )
     result = validate(read_cohort(dated), dated)
     assert result.ok and result.table["time"].tolist() == [0.0, 14.0, 0.0, 30.0]
-    as_dates = cohort_for(path, columns={"participant": "id", "wave": "wave", "time": "date", "time_type": "date"})
+    as_dates = cohort_for(
+        path, columns={"participant": "id", "wave": "wave", "time": "date", "time_type": "date"}
+    )
     failed = validate(read_cohort(as_dates), as_dates)
     assert set(failed.failures["check"]) == {"time_parseable"}
     assert "origin: '1970-01-01'" in failed.failures["message"].iloc[0]
@@ -528,15 +660,26 @@ def test_a_text_column_caught_by_a_prefix_is_noted_once_in_the_ingest_log(tmp_pa
     from srflow.stages._common import run_logged
     from srflow.stages.ingest import ingest_stage
 
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    config = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text()
+    )
     cohort = config["cohorts"]["synthetic"]
     cohort["input"] = str(MESSY / "dirty.csv")
     cohort["instruments"]["hassles"]["items"] = {"prefix": "GE_"}
     log = tmp_path / "ingest.log"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the library returns notes, it does not also warn
-        run_logged(log, ingest_stage, config_data=config, cohort_name="synthetic",
-                   table_out=str(tmp_path / "c.parquet"), meta_out=str(tmp_path / "m.json"))
+        run_logged(
+            log,
+            ingest_stage,
+            config_data=config,
+            cohort_name="synthetic",
+            table_out=str(tmp_path / "c.parquet"),
+            meta_out=str(tmp_path / "m.json"),
+        )
     text = log.read_text()
     assert text.count("GE_12") == 1
-    assert "note: column 'GE_12' matches the prefix 'GE_' of instrument 'hassles' but holds text" in text
+    assert (
+        "note: column 'GE_12' matches the prefix 'GE_' of instrument 'hassles' but holds text"
+        in text
+    )

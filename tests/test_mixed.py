@@ -36,10 +36,22 @@ DATA = Path(__file__).parent / "data"
 
 # lme4 1.1-31, lmer(Reaction ~ Days + (Days | Subject)), from sleepstudy_lme4.txt.
 LME4 = {
-    "reml": {"beta": [251.405, 10.4673], "se": [6.82460, 1.54579], "sd_re": [24.7407, 5.92214],
-             "corr": 0.0655512, "sigma": 25.5918, "loglik": -871.814},
-    "ml": {"beta": [251.405, 10.4673], "se": [6.63212, 1.50223], "sd_re": [23.7798, 5.71680],
-           "corr": 0.0813211, "sigma": 25.5919, "loglik": -875.970},
+    "reml": {
+        "beta": [251.405, 10.4673],
+        "se": [6.82460, 1.54579],
+        "sd_re": [24.7407, 5.92214],
+        "corr": 0.0655512,
+        "sigma": 25.5918,
+        "loglik": -871.814,
+    },
+    "ml": {
+        "beta": [251.405, 10.4673],
+        "se": [6.63212, 1.50223],
+        "sd_re": [23.7798, 5.71680],
+        "corr": 0.0813211,
+        "sigma": 25.5919,
+        "loglik": -875.970,
+    },
 }
 REL = 5e-4  # "4 significant digits"; lme4's own optimum (bobyqa) is only that precise
 
@@ -50,20 +62,38 @@ def sleep() -> pd.DataFrame:
     return data.rename(columns={"Subject": "participant_id"}).astype({"participant_id": str})
 
 
-def simulate_cohort(n_people: int, n_waves: int, seed: int, slope_sd: float = 0.3,
-                    intercept_sd: float = 1.0, corr: float = 0.3, resid_sd: float = 1.0):
+def simulate_cohort(
+    n_people: int,
+    n_waves: int,
+    seed: int,
+    slope_sd: float = 0.3,
+    intercept_sd: float = 1.0,
+    corr: float = 0.3,
+    resid_sd: float = 1.0,
+):
     """Long table with a person-specific E slope; returns the data and the true slopes."""
     rng = np.random.default_rng(seed)
     pid = np.repeat(np.arange(n_people), n_waves)
     wave = np.tile(np.arange(1, n_waves + 1), n_people)
-    cov = np.array([[intercept_sd**2, corr * intercept_sd * slope_sd],
-                    [corr * intercept_sd * slope_sd, slope_sd**2]])
+    cov = np.array(
+        [
+            [intercept_sd**2, corr * intercept_sd * slope_sd],
+            [corr * intercept_sd * slope_sd, slope_sd**2],
+        ]
+    )
     b = rng.multivariate_normal([0.0, 0.0], cov, size=n_people)
     exposure = rng.gamma(2.0, 1.0, size=pid.size) + 0.5 * rng.normal(size=n_people)[pid]
-    problems = 5.0 + 0.6 * exposure + 0.1 * wave + b[pid, 0] + b[pid, 1] * exposure \
+    problems = (
+        5.0
+        + 0.6 * exposure
+        + 0.1 * wave
+        + b[pid, 0]
+        + b[pid, 1] * exposure
         + rng.normal(scale=resid_sd, size=pid.size)
-    data = pd.DataFrame({"participant_id": [f"p{i:04d}" for i in pid], "wave": wave,
-                         "E": exposure, "P": problems})
+    )
+    data = pd.DataFrame(
+        {"participant_id": [f"p{i:04d}" for i in pid], "wave": wave, "E": exposure, "P": problems}
+    )
     return data, 0.6 + b[:, 1], cov
 
 
@@ -75,13 +105,22 @@ def simulate_cohort(n_people: int, n_waves: int, seed: int, slope_sd: float = 0.
 @pytest.mark.parametrize("method", ["reml", "ml"])
 def test_sleepstudy_matches_lme4(sleep, method):
     X = np.column_stack([np.ones(len(sleep)), sleep["Days"]])
-    fit = fit_lmm(sleep["Reaction"], X, X, sleep["participant_id"], reml=method == "reml",
-                  x_names=["Intercept", "Days"], z_names=["Intercept", "Days"])
+    fit = fit_lmm(
+        sleep["Reaction"],
+        X,
+        X,
+        sleep["participant_id"],
+        reml=method == "reml",
+        x_names=["Intercept", "Days"],
+        z_names=["Intercept", "Days"],
+    )
     ref = LME4[method]
     np.testing.assert_allclose(fit.beta, ref["beta"], rtol=REL)
     np.testing.assert_allclose(fit.beta_se, ref["se"], rtol=REL)
     np.testing.assert_allclose(fit.sd_re, ref["sd_re"], rtol=REL)
-    np.testing.assert_allclose(fit.corr_re[0, 1], ref["corr"], rtol=2e-3)  # 0.0656: 3 digits after 0.0
+    np.testing.assert_allclose(
+        fit.corr_re[0, 1], ref["corr"], rtol=2e-3
+    )  # 0.0656: 3 digits after 0.0
     np.testing.assert_allclose(fit.sigma, ref["sigma"], rtol=REL)
     np.testing.assert_allclose(fit.loglik, ref["loglik"], rtol=1e-5)
     assert fit.converged and not fit.singular
@@ -116,8 +155,9 @@ def test_sleepstudy_random_effects_equal_dense_blup(sleep):
     cond_cov = np.linalg.inv(Zi.T @ Zi / fit.sigma**2 + np.linalg.inv(fit.cov_re))
     got = result.random.set_index("participant_id").loc["309"]
     np.testing.assert_allclose(got[["Intercept", "Days"]].to_numpy(float), blup, rtol=1e-9)
-    np.testing.assert_allclose(got[["Intercept_sd", "Days_sd"]].to_numpy(float),
-                               np.sqrt(np.diag(cond_cov)), rtol=1e-9)
+    np.testing.assert_allclose(
+        got[["Intercept_sd", "Days_sd"]].to_numpy(float), np.sqrt(np.diag(cond_cov)), rtol=1e-9
+    )
     # lme4's ranef(fm1) for subject 309 (REML): (-40.3987, -8.6197), also 6 s.f. in print.
     np.testing.assert_allclose(blup, [-40.3987, -8.6197], rtol=REL)
     coefs = result.coefficients().set_index("participant_id").loc["309"]
@@ -134,8 +174,11 @@ def test_analytic_gradient_matches_finite_differences():
     for reml in (True, False):
         grad = _evaluate(theta, s, reml, True).gradient
         h = 1e-6
-        numeric = [(profiled_deviance(theta + e, s, reml) - profiled_deviance(theta - e, s, reml)) / (2 * h)
-                   for e in np.eye(theta.size) * h]
+        numeric = [
+            (profiled_deviance(theta + e, s, reml) - profiled_deviance(theta - e, s, reml))
+            / (2 * h)
+            for e in np.eye(theta.size) * h
+        ]
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
 
 
@@ -154,8 +197,9 @@ def test_matches_statsmodels_mixedlm(reml):
     fit = fit_lmm(data["P"], X, Z, data["participant_id"], reml=reml)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = sm.MixedLM(data["P"].to_numpy(), X, groups=data["participant_id"].to_numpy(),
-                         exog_re=Z).fit(reml=reml, method=["lbfgs"])
+        ref = sm.MixedLM(
+            data["P"].to_numpy(), X, groups=data["participant_id"].to_numpy(), exog_re=Z
+        ).fit(reml=reml, method=["lbfgs"])
     # statsmodels' llf uses the same definitions as lme4: full log-likelihood for ML, and
     # for REML  -0.5 * (log|V| + log|X'V^-1 X| + r'V^-1 r + (n - p) log(2 pi)).
     np.testing.assert_allclose(fit.beta, ref.fe_params, rtol=1e-4)
@@ -203,8 +247,10 @@ def test_z_scoring_outcome_and_exposure_leaves_z_scored_residuals_unchanged(meth
     data, _, _ = simulate_cohort(150, 6, seed=5)
     spec = {"outcome": "P", "fixed": ["E"], "random": ["E"], "method": method}
     raw = fit_mixed_model(data, spec)
-    scaled_data = data.assign(P=(data["P"] - data["P"].mean()) / data["P"].std(),
-                              E=(data["E"] - data["E"].mean()) / data["E"].std())
+    scaled_data = data.assign(
+        P=(data["P"] - data["P"].mean()) / data["P"].std(),
+        E=(data["E"] - data["E"].mean()) / data["E"].std(),
+    )
     scaled = fit_mixed_model(scaled_data, spec)
 
     def z(values):
@@ -224,7 +270,9 @@ def test_z_scoring_outcome_and_exposure_leaves_z_scored_residuals_unchanged(meth
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("term", ["__import__('os')", "E; rm", "exp(E)", "E*wave", "1", "E^4", "E:E", "", 3])
+@pytest.mark.parametrize(
+    "term", ["__import__('os')", "E; rm", "exp(E)", "E*wave", "1", "E^4", "E:E", "", 3]
+)
 def test_code_like_or_malformed_terms_raise_config_error(term):
     with pytest.raises(ConfigError, match="reactivity"):
         MixedModelSpec.from_config("reactivity", {"outcome": "P", "fixed": [term]})
@@ -248,26 +296,58 @@ def test_config_errors_name_the_problem(sleep):
 def test_categorical_columns_expand_to_treatment_dummies(sleep):
     arms = {0: "control", 1: "b_arm", 2: "a_arm"}
     data = sleep.assign(arm=sleep["participant_id"].astype(int).mod(3).map(arms).astype(str))
-    result = fit_mixed_model(data, {"outcome": "Reaction", "fixed": ["Days", "arm", "Days:arm"], "random": ["Days"]})
+    result = fit_mixed_model(
+        data, {"outcome": "Reaction", "fixed": ["Days", "arm", "Days:arm"], "random": ["Days"]}
+    )
     # reference level = first sorted level ("a_arm")
-    assert result.fixed["term"].tolist() == ["Intercept", "Days", "arm[T.b_arm]", "arm[T.control]",
-                                             "Days:arm[T.b_arm]", "Days:arm[T.control]"]
+    assert result.fixed["term"].tolist() == [
+        "Intercept",
+        "Days",
+        "arm[T.b_arm]",
+        "arm[T.control]",
+        "Days:arm[T.b_arm]",
+        "Days:arm[T.control]",
+    ]
     # the same model from hand-made dummies gives identical estimates
-    hand = data.assign(b=(data["arm"] == "b_arm").astype(float), c=(data["arm"] == "control").astype(float))
-    hand_fit = fit_mixed_model(hand, {"outcome": "Reaction", "fixed": ["Days", "b", "c", "Days:b", "Days:c"],
-                                      "random": ["Days"]})
+    hand = data.assign(
+        b=(data["arm"] == "b_arm").astype(float), c=(data["arm"] == "control").astype(float)
+    )
+    hand_fit = fit_mixed_model(
+        hand,
+        {
+            "outcome": "Reaction",
+            "fixed": ["Days", "b", "c", "Days:b", "Days:c"],
+            "random": ["Days"],
+        },
+    )
     np.testing.assert_allclose(result.fixed["estimate"], hand_fit.fixed["estimate"], rtol=1e-10)
     assert list(result.fixed.columns) == FIXED_COLUMNS
-    assert result.fixed["reference"].tolist() == ["arm=a_arm", "", "arm=a_arm", "arm=a_arm", "arm=a_arm",
-                                                  "arm=a_arm"]
+    assert result.fixed["reference"].tolist() == [
+        "arm=a_arm",
+        "",
+        "arm=a_arm",
+        "arm=a_arm",
+        "arm=a_arm",
+        "arm=a_arm",
+    ]
     # default df: Satterthwaite t (values against lmerTest in test_mixed_inference.py, case sleep_arm)
     row = result.fixed.iloc[1]
     assert row["statistic"] == pytest.approx(row["estimate"] / row["se"])
-    assert row["ci_low"] == pytest.approx(row["estimate"] - stats.t.ppf(0.975, row["df"]) * row["se"], rel=1e-9)
+    assert row["ci_low"] == pytest.approx(
+        row["estimate"] - stats.t.ppf(0.975, row["df"]) * row["se"], rel=1e-9
+    )
     assert row["p"] == pytest.approx(2 * stats.t.sf(abs(row["statistic"]), row["df"]), rel=1e-9)
     # df: wald keeps the z test, with df written as inf
-    wald = fit_mixed_model(data, {"outcome": "Reaction", "fixed": ["Days", "arm", "Days:arm"], "random": ["Days"],
-                                  "df": "wald"}, profile=False).fixed.iloc[1]
+    wald = fit_mixed_model(
+        data,
+        {
+            "outcome": "Reaction",
+            "fixed": ["Days", "arm", "Days:arm"],
+            "random": ["Days"],
+            "df": "wald",
+        },
+        profile=False,
+    ).fixed.iloc[1]
     assert np.isinf(wald["df"]) and wald["se"] == pytest.approx(row["se"], rel=1e-12)
     assert wald["ci_low"] == pytest.approx(wald["estimate"] - 1.959964 * wald["se"], rel=1e-6)
     assert wald["p"] == pytest.approx(2 * stats.norm.sf(abs(wald["statistic"])))
@@ -277,14 +357,18 @@ def test_unfittable_models_fail_as_data(sleep):
     spec = {"outcome": "Reaction", "fixed": ["Days"], "random": ["Days"]}
     two = fit_mixed_model(sleep[sleep["participant_id"].isin(["308", "309"])], spec)
     assert two.status == "failed" and "too few participants" in two.reason
-    three = fit_mixed_model(sleep[sleep["participant_id"].isin(["308", "309", "310"])],
-                            {**spec, "random": ["Days", "Days^2"]})
+    three = fit_mixed_model(
+        sleep[sleep["participant_id"].isin(["308", "309", "310"])],
+        {**spec, "random": ["Days", "Days^2"]},
+    )
     assert three.status == "failed" and "random effects" in three.reason
     const = fit_mixed_model(sleep.assign(site=1.0), {**spec, "fixed": ["Days", "site"]})
     assert const.status == "failed" and "constant predictor: site" in const.reason
     one_level = fit_mixed_model(sleep.assign(arm="x"), {**spec, "fixed": ["Days", "arm"]})
     assert one_level.status == "failed" and "single level" in one_level.reason
-    collinear = fit_mixed_model(sleep.assign(hours=sleep["Days"] * 24 + 1), {**spec, "fixed": ["Days", "hours"]})
+    collinear = fit_mixed_model(
+        sleep.assign(hours=sleep["Days"] * 24 + 1), {**spec, "fixed": ["Days", "hours"]}
+    )
     assert collinear.status == "failed" and "rank-deficient" in collinear.reason
     infinite = fit_mixed_model(sleep.assign(Days=sleep["Days"].replace(9, np.inf)), spec)
     assert infinite.status == "failed" and "non-finite" in infinite.reason
@@ -294,7 +378,9 @@ def test_unfittable_models_fail_as_data(sleep):
         json.dumps(failed.fit)
     # the low-level API raises instead
     with pytest.raises(ModelError, match="more groups than random effects"):
-        fit_lmm([1.0, 2.0, 3.0, 4.0], np.ones((4, 1)), np.ones((4, 1)), ["a", "a", "b", "b"][:2] * 2)
+        fit_lmm(
+            [1.0, 2.0, 3.0, 4.0], np.ones((4, 1)), np.ones((4, 1)), ["a", "a", "b", "b"][:2] * 2
+        )
     with pytest.raises(ModelError, match="rank deficient"):
         fit_lmm(np.arange(6.0), np.ones((6, 2)), np.ones((6, 1)), [1, 1, 2, 2, 3, 3])
 
@@ -324,7 +410,9 @@ def test_likelihood_ratio_test_random_slope(sleep):
     ml_large = fit_mixed_model(sleep, large.with_method("ml"))
     assert lrt["loglik_small"] == pytest.approx(ml_small.fit["loglik"], abs=1e-9)
     assert lrt["loglik_large"] == pytest.approx(ml_large.fit["loglik"], abs=1e-9)
-    assert lrt["chi2"] == pytest.approx(2 * (ml_large.fit["loglik"] - ml_small.fit["loglik"]), abs=1e-9)
+    assert lrt["chi2"] == pytest.approx(
+        2 * (ml_large.fit["loglik"] - ml_small.fit["loglik"]), abs=1e-9
+    )
     assert lrt["p"] == pytest.approx(stats.chi2.sf(lrt["chi2"], 2))
     # lme4 ML logLik of the large model (reference file): -875.970
     assert lrt["loglik_large"] == pytest.approx(-875.970, abs=5e-3)
@@ -334,7 +422,9 @@ def test_likelihood_ratio_test_random_slope(sleep):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sm_small = sm.MixedLM(sleep["Reaction"].to_numpy(), X, groups=groups).fit(reml=False)
-        sm_large = sm.MixedLM(sleep["Reaction"].to_numpy(), X, groups=groups, exog_re=X).fit(reml=False)
+        sm_large = sm.MixedLM(sleep["Reaction"].to_numpy(), X, groups=groups, exog_re=X).fit(
+            reml=False
+        )
     assert lrt["loglik_small"] == pytest.approx(sm_small.llf, abs=0.01)
     assert lrt["loglik_large"] == pytest.approx(sm_large.llf, abs=0.01)
     assert lrt["chi2"] > 40 and lrt["p_boundary"] < lrt["p"]  # mixture of chi2(1), chi2(2)
@@ -361,7 +451,9 @@ def test_random_intercept_on_balanced_data_equals_anova_estimator():
     assert fit.sigma**2 == pytest.approx(msw, rel=1e-7)
     assert fit.cov_re[0, 0] == pytest.approx(tau2, rel=1e-6)
     assert fit.beta[0] == pytest.approx(y.mean(), rel=1e-12)
-    assert fit.beta_se[0] == pytest.approx(np.sqrt(msb / g.size), rel=1e-6)  # balanced: SE^2 = MSB / N
+    assert fit.beta_se[0] == pytest.approx(
+        np.sqrt(msb / g.size), rel=1e-6
+    )  # balanced: SE^2 = MSB / N
     data = pd.DataFrame({"participant_id": g, "y": y})
     result = fit_mixed_model(data, {"outcome": "y", "fixed": []})
     assert result.fit["icc"] == pytest.approx(tau2 / (tau2 + msw), rel=1e-6)
@@ -372,7 +464,9 @@ def test_singular_fit_flagged_and_fixed_effects_agree_with_ols():
     g = np.repeat(np.arange(100), 5)
     between = rng.normal(size=100)[g]  # a between-person predictor
     data = pd.DataFrame({"participant_id": g, "W": between, "E": rng.normal(size=g.size)})
-    data["P"] = 1.0 + 0.8 * data["W"] + 0.5 * data["E"] + rng.normal(size=g.size)  # no random effects
+    data["P"] = (
+        1.0 + 0.8 * data["W"] + 0.5 * data["E"] + rng.normal(size=g.size)
+    )  # no random effects
     result = fit_mixed_model(data, {"outcome": "P", "fixed": ["W", "E"], "random": ["E"]})
     assert result.status == "ok" and result.fit["singular"] is True
     assert any("Singular fit" in w for w in result.fit["warnings"])

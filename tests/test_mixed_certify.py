@@ -22,7 +22,9 @@ from srflow.mixed.deviance import profiled_deviance, theta_to_lambda
 from srflow.mixed.optimise import Candidate
 
 DATA = Path(__file__).parent / "data"
-LME4_ML_LOGLIK = -875.9696722  # sleepstudy, Reaction ~ Days + (Days | Subject), ML (lme4 1.1-31, R 4.2.2)
+LME4_ML_LOGLIK = (
+    -875.9696722
+)  # sleepstudy, Reaction ~ Days + (Days | Subject), ML (lme4 1.1-31, R 4.2.2)
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +82,9 @@ def test_a_stalled_optimiser_gives_a_suspect_fit_not_a_singular_one(sleep, monke
     assert not fit.singular
     assert any(w.startswith("Suspect fit") for w in fit.warnings)
     with pytest.warns(Warning):
-        result = fit_mixed_model(sleep, {"outcome": "Reaction", "fixed": ["Days"], "random": ["Days"],
-                                         "method": "ml"})
+        result = fit_mixed_model(
+            sleep, {"outcome": "Reaction", "fixed": ["Days"], "random": ["Days"], "method": "ml"}
+        )
     assert result.status == "suspect" and "could not be certified" in result.reason
     assert result.fit["status"] == "suspect" and result.fit["singular"] is None
     assert result.fit["certificates"][-1]["passed"] is False
@@ -125,11 +128,15 @@ def test_lr_test_refits_the_larger_model_from_the_smaller_optimum(sleep, monkeyp
     calls = _lowering_fit_lmm(monkeypatch, always=False)
     out = likelihood_ratio_test(sleep, SMALL, LARGE)
     assert out["status"] == "ok"
-    assert out["refit_from_smaller"]["loglik_before"] == pytest.approx(honest["loglik_large"] - 50.0)
-    assert out["refit_from_smaller"]["loglik_after"] == pytest.approx(honest["loglik_large"], abs=1e-8)
+    assert out["refit_from_smaller"]["loglik_before"] == pytest.approx(
+        honest["loglik_large"] - 50.0
+    )
+    assert out["refit_from_smaller"]["loglik_after"] == pytest.approx(
+        honest["loglik_large"], abs=1e-8
+    )
     assert out["chi2"] == pytest.approx(honest["chi2"], abs=1e-6) and out["chi2"] > 40
     # The start handed over is the smaller model's optimum, padded with zeros.
-    (name, theta), = calls[-1]
+    ((name, theta),) = calls[-1]
     assert "smaller model's optimum" in name
     small_theta = theta_to_lambda(theta, 2)
     assert small_theta[1, 1] == 0.0 and small_theta[1, 0] == 0.0

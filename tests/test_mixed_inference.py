@@ -52,8 +52,16 @@ def _spec(case: str, df: str = "satterthwaite") -> MixedModelSpec:
     if row["reference"]:
         column, level = row["reference"].split("=")
         contrasts = {column: {"reference": level}}
-    return MixedModelSpec(row["outcome"], row["fixed"].split(";"), row["random"].split(";") if row["random"] else [],
-                          row["method"], row["group"], name=case, df=df, contrasts=contrasts)
+    return MixedModelSpec(
+        row["outcome"],
+        row["fixed"].split(";"),
+        row["random"].split(";") if row["random"] else [],
+        row["method"],
+        row["group"],
+        name=case,
+        df=df,
+        contrasts=contrasts,
+    )
 
 
 @cache
@@ -78,8 +86,12 @@ def _close_p(mine, theirs):
     assert np.all(np.abs(mine - theirs) <= 1e-4 + 0.01 * np.abs(theirs)), (mine, theirs)
 
 
-CASE_DF = [(case, df) for case in CASES.index for df in DDF
-           if df == "satterthwaite" or CASES.loc[case, "method"] == "reml"]
+CASE_DF = [
+    (case, df)
+    for case in CASES.index
+    for df in DDF
+    if df == "satterthwaite" or CASES.loc[case, "method"] == "reml"
+]
 
 
 @pytest.mark.parametrize(("case", "df"), CASE_DF)
@@ -87,7 +99,9 @@ def test_fixed_effects_t_tests_match_lmertest(case, df):
     fixed = _fit(case, df).fixed.set_index("term")
     ref = _reference(FIXED, case, DDF[df]).loc[fixed.index]
     np.testing.assert_allclose(fixed["estimate"], ref["estimate"], rtol=1e-4, atol=1e-8)
-    np.testing.assert_allclose(fixed["se"], ref["se"], rtol=1e-3)  # KR-adjusted SEs for kenward_roger
+    np.testing.assert_allclose(
+        fixed["se"], ref["se"], rtol=1e-3
+    )  # KR-adjusted SEs for kenward_roger
     np.testing.assert_allclose(fixed["df"], ref["df"], rtol=0.01)
     np.testing.assert_allclose(fixed["statistic"], ref["t"], rtol=1e-3)
     _close_p(fixed["p"], ref["p"])
@@ -113,15 +127,22 @@ def test_a_factor_is_one_f_test_on_its_levels_minus_one():
 
 def test_configured_reference_level_changes_coding_not_fit():
     by_ref = _fit("sim2_ref").fixed.set_index("term")
-    assert [t for t in by_ref.index if t.startswith("site")] == ["site[T.A]", "site[T.B]", "site[T.D]"]
+    assert [t for t in by_ref.index if t.startswith("site")] == [
+        "site[T.A]",
+        "site[T.B]",
+        "site[T.D]",
+    ]
     assert set(by_ref["reference"]) == {"site=C", ""}
-    default = fit_mixed_model(_data("sim2"), MixedModelSpec("P", ["E", "age", "site"], ["E"]), profile=False)
+    default = fit_mixed_model(
+        _data("sim2"), MixedModelSpec("P", ["E", "age", "site"], ["E"]), profile=False
+    )
     assert default.fixed["term"].tolist()[-3:] == ["site[T.B]", "site[T.C]", "site[T.D]"]
     assert default.fit["loglik"] == pytest.approx(_fit("sim2_ref").fit["loglik"], abs=1e-6)
     # the site effect B - C is the same either way
     b_minus_c = default.fixed.set_index("term")["estimate"]
-    assert b_minus_c["site[T.B]"] - b_minus_c["site[T.C]"] == pytest.approx(by_ref.loc["site[T.B]", "estimate"],
-                                                                               abs=1e-5)
+    assert b_minus_c["site[T.B]"] - b_minus_c["site[T.C]"] == pytest.approx(
+        by_ref.loc["site[T.B]", "estimate"], abs=1e-5
+    )
 
 
 def test_kenward_roger_equals_satterthwaite_on_balanced_sleepstudy():
@@ -143,8 +164,10 @@ def _flat_ci(fit: dict, z_names: list[str]) -> np.ndarray:
     """The fit's intervals in lme4's parameter order (theta order, then sigma)."""
     ci = fit["variance_components"]["ci"]
     rows, cols = theta_layout(len(z_names))
-    out = [ci["sd"][z_names[r]] if r == c else ci["corr"][f"{z_names[c]}:{z_names[r]}"]
-           for r, c in zip(rows, cols, strict=True)]
+    out = [
+        ci["sd"][z_names[r]] if r == c else ci["corr"][f"{z_names[c]}:{z_names[r]}"]
+        for r, c in zip(rows, cols, strict=True)
+    ]
     return np.array([*out, ci["residual_sd"]], dtype=float)
 
 
@@ -153,8 +176,14 @@ def _flat_ci(fit: dict, z_names: list[str]) -> np.ndarray:
 #: than 3.84 - 0.1: the profile is an inner minimum, so the true one is lower still and lme4's bound
 #: lies inside the interval - or, once, by more than 3.84 + 0.5 (checked from several starts).
 #: They are tested as such instead of being compared. (case, parameter index, 0 = low / 1 = high)
-LME4_SPLINE_FAILURES = {("sim1_slope", 1, 0), ("sim1_slope", 2, 0), ("sim1_slope", 3, 0), ("sim1_slope", 3, 1),
-                        ("sim3_inter", 0, 1), ("sim3_inter", 1, 1)}
+LME4_SPLINE_FAILURES = {
+    ("sim1_slope", 1, 0),
+    ("sim1_slope", 2, 0),
+    ("sim1_slope", 3, 0),
+    ("sim1_slope", 3, 1),
+    ("sim3_inter", 0, 1),
+    ("sim3_inter", 1, 1),
+}
 
 
 @pytest.mark.parametrize("case", list(CASES.index))
@@ -162,7 +191,10 @@ def test_profile_intervals_match_lme4(case):
     result = _fit(case, profile=True)
     mine = _flat_ci(result.fit, result.lmm.z_names)
     ref = PROFILE[PROFILE["case"] == case][["low", "high"]].to_numpy()
-    kinds = ["corr" if r != c else "sd" for r, c in zip(*theta_layout(len(result.lmm.z_names)), strict=True)]
+    kinds = [
+        "corr" if r != c else "sd"
+        for r, c in zip(*theta_layout(len(result.lmm.z_names)), strict=True)
+    ]
     kinds.append("sd")
     for index, kind in enumerate(kinds):
         for side in (0, 1):
@@ -171,7 +203,10 @@ def test_profile_intervals_match_lme4(case):
             if kind == "corr":
                 assert mine[index, side] == pytest.approx(ref[index, side], abs=2e-3), (index, side)
             else:
-                assert mine[index, side] == pytest.approx(ref[index, side], rel=2e-3, abs=1e-6), (index, side)
+                assert mine[index, side] == pytest.approx(ref[index, side], rel=2e-3, abs=1e-6), (
+                    index,
+                    side,
+                )
 
 
 def _ml_profiler(case: str) -> _Profiler:
@@ -193,7 +228,9 @@ def test_lme4_bounds_left_out_are_off_its_own_profile():
         for c, index, side in sorted(LME4_SPLINE_FAILURES):
             if c != case:
                 continue
-            best = min(profiler.profile(index, ref[index, side], start)[0] for start in _starts(profiler))
+            best = min(
+                profiler.profile(index, ref[index, side], start)[0] for start in _starts(profiler)
+            )
             rise = best - profiler.minimum
             assert rise < 3.8415 - 0.1 or rise > 3.8415 + 0.5, (case, index, side, rise)
 
@@ -202,7 +239,9 @@ def _starts(profiler: _Profiler) -> list[np.ndarray]:
     starts = [profiler.estimate.copy()]
     for factor in (0.5, 2.0):
         start = profiler.estimate.copy()
-        start[:-1] = np.where(np.array(profiler.layout.kinds[:-1]) == "sd", start[:-1] * factor, start[:-1])
+        start[:-1] = np.where(
+            np.array(profiler.layout.kinds[:-1]) == "sd", start[:-1] * factor, start[:-1]
+        )
         starts.append(start)
     return starts
 
@@ -210,7 +249,9 @@ def _starts(profiler: _Profiler) -> list[np.ndarray]:
 def test_ml_loglik_matches_lme4_where_intervals_are_compared():
     # the profile needs the true ML optimum: it is re-minimised before profiling
     for case in ("sleep_reml", "sim2_factor", "sim3_inter"):
-        assert _ml_profiler(case).minimum == pytest.approx(-2 * FIT.loc[case, "ml_loglik"], abs=1e-4)
+        assert _ml_profiler(case).minimum == pytest.approx(
+            -2 * FIT.loc[case, "ml_loglik"], abs=1e-4
+        )
 
 
 def test_outputs_are_deterministic():
@@ -227,34 +268,50 @@ def test_outputs_are_deterministic():
 
 
 def test_unknown_reference_level_fails_the_model_with_the_key():
-    spec = {"outcome": "P", "fixed": ["E", "site"], "random": ["E"], "contrasts": {"site": {"reference": "Z"}}}
+    spec = {
+        "outcome": "P",
+        "fixed": ["E", "site"],
+        "random": ["E"],
+        "contrasts": {"site": {"reference": "Z"}},
+    }
     result = fit_mixed_model(_data("sim2"), MixedModelSpec.from_config("by_site", spec))
     assert result.status == "failed"
-    assert result.reason == ("mixed_models.by_site.contrasts.site.reference: level 'Z' does not occur in column "
-                             "'site' (levels: A, B, C, D).")
+    assert result.reason == (
+        "mixed_models.by_site.contrasts.site.reference: level 'Z' does not occur in column "
+        "'site' (levels: A, B, C, D)."
+    )
     assert result.fit["status"] == "failed" and result.anova.empty
 
 
 def test_contrast_on_a_numeric_column_fails_the_model():
     spec = MixedModelSpec("P", ["E", "age"], ["E"], name="m", contrasts={"age": {"reference": 30}})
     result = fit_mixed_model(_data("sim1"), spec)
-    assert result.status == "failed" and "mixed_models.m.contrasts.age: column 'age' is numeric" in result.reason
+    assert (
+        result.status == "failed"
+        and "mixed_models.m.contrasts.age: column 'age' is numeric" in result.reason
+    )
 
 
 def test_one_level_factor_fails_the_model_naming_the_key():
     data = _data("sim1").assign(site="A")
     result = fit_mixed_model(data, MixedModelSpec("P", ["E", "site"], ["E"], name="one"))
     assert result.status == "failed"
-    assert result.reason.startswith("mixed_models.one.fixed: term 'site' uses the categorical column 'site', "
-                                    "which has a single level ('A')")
+    assert result.reason.startswith(
+        "mixed_models.one.fixed: term 'site' uses the categorical column 'site', "
+        "which has a single level ('A')"
+    )
 
 
 def test_spec_errors_name_the_key():
-    with pytest.raises(ConfigError, match=r"mixed_models\.m\.df: kenward_roger is defined for REML fits only"):
+    with pytest.raises(
+        ConfigError, match=r"mixed_models\.m\.df: kenward_roger is defined for REML fits only"
+    ):
         MixedModelSpec("P", ["E"], method="ml", df="kenward_roger", name="m")
     with pytest.raises(ConfigError, match=r"mixed_models\.m\.df: 'exact' is not one of"):
         MixedModelSpec("P", ["E"], df="exact", name="m")
-    with pytest.raises(ConfigError, match=r"mixed_models\.m\.contrasts\.site: no fixed term uses column 'site'"):
+    with pytest.raises(
+        ConfigError, match=r"mixed_models\.m\.contrasts\.site: no fixed term uses column 'site'"
+    ):
         MixedModelSpec("P", ["E"], name="m", contrasts={"site": {"reference": "A"}})
 
 
@@ -293,5 +350,8 @@ def test_failed_profile_keeps_the_fit_and_says_why(monkeypatch):
     monkeypatch.setattr(inference, "profile_intervals", broken)
     result = fit_mixed_model(_data("sim1"), _spec("sim1_intercept"), profile=True)
     assert result.status == "ok" and "ci" not in result.fit["variance_components"]
-    assert "Profile intervals of the variance components not computed: SVD did not converge" in result.fit["warnings"]
+    assert (
+        "Profile intervals of the variance components not computed: SVD did not converge"
+        in result.fit["warnings"]
+    )
     assert result.fit["r2_marginal"] is not None and len(result.anova) == 3

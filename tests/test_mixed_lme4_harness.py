@@ -62,7 +62,9 @@ SINGULAR_TIE = 1e-7
 
 @functools.cache
 def reference() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE, dtype={"sum_y": str, "corr": str}).set_index(["dataset", "method"])
+    return pd.read_csv(REFERENCE, dtype={"sum_y": str, "corr": str}).set_index(
+        ["dataset", "method"]
+    )
 
 
 def _vector(text) -> np.ndarray:
@@ -72,8 +74,11 @@ def _vector(text) -> np.ndarray:
 
 
 def _cases():
-    return [pytest.param(index, method, id=f"d{index:03d}-{method}")
-            for index in range(harness.N_DATASETS) for method in ("REML", "ML")]
+    return [
+        pytest.param(index, method, id=f"d{index:03d}-{method}")
+        for index in range(harness.N_DATASETS)
+        for method in ("REML", "ML")
+    ]
 
 
 def _fit(index: int, method: str):
@@ -100,7 +105,8 @@ def test_srflow_reaches_lme4s_best_optimum(index, method):
     rows, sum_y = data.checksum
     assert (rows, sum_y) == (int(ref.n_rows), pytest.approx(float(ref.sum_y), abs=1e-6)), (
         f"dataset {index}: the generator no longer produces the data lme4 was fitted to; "
-        "rerun tests/reference/lme4_harness.R")
+        "rerun tests/reference/lme4_harness.R"
+    )
 
     # Same model, same data: srflow's deviance at lme4's theta is lme4's log-likelihood.
     stats = group_statistics(data.y, data.X, data.Z, data.groups)
@@ -109,7 +115,8 @@ def test_srflow_reaches_lme4s_best_optimum(index, method):
 
     assert fit.loglik >= float(ref.loglik) - LOGLIK_TOL, (
         f"dataset {index} ({data.family}, {data.truth}) {method}: srflow {fit.loglik:.6f} "
-        f"< lme4 {float(ref.loglik):.6f}")
+        f"< lme4 {float(ref.loglik):.6f}"
+    )
     assert fit.certified, fit.suspect_reason
     if abs(fit.loglik - float(ref.loglik)) < AGREE_TOL:
         se = _vector(ref.se)
@@ -119,4 +126,5 @@ def test_srflow_reaches_lme4s_best_optimum(index, method):
     if fit.singular and not lme4_singular:
         # lme4 stopped inside a flat boundary region: its point must not be better than ours.
         assert fit.loglik >= float(ref.loglik) - SINGULAR_TIE, (
-            f"dataset {index} {method}: called singular where lme4's (better) optimum is not")
+            f"dataset {index} {method}: called singular where lme4's (better) optimum is not"
+        )

@@ -85,14 +85,21 @@ def simulate(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     z = rng.standard_normal((N_PEOPLE, 2))
     u0 = INTERCEPT_SD * z[:, 0]
     u1 = SLOPE_SD * (CORRELATION * z[:, 0] + np.sqrt(1.0 - CORRELATION**2) * z[:, 1])
-    y = 1.0 + 0.5 * exposure + u0[:, None] + u1[:, None] * exposure \
+    y = (
+        1.0
+        + 0.5 * exposure
+        + u0[:, None]
+        + u1[:, None] * exposure
         + rng.standard_normal((N_PEOPLE, N_WAVES))
+    )
     e = exposure.ravel()
     X = np.column_stack([np.ones_like(e), e])
     return y.ravel(), X, np.repeat(np.arange(N_PEOPLE), N_WAVES)
 
 
-def dense_deviance(theta: np.ndarray, y: np.ndarray, X: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
+def dense_deviance(
+    theta: np.ndarray, y: np.ndarray, X: np.ndarray, reml: bool
+) -> tuple[float, np.ndarray]:
     """Profiled deviance and GLS beta from dense per-person covariance matrices.
 
     ``V_i = sigma^2 H_i`` with ``H_i = I + Z_i Lambda Lambda' Z_i'`` (Z = X here); beta is the
@@ -129,9 +136,12 @@ def brute_force_loglik(seed: int, reml: bool) -> float:
     starts = [(0.3, 0.5, 0.3), (0.3, -0.5, 0.3), (0.05, 1.0, 0.05), (0.05, -1.0, 0.05)]
     best = np.inf
     for start in starts:
-        res = optimize.minimize(lambda t: dense_deviance(t, y, X, reml)[0], np.array(start),
-                                method="Nelder-Mead",
-                                options={"xatol": 1e-9, "fatol": 1e-11, "maxfev": 4000})
+        res = optimize.minimize(
+            lambda t: dense_deviance(t, y, X, reml)[0],
+            np.array(start),
+            method="Nelder-Mead",
+            options={"xatol": 1e-9, "fatol": 1e-11, "maxfev": 4000},
+        )
         best = min(best, res.fun)
     return -0.5 * best
 
@@ -139,7 +149,9 @@ def brute_force_loglik(seed: int, reml: bool) -> float:
 @functools.cache
 def fixed_fit(seed: int, reml: bool):
     y, X, groups = data(seed)
-    return fit_lmm(y, X, X, groups, reml=reml, x_names=["Intercept", "E"], z_names=["Intercept", "E"])
+    return fit_lmm(
+        y, X, X, groups, reml=reml, x_names=["Intercept", "E"], z_names=["Intercept", "E"]
+    )
 
 
 @pytest.mark.parametrize(("seed", "reml"), list(CASES))
@@ -171,8 +183,9 @@ def test_bounded_theta_has_a_false_stopping_point(seed, reml):
         return profiled_deviance(theta, stats, reml)
 
     start = np.array([1.0, 0.0, 1.0])
-    bounded = optimize.minimize(deviance, start, method="L-BFGS-B",
-                                bounds=[(0.0, None), (None, None), (0.0, None)])
+    bounded = optimize.minimize(
+        deviance, start, method="L-BFGS-B", bounds=[(0.0, None), (None, None), (0.0, None)]
+    )
     free = optimize.minimize(deviance, start, method="L-BFGS-B")
     assert bounded.x[0] == 0.0 and bounded.x[1] > 0  # the intercept column on the wrong side
     assert -0.5 * bounded.fun == pytest.approx(CASES[seed, reml][0], abs=LOGLIK_TOL)
@@ -230,8 +243,10 @@ THREE_UNCENTRED = (99, 189)
 @functools.cache
 def _lme4(index: int, method: str) -> dict:
     ref = pd.read_csv(HARNESS_REFERENCE).set_index(["dataset", "method"]).loc[(index, method)]
-    return {key: np.array([float(v) for v in str(ref[key]).split(";")])
-            for key in ("loglik", "beta", "se", "sd", "sigma")} | {"singular": bool(ref.singular)}
+    return {
+        key: np.array([float(v) for v in str(ref[key]).split(";")])
+        for key in ("loglik", "beta", "se", "sd", "sigma")
+    } | {"singular": bool(ref.singular)}
 
 
 @pytest.mark.parametrize("method", ["ML", "REML"])

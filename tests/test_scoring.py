@@ -41,13 +41,17 @@ def make_cohort(instruments: dict, *, covariates: dict | None = None, combine: s
     return load_config(raw).cohort("t")
 
 
-def make_table(items: dict[str, list], *, ids=None, waves=None, time=None, extra: dict | None = None) -> pd.DataFrame:
+def make_table(
+    items: dict[str, list], *, ids=None, waves=None, time=None, extra: dict | None = None
+) -> pd.DataFrame:
     """A validated-like table: keys, float64 items, optional extra (covariate) columns."""
     n = len(next(iter(items.values())))
     table = pd.DataFrame(
         {
             "source_row": np.arange(1, n + 1, dtype=np.int64),
-            "participant_id": pd.array(ids if ids is not None else [f"p{i:02d}" for i in range(n)], dtype="str"),
+            "participant_id": pd.array(
+                ids if ids is not None else [f"p{i:02d}" for i in range(n)], dtype="str"
+            ),
             "wave": np.asarray(waves if waves is not None else [1] * n, dtype=np.int64),
             "time": np.asarray(time if time is not None else [NAN] * n, dtype=np.float64),
         }
@@ -108,7 +112,8 @@ def test_sum_needs_every_item_and_all_missing_is_nan_not_zero():
 def test_no_answered_item_is_nan_for_every_method(method):
     # min_answered at its smallest allowed share: even then an empty questionnaire is missing.
     out = scoring.score(
-        make_table(twelve_items([[NAN] * 12, [2] * 12])), make_cohort({"ghq": ghq(score=method, min_answered=0.01)})
+        make_table(twelve_items([[NAN] * 12, [2] * 12])),
+        make_cohort({"ghq": ghq(score=method, min_answered=0.01)}),
     )
     assert math.isnan(out["P"].iloc[0])
     assert out["P"].iloc[1] == {"sum": 24.0, "mean": 2.0, "prorated_sum": 24.0}[method]
@@ -116,7 +121,9 @@ def test_no_answered_item_is_nan_for_every_method(method):
 
 def test_mean_uses_answered_items_and_min_answered_share():
     items = {"CM_1": [1, 1, 2], "CM_2": [NAN, NAN, 2], "CM_3": [3, NAN, 2], "CM_4": [NAN, NAN, 3]}
-    out = scoring.score(make_table(items), make_cohort({"ghq": ghq(score="mean", min_answered=0.5)}))
+    out = scoring.score(
+        make_table(items), make_cohort({"ghq": ghq(score="mean", min_answered=0.5)})
+    )
     # (1 + 3) / 2 = 2 with 2/4 answered; 1/4 answered < 0.5 -> missing; (2+2+2+3)/4 = 2.25
     np.testing.assert_array_equal(out["P"].to_numpy(), [2.0, NAN, 2.25])
 
@@ -124,7 +131,9 @@ def test_mean_uses_answered_items_and_min_answered_share():
 def test_min_answered_share_is_not_defeated_by_float_rounding():
     # 0.7 * 10 = 7.000000000000001 in binary; 7 of 10 answered must still be enough.
     items = {f"CM_{j:02d}": [1.0 if j <= 7 else NAN, 1.0 if j <= 6 else NAN] for j in range(1, 11)}
-    out = scoring.score(make_table(items), make_cohort({"ghq": ghq(score="prorated_sum", min_answered=0.7)}))
+    out = scoring.score(
+        make_table(items), make_cohort({"ghq": ghq(score="prorated_sum", min_answered=0.7)})
+    )
     np.testing.assert_array_equal(out["P"].to_numpy(), [10.0, NAN])  # 7/7*10; 6 of 10 < 0.7
 
 
@@ -141,7 +150,14 @@ def test_reverse_items_on_0_to_3():
 def test_reverse_on_a_range_not_starting_at_zero():
     items = {"CM_1": [1, 5, 3], "CM_2": [1, 1, 1]}
     cohort = make_cohort(
-        {"ghq": {"role": "problems", "items": {"prefix": "CM_"}, "range": [1, 5], "reverse": ["CM_1"]}}
+        {
+            "ghq": {
+                "role": "problems",
+                "items": {"prefix": "CM_"},
+                "range": [1, 5],
+                "reverse": ["CM_1"],
+            }
+        }
     )
     out = scoring.score(make_table(items), cohort)
     # 1 + 5 - x: 5, 1, 3; plus 1
@@ -178,7 +194,9 @@ def test_count_versus_severity():
     # row 2, items [0, 2, 5, 1]: severity 8 / 4, count 3 / 4
     np.testing.assert_allclose(out["sev"].to_numpy(), [7 / 3, 8 / 4], rtol=1e-12)
     np.testing.assert_allclose(out["cnt"].to_numpy(), [2 / 3, 3 / 4], rtol=1e-12)
-    matrix = scoring.item_matrix(make_table(items), cohort.instruments["cnt"], ["S1", "S2", "S3", "S4"])
+    matrix = scoring.item_matrix(
+        make_table(items), cohort.instruments["cnt"], ["S1", "S2", "S3", "S4"]
+    )
     np.testing.assert_array_equal(matrix, [[0, 1, 1, NAN], [0, 1, 1, 1]])
     # as sums: the missing item makes row 1 missing; row 2 severity 8, count 3
     cohort_sum = make_cohort(
@@ -202,7 +220,9 @@ def test_count_threshold_is_the_range_low_not_zero():
 
 def test_combine_sum_and_nan_when_a_subscale_is_nan():
     items = {"CM_1": [1, 1, 1], "A1": [1, 2, NAN], "A2": [0, 3, 1], "B1": [4, NAN, 2]}
-    cohort = make_cohort({"ghq": ghq(score="sum"), "a": stressor(["A1", "A2"]), "b": stressor(["B1"])})
+    cohort = make_cohort(
+        {"ghq": ghq(score="sum"), "a": stressor(["A1", "A2"]), "b": stressor(["B1"])}
+    )
     out = scoring.score(make_table(items), cohort)
     np.testing.assert_array_equal(out["a"].to_numpy(), [1.0, 5.0, NAN])
     np.testing.assert_array_equal(out["b"].to_numpy(), [4.0, NAN, 2.0])
@@ -214,7 +234,9 @@ def test_combine_zmean_by_hand():
     # a scores 1, 2, 3, 4: mean 2.5, SD (ddof=1) sqrt((2.25 + 0.25 + 0.25 + 2.25) / 3) = sqrt(5/3)
     # b scores 2, 2, 4, NaN: mean 8/3, SD sqrt((4/9 + 4/9 + 16/9) / 2) = sqrt(4/3)
     items = {"CM_1": [1, 1, 1, 1], "A1": [1, 2, 3, 4], "B1": [2, 2, 4, NAN]}
-    cohort = make_cohort({"ghq": ghq(score="sum"), "a": stressor(["A1"]), "b": stressor(["B1"])}, combine="zmean")
+    cohort = make_cohort(
+        {"ghq": ghq(score="sum"), "a": stressor(["A1"]), "b": stressor(["B1"])}, combine="zmean"
+    )
     out = scoring.score(make_table(items), cohort)
     sa, sb = math.sqrt(5 / 3), math.sqrt(4 / 3)
     expected = [
@@ -224,7 +246,9 @@ def test_combine_zmean_by_hand():
         NAN,  # b missing
     ]
     np.testing.assert_allclose(out["E"].to_numpy(), expected, rtol=1e-12)
-    np.testing.assert_allclose(out["E"].to_numpy()[:3], [-0.8696226, -0.4823243, 0.7709994], atol=1e-7)
+    np.testing.assert_allclose(
+        out["E"].to_numpy()[:3], [-0.8696226, -0.4823243, 0.7709994], atol=1e-7
+    )
     # the instrument columns keep the raw scores, only E is z-combined
     np.testing.assert_array_equal(out["a"].to_numpy(), [1.0, 2.0, 3.0, 4.0])
 
@@ -236,10 +260,15 @@ def test_zmean_with_a_constant_instrument_warns_and_gives_missing_e():
         exposure = scoring.combine_exposure(stressors, "zmean")
     assert np.isnan(exposure).all()
     # scoring a table: E missing in every row is an error naming the cause, not a warning
-    cohort = make_cohort({"ghq": ghq(score="sum"), "a": stressor(["A1"]), "b": stressor(["B1"])}, combine="zmean")
+    cohort = make_cohort(
+        {"ghq": ghq(score="sum"), "a": stressor(["A1"]), "b": stressor(["B1"])}, combine="zmean"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ValidationError, match=r"E \(exposure\): missing in all 3 rows: .*zmean.*'b' \(3 scored rows, all 2\)"):
+        with pytest.raises(
+            ValidationError,
+            match=r"E \(exposure\): missing in all 3 rows: .*zmean.*'b' \(3 scored rows, all 2\)",
+        ):
             scoring.score(make_table(items), cohort)
 
 
@@ -252,12 +281,17 @@ def test_a_score_missing_in_every_row_is_an_error_with_its_cause():
     message = str(caught.value)
     assert "instruments.a (stressors; items A1, A2): missing in all 3 rows" in message
     assert "item(s) A2 answered in no row, and score: sum needs every item" in message
-    assert "E (exposure): missing in all 3 rows: stressor instrument(s) a are never scored" in message
+    assert (
+        "E (exposure): missing in all 3 rows: stressor instrument(s) a are never scored" in message
+    )
 
 
 def test_e_is_all_nan_without_stressor_instruments():
     cohort = make_cohort(
-        {"ghq": ghq(score="sum"), "anx": {"role": "covariate", "items": {"prefix": "AX_"}, "range": [0, 3]}}
+        {
+            "ghq": ghq(score="sum"),
+            "anx": {"role": "covariate", "items": {"prefix": "AX_"}, "range": [0, 3]},
+        }
     )
     out = scoring.score(make_table({"CM_1": [1, 2], "AX_1": [3, 0]}), cohort)
     assert out["E"].isna().all() and out["E"].dtype == np.float64
@@ -273,7 +307,13 @@ def test_output_columns_order_sort_covariates_and_dtypes():
         "sex": pd.Categorical(["f", "m", "f", "m"]),
         "age": np.array([30.0, 41.0, 30.0, 41.0]),
     }
-    table = make_table(items, ids=["b", "a", "b", "a"], waves=[2, 2, 1, 1], time=[28.0, 30.0, 0.0, 0.0], extra=extra)
+    table = make_table(
+        items,
+        ids=["b", "a", "b", "a"],
+        waves=[2, 2, 1, 1],
+        time=[28.0, 30.0, 0.0, 0.0],
+        extra=extra,
+    )
     cohort = make_cohort(
         {
             "life": stressor(["LE_1"]),  # config order: life, ghq, general
@@ -283,7 +323,18 @@ def test_output_columns_order_sort_covariates_and_dtypes():
         covariates={"age": "numeric", "sex": "category"},
     )
     out = scoring.score(table, cohort)
-    assert list(out.columns) == ["participant_id", "wave", "time", "P", "E", "life", "ghq", "general", "age", "sex"]
+    assert list(out.columns) == [
+        "participant_id",
+        "wave",
+        "time",
+        "P",
+        "E",
+        "life",
+        "ghq",
+        "general",
+        "age",
+        "sex",
+    ]
     assert list(out["participant_id"]) == ["a", "a", "b", "b"]
     assert list(out["wave"]) == [1, 2, 1, 2]
     assert isinstance(out.index, pd.RangeIndex)
@@ -292,7 +343,9 @@ def test_output_columns_order_sort_covariates_and_dtypes():
     np.testing.assert_array_equal(out["E"].to_numpy(), [2 + 3, 0 + 1, 1 + 2, 5 + 1])
     np.testing.assert_array_equal(out["time"].to_numpy(), [0.0, 30.0, 0.0, 28.0])
     np.testing.assert_array_equal(out["age"].to_numpy(), [41.0, 41.0, 30.0, 30.0])
-    assert list(out["sex"]) == ["m", "m", "f", "f"] and isinstance(out["sex"].dtype, pd.CategoricalDtype)
+    assert list(out["sex"]) == ["m", "m", "f", "f"] and isinstance(
+        out["sex"].dtype, pd.CategoricalDtype
+    )
     for column in ["time", "P", "E", "life", "ghq", "general"]:
         assert out[column].dtype == np.float64, column
     # the input is not modified
@@ -376,16 +429,21 @@ def test_bundled_synthetic_cohort_matches_truth_where_complete(monkeypatch):
     complete_e = (merged["n_missing_general_items"] == 0) & (merged["n_missing_life_items"] == 0)
     assert complete_p.sum() > 0.6 * len(merged) and complete_e.sum() > 0.3 * len(merged)
     np.testing.assert_array_equal(
-        merged.loc[complete_p, "P"].to_numpy(), merged.loc[complete_p, "P_full"].to_numpy(dtype=float)
+        merged.loc[complete_p, "P"].to_numpy(),
+        merged.loc[complete_p, "P_full"].to_numpy(dtype=float),
     )
     np.testing.assert_array_equal(
         merged.loc[complete_e, "E"].to_numpy(),
-        (merged.loc[complete_e, "E_general_full"] + merged.loc[complete_e, "E_life_full"]).to_numpy(dtype=float),
+        (merged.loc[complete_e, "E_general_full"] + merged.loc[complete_e, "E_life_full"]).to_numpy(
+            dtype=float
+        ),
     )
     # whole questionnaire blank (12 missing) -> P missing; 1-2 missing -> prorated, so present
     assert merged.loc[merged["n_missing_problem_items"] == 12, "P"].isna().all()
     assert merged.loc[merged["n_missing_problem_items"].between(1, 2), "P"].notna().all()
-    assert merged.loc[merged["n_missing_problem_items"] >= 3, "P"].isna().all()  # 9 of 12 < min_answered 0.8
+    assert (
+        merged.loc[merged["n_missing_problem_items"] >= 3, "P"].isna().all()
+    )  # 9 of 12 < min_answered 0.8
 
 
 def _validated_like(data: pd.DataFrame) -> pd.DataFrame:
@@ -411,9 +469,13 @@ def test_simulated_cohort_matches_truth_where_complete():
     assert list(scores["participant_id"]) == list(truth["participant_id"])
     assert list(scores["wave"]) == list(truth["wave"])
     complete_p = (truth["n_missing_problem_items"] == 0).to_numpy()
-    complete_e = ((truth["n_missing_general_items"] == 0) & (truth["n_missing_life_items"] == 0)).to_numpy()
+    complete_e = (
+        (truth["n_missing_general_items"] == 0) & (truth["n_missing_life_items"] == 0)
+    ).to_numpy()
     assert complete_p.sum() > 0.6 * len(truth) and complete_e.sum() > 0.3 * len(truth)
-    np.testing.assert_array_equal(scores["P"].to_numpy()[complete_p], truth["P_full"].to_numpy(dtype=float)[complete_p])
+    np.testing.assert_array_equal(
+        scores["P"].to_numpy()[complete_p], truth["P_full"].to_numpy(dtype=float)[complete_p]
+    )
     e_full = (truth["E_general_full"] + truth["E_life_full"]).to_numpy(dtype=float)
     np.testing.assert_array_equal(scores["E"].to_numpy()[complete_e], e_full[complete_e])
     n_missing = truth["n_missing_problem_items"].to_numpy()
@@ -432,7 +494,9 @@ def test_items_stored_as_one_block_are_not_modified():
     # Parquet/validation output holds the items in one float64 block; to_numpy then returns a read-only
     # view under copy-on-write. Reversing must copy, and the caller's table must stay unchanged.
     keys = make_table({"CM_1": [0.0, 0.0]}).drop(columns="CM_1")
-    block = pd.DataFrame(np.array([[0.0, 1.0, 3.0], [2.0, 3.0, 0.0]]), columns=["CM_1", "CM_2", "CM_3"])
+    block = pd.DataFrame(
+        np.array([[0.0, 1.0, 3.0], [2.0, 3.0, 0.0]]), columns=["CM_1", "CM_2", "CM_3"]
+    )
     table = pd.concat([keys, block], axis=1)
     out = scoring.score(table, make_cohort({"ghq": ghq(score="sum", reverse=["CM_1"])}))
     np.testing.assert_array_equal(out["P"].to_numpy(), [3 + 1 + 3, 1 + 3 + 0])

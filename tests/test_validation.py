@@ -25,7 +25,12 @@ from srflow.validation import FAILURE_COLUMNS, LEDGER_COLUMNS, RULES, validate
 DATA = Path(__file__).parent / "data" / "validation"
 MESSY = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "messy"
 
-COLUMNS = {"participant": "id", "wave": "wave", "time": "date", "covariates": {"age": "integer", "start": "date"}}
+COLUMNS = {
+    "participant": "id",
+    "wave": "wave",
+    "time": "date",
+    "covariates": {"age": "integer", "start": "date"},
+}
 INSTRUMENTS = {"a": {"role": "problems", "items": {"prefix": "A_"}, "range": [0, 3]}}
 
 
@@ -49,7 +54,10 @@ def run(path, **overrides):
 
 
 def failure_tuples(result):
-    return [tuple(r) for r in result.failures[["source_row", "column", "value", "check"]].itertuples(index=False)]
+    return [
+        tuple(r)
+        for r in result.failures[["source_row", "column", "value", "check"]].itertuples(index=False)
+    ]
 
 
 # --------------------------------------------------------------------------- one fixture per rule
@@ -64,35 +72,46 @@ P2,2,2021-03-01,41,2020-11-15,2,0,1
 # rule -> (line replaced (1-based data row), new line, expected failures, expected ledger reasons by row)
 RULE_CASES = {
     "participant_id_present": (
-        2, " ,2,2021-01-20,30,2020-12-01,1,1,2",
+        2,
+        " ,2,2021-01-20,30,2020-12-01,1,1,2",
         [(2, "id", "", "participant_id_present")],
     ),
     "wave_integer_ge_1": (
-        4, "P2,two,2021-03-01,41,2020-11-15,2,0,1",
+        4,
+        "P2,two,2021-03-01,41,2020-11-15,2,0,1",
         [(4, "wave", "two", "wave_integer_ge_1")],
     ),
     "unique_participant_wave": (
-        2, "P1,1,2021-01-20,30,2020-12-01,1,1,2",
-        [(1, "id,wave", "P1,1", "unique_participant_wave"), (2, "id,wave", "P1,1", "unique_participant_wave")],
+        2,
+        "P1,1,2021-01-20,30,2020-12-01,1,1,2",
+        [
+            (1, "id,wave", "P1,1", "unique_participant_wave"),
+            (2, "id,wave", "P1,1", "unique_participant_wave"),
+        ],
     ),
     "time_parseable": (
-        3, "P2,1,32.01.2021,41,2020-11-15,3,2,1",
+        3,
+        "P2,1,32.01.2021,41,2020-11-15,3,2,1",
         [(3, "date", "32.01.2021", "time_parseable")],
     ),
     "time_non_decreasing": (
-        4, "P2,2,2021-01-31,41,2020-11-15,2,0,1",
+        4,
+        "P2,2,2021-01-31,41,2020-11-15,2,0,1",
         [(4, "date", "2021-01-31", "time_non_decreasing")],
     ),
     "item_numeric": (
-        1, "P1,1,2021-01-01,30,2020-12-01,0,x1,2",
+        1,
+        "P1,1,2021-01-01,30,2020-12-01,0,x1,2",
         [(1, "A_2", "x1", "item_numeric")],
     ),
     "item_in_range": (
-        3, "P2,1,2021-02-01,41,2020-11-15,3,2,3.5",
+        3,
+        "P2,1,2021-02-01,41,2020-11-15,3,2,3.5",
         [(3, "A_3", "3.5", "item_in_range")],
     ),
     "covariate_type": (
-        4, "P2,2,2021-03-01,41.5,someday,2,0,1",
+        4,
+        "P2,2,2021-03-01,41.5,someday,2,0,1",
         [(4, "age", "41.5", "covariate_type"), (4, "start", "someday", "covariate_type")],
     ),
 }
@@ -162,7 +181,9 @@ def test_faults_file_failures_and_ledger():
     assert list(ledger["source_row"]) == list(range(1, 16))
     expected_reason = {row: check for row, _, _, check in FAULTS_EXPECTED}
     assert list(ledger["reason"]) == [expected_reason.get(r, "") for r in range(1, 16)]
-    assert list(ledger["status"]) == ["excluded" if r in expected_reason else "kept" for r in range(1, 16)]
+    assert list(ledger["status"]) == [
+        "excluded" if r in expected_reason else "kept" for r in range(1, 16)
+    ]
     assert list(ledger["flags"]) == [""] * 14 + ["straightlining:a"]
     assert ledger.loc[2, "participant_id"] is np.nan or pd.isna(ledger.loc[2, "participant_id"])
     assert list(ledger["wave"][:5]) == ["1", "2", "1", "0", "1.5"]
@@ -181,26 +202,34 @@ def test_faults_file_failures_and_ledger():
 
 def test_faults_file_summary_and_error_message():
     result = run(DATA / "faults.csv")
-    assert result.summary_text() == "\n".join([
-        f"validation of {DATA / 'faults.csv'}: 15 rows, 4 kept, 11 excluded",
-        "failures: 11 in 11 source rows",
-        "  participant_id_present: 1",
-        "  wave_integer_ge_1: 2",
-        "  unique_participant_wave: 2",
-        "  time_parseable: 1",
-        "  time_non_decreasing: 1",
-        "  item_numeric: 1",
-        "  item_in_range: 1",
-        "  covariate_type: 2",
-        "  flagged straightlining:a: 1",
-    ])
+    assert result.summary_text() == "\n".join(
+        [
+            f"validation of {DATA / 'faults.csv'}: 15 rows, 4 kept, 11 excluded",
+            "failures: 11 in 11 source rows",
+            "  participant_id_present: 1",
+            "  wave_integer_ge_1: 2",
+            "  unique_participant_wave: 2",
+            "  time_parseable: 1",
+            "  time_non_decreasing: 1",
+            "  item_numeric: 1",
+            "  item_in_range: 1",
+            "  covariate_type: 2",
+            "  flagged straightlining:a: 1",
+        ]
+    )
     with pytest.raises(ValidationError) as info:
         run(DATA / "faults.csv", on_invalid="fail")
     message = str(info.value)
     assert str(DATA / "faults.csv") in message
     assert "11 failure(s) in 11 source row(s)" in message
-    assert "row 3, column id, value '': participant_id_present (the participant id is missing or blank)" in message
-    assert "row 12, column A_2, value '4': item_in_range (outside the range 0 to 3 of instrument a" in message
+    assert (
+        "row 3, column id, value '': participant_id_present (the participant id is missing or blank)"
+        in message
+    )
+    assert (
+        "row 12, column A_2, value '4': item_in_range (outside the range 0 to 3 of instrument a"
+        in message
+    )
     assert "row 14, column start" not in message  # only the first 10 are listed
     assert "... and 1 more" in message
     assert "fix the data or set on_invalid: exclude" in message.lower()
@@ -225,7 +254,11 @@ def test_fail_policy_names_the_given_path():
 def test_straightlining_policies():
     excluded = run(DATA / "faults.csv", careless={"straightlining": "exclude", "min_items": 3})
     row = excluded.ledger.iloc[14]
-    assert (row["status"], row["reason"], row["flags"]) == ("excluded", "straightlining:a", "straightlining:a")
+    assert (row["status"], row["reason"], row["flags"]) == (
+        "excluded",
+        "straightlining:a",
+        "straightlining:a",
+    )
     assert list(excluded.table["source_row"]) == [1, 2, 8]
     assert len(excluded.failures) == 11  # straight-lining is not a failure
 
@@ -250,7 +283,10 @@ def test_wide_empty_slot_is_no_data_not_failure():
     assert list(result.ledger["wave"]) == ["1", "2", "1", "2"]
     assert list(result.ledger["status"]) == ["kept", "excluded", "kept", "excluded"]
     assert list(result.ledger["reason"]) == ["", "no_data_at_wave", "", "item_in_range"]
-    assert result.summary_text().splitlines()[-1] == "  excluded as no_data_at_wave (wave slot without answers): 1"
+    assert (
+        result.summary_text().splitlines()[-1]
+        == "  excluded as no_data_at_wave (wave slot without answers): 1"
+    )
     assert list(result.table["participant_id"]) == ["P1", "P2"]
     assert result.table["time"].isna().all()
 
@@ -263,7 +299,12 @@ def test_wide_failures_name_the_source_column(tmp_path):
         "P1,0,1,2,2021-02-01,1,1,2,2021-01-01\n"
         "P2,0,1,2,soon,1,1,2,2021-01-01\n"
     )
-    result = run(path, layout="wide", columns={"participant": "pid", "time": "date"}, careless={"straightlining": "off"})
+    result = run(
+        path,
+        layout="wide",
+        columns={"participant": "pid", "time": "date"},
+        careless={"straightlining": "off"},
+    )
     assert failure_tuples(result) == [
         (1, "date_t2", "2021-01-01", "time_non_decreasing"),
         (2, "date_t1", "soon", "time_parseable"),
@@ -274,22 +315,33 @@ def test_wide_failures_name_the_source_column(tmp_path):
 # --------------------------------------------------------------------------- property test
 
 ITEMS = ["A_1", "A_2", "A_3"]
-FAULT_KINDS = ["duplicate", "out_of_range", "non_numeric", "missing_id", "bad_wave", "time_reversal"]
+FAULT_KINDS = [
+    "duplicate",
+    "out_of_range",
+    "non_numeric",
+    "missing_id",
+    "bad_wave",
+    "time_reversal",
+]
 
 
 def base_table(n_participants: int = 4, n_waves: int = 3) -> pd.DataFrame:
     rows = []
     for p in range(n_participants):
         for w in range(1, n_waves + 1):
-            rows.append({
-                "participant_id": f"P{p}",
-                "wave": w,
-                "time": float(10 * w + p),
-                "A_1": float((p + w) % 4),
-                "A_2": float((p * w) % 4),
-                "A_3": float((p + 2 * w + 1) % 4),
-            })
-    return pd.DataFrame(rows).astype({"A_1": object, "A_2": object, "A_3": object, "wave": object, "participant_id": object})
+            rows.append(
+                {
+                    "participant_id": f"P{p}",
+                    "wave": w,
+                    "time": float(10 * w + p),
+                    "A_1": float((p + w) % 4),
+                    "A_2": float((p * w) % 4),
+                    "A_3": float((p + 2 * w + 1) % 4),
+                }
+            )
+    return pd.DataFrame(rows).astype(
+        {"A_1": object, "A_2": object, "A_3": object, "wave": object, "participant_id": object}
+    )
 
 
 def inject(table: pd.DataFrame, faults: list[tuple[str, int, int]]) -> pd.DataFrame:
@@ -309,7 +361,9 @@ def inject(table: pd.DataFrame, faults: list[tuple[str, int, int]]) -> pd.DataFr
             record["wave"] = [0, "w", 1.5, None][extra % 4]
         elif kind == "time_reversal":
             # Earlier than the participant's wave-1 time in the base table.
-            record["time"] = float(record["time"]) - 100.0 if record["wave"] != 1 else float(record["time"])
+            record["time"] = (
+                float(record["time"]) - 100.0 if record["wave"] != 1 else float(record["time"])
+            )
             if record["wave"] == 1:
                 record["A_1"] = -1.0  # a wave-1 row cannot be reversed; break its range instead
     frame = pd.DataFrame(records)
@@ -329,13 +383,24 @@ def as_ingested(frame: pd.DataFrame) -> IngestResult:
 
 
 def property_cohort(on_invalid: str):
-    return load_config({"cohorts": {"p": {
-        "input": "memory.csv",
-        "columns": {"participant": "id", "wave": "wave", "time": "t", "time_type": "number"},
-        "on_invalid": on_invalid,
-        "careless": {"straightlining": "off"},
-        "instruments": INSTRUMENTS,
-    }}}).cohort("p")
+    return load_config(
+        {
+            "cohorts": {
+                "p": {
+                    "input": "memory.csv",
+                    "columns": {
+                        "participant": "id",
+                        "wave": "wave",
+                        "time": "t",
+                        "time_type": "number",
+                    },
+                    "on_invalid": on_invalid,
+                    "careless": {"straightlining": "off"},
+                    "instruments": INSTRUMENTS,
+                }
+            }
+        }
+    ).cohort("p")
 
 
 fault_lists = st.lists(
@@ -379,11 +444,17 @@ def test_property_fail_raises_iff_fault(faults):
 # --------------------------------------------------------------------------- the dirty synthetic file
 
 
-@pytest.mark.skipif(not (MESSY / "dirty_faults.csv").exists(), reason="data/synthetic/messy not generated (srflow synth)")
+@pytest.mark.skipif(
+    not (MESSY / "dirty_faults.csv").exists(),
+    reason="data/synthetic/messy not generated (srflow synth)",
+)
 def test_dirty_file_reports_exactly_the_injected_faults(synthetic_cohort):
     cohort = synthetic_cohort(
         MESSY / "dirty.csv",
-        columns={**SYNTHETIC_COLUMNS, "covariates": {"age": "integer", "gender": "category", "arm": "category"}},
+        columns={
+            **SYNTHETIC_COLUMNS,
+            "covariates": {"age": "integer", "gender": "category", "arm": "category"},
+        },
     )
     faults = pd.read_csv(MESSY / "dirty_faults.csv", dtype=str, keep_default_na=False)
     ingested = read_cohort(cohort)
@@ -398,13 +469,28 @@ def test_dirty_file_reports_exactly_the_injected_faults(synthetic_cohort):
         zip(expected["row"].astype(int), expected["column"], strict=False)
     )
     # The value reported is the value written in the file (the duplicate names both key columns).
-    by_cell = {(r, c): v for r, c, v in zip(reported["source_row"], reported["column"], reported["value"], strict=False)}
+    by_cell = {
+        (r, c): v
+        for r, c, v in zip(
+            reported["source_row"], reported["column"], reported["value"], strict=False
+        )
+    }
     for row in expected.itertuples(index=False):
         if row.kind != "duplicate_key":
             assert by_cell[(int(row.row), row.column)] == row.value
-    kinds = dict(zip(zip(reported["source_row"], reported["column"], strict=False), reported["check"], strict=False))
-    check_of = {"out_of_range": "item_in_range", "non_numeric": "item_numeric",
-                "duplicate_key": "unique_participant_wave", "time_order": "time_non_decreasing"}
+    kinds = dict(
+        zip(
+            zip(reported["source_row"], reported["column"], strict=False),
+            reported["check"],
+            strict=False,
+        )
+    )
+    check_of = {
+        "out_of_range": "item_in_range",
+        "non_numeric": "item_numeric",
+        "duplicate_key": "unique_participant_wave",
+        "time_order": "time_non_decreasing",
+    }
     for row in expected.itertuples(index=False):
         assert kinds[(int(row.row), row.column)] == check_of[row.kind]
 
@@ -425,12 +511,18 @@ def test_parquet_round_trip_keeps_everything(tmp_path):
     # The workflow stores the ingest as parquet + JSON meta between rules: same result after the trip.
     import json
 
-    cohort = cohort_for(DATA / "wide_empty_slot.csv", layout="wide", columns={"participant": "pid"},
-                        careless={"straightlining": "off"})
+    cohort = cohort_for(
+        DATA / "wide_empty_slot.csv",
+        layout="wide",
+        columns={"participant": "pid"},
+        careless={"straightlining": "off"},
+    )
     ingested = read_cohort(cohort)
     ingested.table.to_parquet(tmp_path / "t.parquet")
     (tmp_path / "m.json").write_text(json.dumps(ingested.meta()))
-    again = IngestResult.from_meta(pd.read_parquet(tmp_path / "t.parquet"), json.loads((tmp_path / "m.json").read_text()))
+    again = IngestResult.from_meta(
+        pd.read_parquet(tmp_path / "t.parquet"), json.loads((tmp_path / "m.json").read_text())
+    )
     direct, stored = validate(ingested, cohort), validate(again, cohort)
     pd.testing.assert_frame_equal(direct.failures, stored.failures)
     pd.testing.assert_frame_equal(direct.ledger, stored.ledger)

@@ -18,7 +18,13 @@ from srflow.errors import SrflowError
 def _synth(args: argparse.Namespace) -> int:
     from srflow.synthetic import write_cohort
 
-    written = write_cohort(args.out, participants=args.participants, waves=args.waves, seed=args.seed, messy=not args.no_messy)
+    written = write_cohort(
+        args.out,
+        participants=args.participants,
+        waves=args.waves,
+        seed=args.seed,
+        messy=not args.no_messy,
+    )
     for name, path in sorted(written.items()):
         print(f"{name:>14}: {path}")
     return 0
@@ -60,7 +66,9 @@ def _init(args: argparse.Namespace) -> int:
             raise SrflowError(f"{out} exists; choose another --out or add --force to overwrite it")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}; review every line marked CHECK, then run: srflow validate --config {out}")
+        print(
+            f"wrote {out}; review every line marked CHECK, then run: srflow validate --config {out}"
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -75,32 +83,48 @@ def _config_reference(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``srflow`` command."""
-    parser = argparse.ArgumentParser(prog="srflow", description="Stressor-reactivity resilience pipeline tools.")
+    parser = argparse.ArgumentParser(
+        prog="srflow", description="Stressor-reactivity resilience pipeline tools."
+    )
     parser.add_argument("--version", action="version", version=f"srflow {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    synth = commands.add_parser("synth", help="simulate a cohort with known ground truth (and messy variants)")
-    synth.add_argument("--participants", type=int, default=400, help="number of participants (default 400)")
+    synth = commands.add_parser(
+        "synth", help="simulate a cohort with known ground truth (and messy variants)"
+    )
+    synth.add_argument(
+        "--participants", type=int, default=400, help="number of participants (default 400)"
+    )
     synth.add_argument("--waves", type=int, default=8, help="number of waves (default 8)")
     synth.add_argument("--seed", type=int, default=20261121, help="random seed (default 20261121)")
     synth.add_argument("--out", required=True, help="output folder")
-    synth.add_argument("--no-messy", action="store_true", help="skip the messy variants used by the tests")
+    synth.add_argument(
+        "--no-messy", action="store_true", help="skip the messy variants used by the tests"
+    )
     synth.set_defaults(func=_synth)
 
-    validate = commands.add_parser("validate", help="check a config and validate its cohorts' data; exit 1 on failure")
+    validate = commands.add_parser(
+        "validate", help="check a config and validate its cohorts' data; exit 1 on failure"
+    )
     validate.add_argument("--config", required=True, help="config YAML file")
     validate.add_argument("--cohort", help="only this cohort (default: every cohort)")
     validate.add_argument("--failures", help="also write every failure to this CSV file")
     validate.set_defaults(func=_validate)
 
-    init = commands.add_parser("init", help="write a starter config for a data file, guessing columns and instruments")
-    init.add_argument("--input", required=True, help="raw data file (.csv .tsv .parquet .sav .dta .xlsx)")
+    init = commands.add_parser(
+        "init", help="write a starter config for a data file, guessing columns and instruments"
+    )
+    init.add_argument(
+        "--input", required=True, help="raw data file (.csv .tsv .parquet .sav .dta .xlsx)"
+    )
     init.add_argument("--cohort", default="mystudy", help="cohort name (default mystudy)")
     init.add_argument("--out", help="write the config here (default: print it)")
     init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     init.set_defaults(func=_init)
 
-    reference = commands.add_parser("config-reference", help="print every config key with type, default and meaning")
+    reference = commands.add_parser(
+        "config-reference", help="print every config key with type, default and meaning"
+    )
     reference.set_defaults(func=_config_reference)
     return parser
 

@@ -169,7 +169,9 @@ def score_items(values: np.ndarray, method: str, min_answered: float = 1.0) -> n
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] == 0:
-        raise InputError(f"need a 2-D array with at least one item column to score, got shape {values.shape}")
+        raise InputError(
+            f"need a 2-D array with at least one item column to score, got shape {values.shape}"
+        )
     n_items = values.shape[1]
     answered = ~np.isnan(values)
     n_answered = answered.sum(axis=1)
@@ -188,7 +190,9 @@ def score_items(values: np.ndarray, method: str, min_answered: float = 1.0) -> n
     return np.where(enough & (n_answered > 0), result, np.nan)
 
 
-def combine_exposure(stressor_scores: Mapping[str, np.ndarray], combine: str, n_rows: int | None = None) -> np.ndarray:
+def combine_exposure(
+    stressor_scores: Mapping[str, np.ndarray], combine: str, n_rows: int | None = None
+) -> np.ndarray:
     """Combine stressor instrument scores into E.
 
     Parameters
@@ -341,7 +345,9 @@ def score(validated: pd.DataFrame, cohort: CohortConfig) -> pd.DataFrame:
         # missing_score_problems below reports as an error with the cause: one message
         warnings.simplefilter("ignore", DataWarning)
         exposure = combine_exposure(
-            {s.name: scores[s.name] for s in cohort.stressors}, cohort.exposure_combine, n_rows=len(table)
+            {s.name: scores[s.name] for s in cohort.stressors},
+            cohort.exposure_combine,
+            n_rows=len(table),
         )
     if "time" in table.columns:
         time = table["time"].to_numpy(dtype=np.float64, na_value=np.nan)

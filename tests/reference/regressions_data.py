@@ -47,8 +47,13 @@ def messy() -> None:
         for wave in np.sort(rng.choice(np.arange(1, 7), size=k, replace=False)):
             rows.append((pid, int(wave)))
     long = pd.DataFrame(rows, columns=["participant_id", "wave"])
-    person = pd.DataFrame({"participant_id": ids, "base": rng.uniform(-4, 100, n),
-                           "grp": rng.choice(["a", "b", "c"], size=n, p=[0.4, 0.35, 0.25])})
+    person = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "base": rng.uniform(-4, 100, n),
+            "grp": rng.choice(["a", "b", "c"], size=n, p=[0.4, 0.35, 0.25]),
+        }
+    )
     long = long.merge(person, on="participant_id")
     m = len(long)
     long["x1"] = np.clip(long["base"] + rng.normal(0, 3, m) + long["wave"], -4, 100).round(2)

@@ -37,7 +37,12 @@ COHORT = "small"
 # resume must keep untouched.
 UPSTREAM_RULE = "score"
 UPSTREAM_OUTPUT = f"results/{COHORT}/scores.parquet"
-SLURM_PROFILES = ("--profile", str(ROOT / "workflow/profiles/slurm"), "--profile", str(ROOT / "ci/slurm/profile"))
+SLURM_PROFILES = (
+    "--profile",
+    str(ROOT / "workflow/profiles/slurm"),
+    "--profile",
+    str(ROOT / "ci/slurm/profile"),
+)
 RUN_TIMEOUT = 900  # seconds for one whole run; SLURM adds ~10-20 s per job on 2 cores
 
 
@@ -59,13 +64,21 @@ def _make_workdir(workdir: Path) -> Path:
 
 def _command(workdir: Path, *extra: str) -> list[str]:
     return [
-        str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"), *extra,
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *extra,
     ]
 
 
 def _run(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_command(workdir, *extra), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    return subprocess.run(
+        _command(workdir, *extra), capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
 
 
 def _own_session_default_sigint() -> None:
@@ -79,7 +92,9 @@ def _own_session_default_sigint() -> None:
 def _start(workdir: Path, log: Path, *extra: str) -> subprocess.Popen:
     with open(log, "w") as handle:
         return subprocess.Popen(
-            _command(workdir, *extra), stdout=handle, stderr=subprocess.STDOUT,
+            _command(workdir, *extra),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             preexec_fn=_own_session_default_sigint,
         )
 
@@ -92,7 +107,7 @@ def _live_group_members(pgid: int) -> list[int]:
             stat = stat_file.read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ...
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, ...
         if int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(stat_file.parent.name))
     return members
@@ -110,14 +125,18 @@ def _marked_incomplete(workdir: Path) -> set[str]:
     folder = workdir / ".snakemake" / "incomplete"
     if not folder.is_dir():
         return set()
-    return {base64.b64decode(marker.name).decode() for marker in folder.iterdir() if marker.is_file()}
+    return {
+        base64.b64decode(marker.name).decode() for marker in folder.iterdir() if marker.is_file()
+    }
 
 
 def _complete(workdir: Path, output: str) -> bool:
     return (workdir / output).exists() and output not in _marked_incomplete(workdir)
 
 
-def _wait_for(condition, process: subprocess.Popen, log: Path, what: str, timeout: float = RUN_TIMEOUT):
+def _wait_for(
+    condition, process: subprocess.Popen, log: Path, what: str, timeout: float = RUN_TIMEOUT
+):
     """Poll condition() until it returns something truthy; fail if the run ends first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -125,7 +144,9 @@ def _wait_for(condition, process: subprocess.Popen, log: Path, what: str, timeou
         if found:
             return found
         if process.poll() is not None:
-            pytest.fail(f"the run ended (exit {process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
+            pytest.fail(
+                f"the run ended (exit {process.returncode}) before {what}:\n{log.read_text()[-4000:]}"
+            )
         time.sleep(0.05)
     pytest.fail(f"no {what} within {timeout} s:\n{log.read_text()[-4000:]}")
 
@@ -163,11 +184,15 @@ def _assert_interrupted_outputs_not_complete(workdir: Path, running: set[str]) -
 def _assert_same_results(reference: Path, resumed: Path) -> None:
     compared = subprocess.run(
         ["bash", str(COMPARE_RUNS), str(reference / "results"), str(resumed / "results")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     n_files = sum(1 for path in (reference / "results").rglob("*") if path.is_file())
     assert compared.returncode == 0, compared.stdout + compared.stderr
-    assert compared.stdout.splitlines()[-1].startswith(f"{n_files} files: {n_files} identical, 0 differ")
+    assert compared.stdout.splitlines()[-1].startswith(
+        f"{n_files} files: {n_files} identical, 0 differ"
+    )
     assert (reference / UPSTREAM_OUTPUT).is_file()
 
 
@@ -181,10 +206,15 @@ def reference_run(tmp_path_factory) -> Path:
 
 
 def _slurm_up() -> bool:
-    if shutil.which("sinfo") is None or importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+    if (
+        shutil.which("sinfo") is None
+        or importlib.util.find_spec("snakemake_executor_plugin_slurm") is None
+    ):
         return False
     try:
-        answer = subprocess.run(["sinfo", "-h", "-o", "%a"], capture_output=True, text=True, timeout=30)
+        answer = subprocess.run(
+            ["sinfo", "-h", "-o", "%a"], capture_output=True, text=True, timeout=30
+        )
     except subprocess.TimeoutExpired:
         return False
     return answer.returncode == 0 and "up" in answer.stdout.split()
@@ -202,7 +232,9 @@ def test_interrupted_local_run_resumes_to_identical_results(reference_run, tmp_p
         # the moment: scoring has finished and a downstream job is running
         running = _wait_for(
             lambda: _complete(workdir, UPSTREAM_OUTPUT) and _marked_incomplete(workdir),
-            process, log, "job running after scoring",
+            process,
+            log,
+            "job running after scoring",
         )
         os.killpg(process.pid, signal.SIGINT)
         returncode = process.wait(timeout=120)
@@ -232,7 +264,9 @@ def test_interrupted_local_run_resumes_to_identical_results(reference_run, tmp_p
 def test_cancelled_slurm_job_resumes_to_identical_results(request, tmp_path):
     # checked here, not at import: sinfo takes ~9 s to give up when no controller answers
     if not _slurm_up():
-        pytest.skip("no SLURM cluster (sudo bash ci/slurm/start.sh) or no snakemake-executor-plugin-slurm")
+        pytest.skip(
+            "no SLURM cluster (sudo bash ci/slurm/start.sh) or no snakemake-executor-plugin-slurm"
+        )
     reference_run = request.getfixturevalue("reference_run")  # shared with the local test
     workdir = _make_workdir(tmp_path / "run")
     log = tmp_path / "cancelled.log"
@@ -241,12 +275,17 @@ def test_cancelled_slurm_job_resumes_to_identical_results(request, tmp_path):
         if not _complete(workdir, UPSTREAM_OUTPUT):
             return None
         queue = subprocess.run(
-            ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%Z"], capture_output=True, text=True, timeout=30
+            ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%Z"],
+            capture_output=True,
+            text=True,
+            timeout=30,
         ).stdout
         for line in queue.splitlines():
             job_id, comment, job_workdir = line.split("|", 2)
             # the plugin puts "rule_<name>_wildcards_..." in the job's comment
-            if Path(job_workdir).resolve() == workdir.resolve() and not comment.startswith(f"rule_{UPSTREAM_RULE}_"):
+            if Path(job_workdir).resolve() == workdir.resolve() and not comment.startswith(
+                f"rule_{UPSTREAM_RULE}_"
+            ):
                 return job_id
         return None
 
@@ -284,7 +323,9 @@ def test_compare_runs_lists_every_difference_and_fails(tmp_path):
     (left / "only left.txt").write_text("l")
     (right / "only_right.txt").write_text("r")
 
-    differ = subprocess.run(["bash", str(COMPARE_RUNS), str(left), str(right)], capture_output=True, text=True)
+    differ = subprocess.run(
+        ["bash", str(COMPARE_RUNS), str(left), str(right)], capture_output=True, text=True
+    )
     assert differ.returncode == 1
     assert differ.stdout.splitlines() == [
         "differs: changed.json",
@@ -293,14 +334,25 @@ def test_compare_runs_lists_every_difference_and_fails(tmp_path):
         f"4 files: 1 identical, 1 differ, 1 only in {left}, 1 only in {right}",
     ]
 
-    same = subprocess.run(["bash", str(COMPARE_RUNS), str(left), str(left)], capture_output=True, text=True)
+    same = subprocess.run(
+        ["bash", str(COMPARE_RUNS), str(left), str(left)], capture_output=True, text=True
+    )
     assert same.returncode == 0
-    assert same.stdout.splitlines() == [f"3 files: 3 identical, 0 differ, 0 only in {left}, 0 only in {left}"]
+    assert same.stdout.splitlines() == [
+        f"3 files: 3 identical, 0 differ, 0 only in {left}, 0 only in {left}"
+    ]
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert subprocess.run(["bash", str(COMPARE_RUNS), str(empty), str(empty)], capture_output=True).returncode == 1
-    assert subprocess.run(["bash", str(COMPARE_RUNS), str(left)], capture_output=True).returncode == 2
+    assert (
+        subprocess.run(
+            ["bash", str(COMPARE_RUNS), str(empty), str(empty)], capture_output=True
+        ).returncode
+        == 1
+    )
+    assert (
+        subprocess.run(["bash", str(COMPARE_RUNS), str(left)], capture_output=True).returncode == 2
+    )
 
 
 def test_slurm_profiles_avoid_the_status_hang_and_match_the_ci_cluster():
@@ -321,4 +373,6 @@ def test_slurm_profiles_avoid_the_status_hang_and_match_the_ci_cluster():
     assert ci_profile["default-resources"]["slurm_partition"] == partition
     assert "slurm_account" not in ci_profile["default-resources"]
     assert ci_profile["retries"] == 0
-    assert "executor" not in ci_profile and "slurm-status-command" not in ci_profile  # inherited, not forked
+    assert (
+        "executor" not in ci_profile and "slurm-status-command" not in ci_profile
+    )  # inherited, not forked

@@ -51,16 +51,30 @@ SR_SPECS = {
 }
 MIXED_MODELS = {
     "time_only": {"outcome": "P", "fixed": ["E", "wave"], "random": [], "method": "reml"},
-    "reactivity": {"outcome": "P", "fixed": ["E", "wave"], "random": ["E"], "method": "reml",
-                   "compare_to": "time_only"},
+    "reactivity": {
+        "outcome": "P",
+        "fixed": ["E", "wave"],
+        "random": ["E"],
+        "method": "reml",
+        "compare_to": "time_only",
+    },
     "reactivity_ml": {"outcome": "P", "fixed": ["E", "wave"], "random": ["E"], "method": "ml"},
     "age_adjusted": {"outcome": "P", "fixed": ["E", "wave", "age"], "random": [], "method": "reml"},
-    "bad_reference": {"outcome": "P", "fixed": ["E", "arm"], "contrasts": {"arm": {"reference": "nobody"}}},
+    "bad_reference": {
+        "outcome": "P",
+        "fixed": ["E", "arm"],
+        "contrasts": {"arm": {"reference": "nobody"}},
+    },
 }
-FAILED_SR = {"control_ref": "no row has arm == 'nobody'", "sliding6": "fewer than one window of 6 waves"}
-FAILED_MIXED = {"age_adjusted": "constant predictor: age",
-                "bad_reference": "mixed_models.bad_reference.contrasts.arm.reference: level 'nobody' does not occur "
-                                 "in column 'arm'"}
+FAILED_SR = {
+    "control_ref": "no row has arm == 'nobody'",
+    "sliding6": "fewer than one window of 6 waves",
+}
+FAILED_MIXED = {
+    "age_adjusted": "constant predictor: age",
+    "bad_reference": "mixed_models.bad_reference.contrasts.arm.reference: level 'nobody' does not occur "
+    "in column 'arm'",
+}
 
 # lme4 1.1.31 (R 4.x) on results/small/scores.csv of this run:
 #   d <- read.csv("scores.csv"); m <- lmer(P ~ E + wave + (E | participant_id), d, REML = TRUE)
@@ -71,9 +85,12 @@ FAILED_MIXED = {"age_adjusted": "constant predictor: age",
 # whose P sum to 2720.890909... and E to 3570.264492... (checked first, so that a changed simulator
 # shows up as such and not as a wrong fit).
 LME4_DATA = {"n": 261, "sum_P": 2720.890909090909, "sum_E": 3570.264492753623}
-LME4_REML = {"beta": [5.757592792029, 0.393360423039, -0.203595923621],
-             "se": [0.8933316650057, 0.0436336738337, 0.1672087081711],
-             "sigma": 3.68079250465, "loglik": -763.381814121}
+LME4_REML = {
+    "beta": [5.757592792029, 0.393360423039, -0.203595923621],
+    "se": [0.8933316650057, 0.0436336738337, 0.1672087081711],
+    "sigma": 3.68079250465,
+    "loglik": -763.381814121,
+}
 LME4_ML_LOGLIK = {"reactivity": -760.599369637, "time_only": -761.053720217}
 
 
@@ -100,8 +117,17 @@ def run(tmp_path_factory) -> Path:
     raw["age"] = "40"  # a single-age cohort: age is a constant covariate
     raw.to_csv(workdir / "data" / "cohort.csv", index=False)
     configfile = _config(workdir)
-    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(configfile), "--cores", "2"]
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return workdir / "results" / COHORT
@@ -141,7 +167,10 @@ def test_failed_mixed_model_is_written_as_failed(run):
     assert fit["loglik"] is None and fit["converged"] is False
     fixed = (run / "mixed" / "age_adjusted.fixed.csv").read_text(encoding="utf-8").splitlines()
     assert fixed == ["term,estimate,se,df,statistic,p,ci_low,ci_high,reference"]
-    assert len((run / "mixed" / "age_adjusted.random.csv").read_text(encoding="utf-8").splitlines()) == 1
+    assert (
+        len((run / "mixed" / "age_adjusted.random.csv").read_text(encoding="utf-8").splitlines())
+        == 1
+    )
     anova = (run / "mixed" / "age_adjusted.anova.csv").read_text(encoding="utf-8").splitlines()
     assert anova == ["term,num_df,den_df,F,p"]
 
@@ -183,7 +212,11 @@ def test_report_says_which_analyses_could_not_be_computed(run):
 
 
 def _complete(scores: pd.DataFrame) -> pd.DataFrame:
-    return scores.dropna(subset=["P", "E"]).sort_values(["participant_id", "wave"]).reset_index(drop=True)
+    return (
+        scores.dropna(subset=["P", "E"])
+        .sort_values(["participant_id", "wave"])
+        .reset_index(drop=True)
+    )
 
 
 def test_period_sr_matches_lstsq_on_person_means(run, scores):
@@ -197,7 +230,9 @@ def test_period_sr_matches_lstsq_on_person_means(run, scores):
     sr = means["P"].to_numpy() - X @ beta
     sr_z = (sr - sr.mean()) / sr.std(ddof=1)
 
-    table = pd.read_csv(run / "sr" / "person.csv", dtype={"participant_id": str}).set_index("participant_id")
+    table = pd.read_csv(run / "sr" / "person.csv", dtype={"participant_id": str}).set_index(
+        "participant_id"
+    )
     assert table.index.tolist() == means.index.tolist()
     np.testing.assert_allclose(table["E"], means["E"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(table["P"], means["P"], rtol=0, atol=1e-9)
@@ -206,7 +241,9 @@ def test_period_sr_matches_lstsq_on_person_means(run, scores):
     line = _read_json(run / "sr" / "person.line.json")
     coefficients = {c["term"]: c["estimate"] for c in line["lines"][0]["coefficients"]}
     np.testing.assert_allclose([coefficients["Intercept"], coefficients["E"]], beta, rtol=1e-9)
-    assert line["n"]["excluded"]["too_few_waves"] == int((rows.groupby("participant_id").size() < 3).sum())
+    assert line["n"]["excluded"]["too_few_waves"] == int(
+        (rows.groupby("participant_id").size() < 3).sum()
+    )
 
 
 def test_wave_sr_matches_lstsq_per_wave(run, scores):
@@ -218,7 +255,10 @@ def test_wave_sr_matches_lstsq_per_wave(run, scores):
         beta, *_ = np.linalg.lstsq(X, block["P"].to_numpy(), rcond=None)
         sr[block.index] = block["P"].to_numpy() - X @ beta
     table = pd.read_csv(run / "sr" / "per_wave.csv", dtype={"participant_id": str})
-    assert table[["participant_id", "wave"]].values.tolist() == rows[["participant_id", "wave"]].values.tolist()
+    assert (
+        table[["participant_id", "wave"]].values.tolist()
+        == rows[["participant_id", "wave"]].values.tolist()
+    )
     np.testing.assert_allclose(table["sr"], sr, rtol=0, atol=1e-9)
     np.testing.assert_allclose(table["sr_z"], (sr - sr.mean()) / sr.std(ddof=1), rtol=0, atol=1e-9)
 
@@ -228,8 +268,12 @@ def _statsmodels_fit(scores: pd.DataFrame, random_slope: bool, reml: bool):
 
     rows = _complete(scores)
     X = np.column_stack([np.ones(len(rows)), rows["E"], rows["wave"]])
-    model = sm.MixedLM(rows["P"].to_numpy(), X, groups=rows["participant_id"].to_numpy(),
-                       exog_re=X[:, :2] if random_slope else X[:, :1])
+    model = sm.MixedLM(
+        rows["P"].to_numpy(),
+        X,
+        groups=rows["participant_id"].to_numpy(),
+        exog_re=X[:, :2] if random_slope else X[:, :1],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # boundary and convergence chatter; the values are checked
         return model.fit(reml=reml, method=["lbfgs"])
@@ -259,7 +303,9 @@ def test_random_intercept_model_matches_statsmodels(run, scores):
     fit = _read_json(run / "mixed" / "time_only.fit.json")
     np.testing.assert_allclose(fixed["estimate"], reference.fe_params, rtol=1e-4)
     np.testing.assert_allclose(fixed["se"], _gls_standard_errors(scores, reference), rtol=1e-4)
-    np.testing.assert_allclose(fit["variance_components"]["residual_sd"], np.sqrt(reference.scale), rtol=1e-4)
+    np.testing.assert_allclose(
+        fit["variance_components"]["residual_sd"], np.sqrt(reference.scale), rtol=1e-4
+    )
     np.testing.assert_allclose(fit["loglik"], reference.llf, rtol=0, atol=1e-4)
     assert fit["n_obs"] == len(_complete(scores))
 
@@ -269,7 +315,9 @@ def test_random_slope_ml_fit_matches_statsmodels(run, scores):
     Fixed effects within 1e-4 relative; ML loglik within 1e-4 absolute. (statsmodels' ML fit agrees
     with lme4's here: logLik -760.599369.)"""
     reference = _statsmodels_fit(scores, random_slope=True, reml=False)
-    assert reference.llf == pytest.approx(LME4_ML_LOGLIK["reactivity"], abs=1e-4)  # the reference itself
+    assert reference.llf == pytest.approx(
+        LME4_ML_LOGLIK["reactivity"], abs=1e-4
+    )  # the reference itself
     fixed = pd.read_csv(run / "mixed" / "reactivity_ml.fixed.csv")
     fit = _read_json(run / "mixed" / "reactivity_ml.fit.json")
     np.testing.assert_allclose(fit["loglik"], reference.llf, rtol=0, atol=1e-4)
@@ -293,7 +341,9 @@ def test_random_slope_reml_fit_reaches_the_optimum(run, scores):
     fixed = pd.read_csv(run / "mixed" / "reactivity.fixed.csv")
     np.testing.assert_allclose(fixed["estimate"], LME4_REML["beta"], rtol=1e-4)
     np.testing.assert_allclose(fixed["se"], LME4_REML["se"], rtol=1e-4)
-    np.testing.assert_allclose(fit["variance_components"]["residual_sd"], LME4_REML["sigma"], rtol=1e-4)
+    np.testing.assert_allclose(
+        fit["variance_components"]["residual_sd"], LME4_REML["sigma"], rtol=1e-4
+    )
 
 
 def test_likelihood_ratio_test_uses_ml_fits(run, scores):
@@ -302,7 +352,11 @@ def test_likelihood_ratio_test_uses_ml_fits(run, scores):
     comparison = _read_json(run / "mixed" / "reactivity.fit.json")["comparison"]
     small = _statsmodels_fit(scores, random_slope=False, reml=False).llf
     large = _statsmodels_fit(scores, random_slope=True, reml=False).llf
-    assert comparison["status"] == "ok" and comparison["method"] == "ml" and comparison["refit_with_ml"] is True
+    assert (
+        comparison["status"] == "ok"
+        and comparison["method"] == "ml"
+        and comparison["refit_with_ml"] is True
+    )
     assert comparison["small"] == "time_only" and comparison["large"] == "reactivity"
     np.testing.assert_allclose(comparison["loglik_small"], small, rtol=0, atol=1e-4)
     np.testing.assert_allclose(comparison["loglik_large"], large, rtol=0, atol=1e-4)
@@ -314,10 +368,14 @@ def test_likelihood_ratio_test_uses_ml_fits(run, scores):
 #   m <- lmer(P ~ E + wave + (1 | participant_id), d); summary(m); anova(m, type = 3)
 #   performance::r2_nakagawa(m); confint(m, parm = "theta_", method = "profile", oldNames = FALSE)
 #   summary(lmer(P ~ E + wave + (E | participant_id), d))   # the singular random-slope fit
-LMERTEST_TIME_ONLY = {"df": [219.721777838, 242.467364012, 203.559791518],
-                      "p": [1.98863883455e-09, 5.06226900932e-17, 1.95936719205e-01],
-                      "F": {"E": 81.75760, "wave": 1.68344}, "r2": (0.195059300678, 0.611854037727),
-                      "ci_sd": [3.00412741874, 4.77809307259], "ci_sigma": [3.34063400007, 4.07076903918]}
+LMERTEST_TIME_ONLY = {
+    "df": [219.721777838, 242.467364012, 203.559791518],
+    "p": [1.98863883455e-09, 5.06226900932e-17, 1.95936719205e-01],
+    "F": {"E": 81.75760, "wave": 1.68344},
+    "r2": (0.195059300678, 0.611854037727),
+    "ci_sd": [3.00412741874, 4.77809307259],
+    "ci_sigma": [3.34063400007, 4.07076903918],
+}
 LMERTEST_REACTIVITY_DF = [115.839935163, 202.182199948, 203.476858159]
 
 
@@ -326,14 +384,19 @@ def test_satterthwaite_tests_r2_and_intervals_match_lmertest(run):
     profile intervals within 0.2%."""
     fixed = pd.read_csv(run / "mixed" / "time_only.fixed.csv")
     np.testing.assert_allclose(fixed["df"], LMERTEST_TIME_ONLY["df"], rtol=0.01)
-    assert np.all(np.abs(fixed["p"] - LMERTEST_TIME_ONLY["p"]) <= 1e-4 + 0.01 * np.array(LMERTEST_TIME_ONLY["p"]))
+    assert np.all(
+        np.abs(fixed["p"] - LMERTEST_TIME_ONLY["p"])
+        <= 1e-4 + 0.01 * np.array(LMERTEST_TIME_ONLY["p"])
+    )
     anova = pd.read_csv(run / "mixed" / "time_only.anova.csv").set_index("term")
     assert anova["num_df"].tolist() == [1, 1]
     for term, value in LMERTEST_TIME_ONLY["F"].items():
         assert anova.loc[term, "F"] == pytest.approx(value, rel=1e-3)
     fit = _read_json(run / "mixed" / "time_only.fit.json")
     assert fit["df_method"] == "satterthwaite"
-    assert (fit["r2_marginal"], fit["r2_conditional"]) == pytest.approx(LMERTEST_TIME_ONLY["r2"], abs=1e-3)
+    assert (fit["r2_marginal"], fit["r2_conditional"]) == pytest.approx(
+        LMERTEST_TIME_ONLY["r2"], abs=1e-3
+    )
     ci = fit["variance_components"]["ci"]
     np.testing.assert_allclose(ci["sd"]["Intercept"], LMERTEST_TIME_ONLY["ci_sd"], rtol=2e-3)
     np.testing.assert_allclose(ci["residual_sd"], LMERTEST_TIME_ONLY["ci_sigma"], rtol=2e-3)
@@ -341,5 +404,7 @@ def test_satterthwaite_tests_r2_and_intervals_match_lmertest(run):
     reactivity = pd.read_csv(run / "mixed" / "reactivity.fixed.csv")
     np.testing.assert_allclose(reactivity["df"], LMERTEST_REACTIVITY_DF, rtol=0.01)
     shape = _read_json(run / "mixed" / "reactivity.fit.json")["variance_components"]
-    assert set(shape["ci"]["sd"]) == set(shape["sd"]) and set(shape["ci"]["corr"]) == set(shape["corr"])
+    assert set(shape["ci"]["sd"]) == set(shape["sd"]) and set(shape["ci"]["corr"]) == set(
+        shape["corr"]
+    )
     assert all(len(pair) == 2 for pair in [*shape["ci"]["sd"].values(), shape["ci"]["residual_sd"]])

@@ -36,8 +36,16 @@ def _config(workdir: Path, input_file: str, **cohort_overrides) -> Path:
 
 def _snakemake(workdir: Path, configfile: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [
-        str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(configfile), "--cores", "2", *extra,
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *extra,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
@@ -65,7 +73,10 @@ def test_scores_match_ground_truth(finished_run):
     np.testing.assert_array_equal(merged.loc[complete_p, "P"], merged.loc[complete_p, "P_full"])
     complete_e = (merged["n_missing_general_items"] == 0) & (merged["n_missing_life_items"] == 0)
     np.testing.assert_allclose(
-        merged.loc[complete_e, "E"], merged.loc[complete_e, "E_general_full"] + merged.loc[complete_e, "E_life_full"], rtol=0, atol=1e-9
+        merged.loc[complete_e, "E"],
+        merged.loc[complete_e, "E_general_full"] + merged.loc[complete_e, "E_life_full"],
+        rtol=0,
+        atol=1e-9,
     )
     # a questionnaire with every item missing is missing, never 0
     assert merged.loc[merged["n_missing_problem_items"] == 12, "P"].isna().all()
@@ -82,7 +93,9 @@ def test_ledger_accounts_for_every_input_row(finished_run):
 
 def test_report_is_written_and_names_the_cohort(finished_run):
     html = (finished_run / "results" / "small" / "report.html").read_text()
-    scores = pd.read_csv(finished_run / "results" / "small" / "scores.csv", dtype={"participant_id": str})
+    scores = pd.read_csv(
+        finished_run / "results" / "small" / "scores.csv", dtype={"participant_id": str}
+    )
     assert "small" in html
     assert str(scores["participant_id"].nunique()) in html
     assert not any(pid in html for pid in scores["participant_id"].unique())
@@ -99,7 +112,8 @@ def test_rerun_is_byte_identical(finished_run, tmp_path):
     def digests(root: Path) -> dict[str, str]:
         return {
             str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "results").rglob("*")) if p.is_file()
+            for p in sorted((root / "results").rglob("*"))
+            if p.is_file()
         }
 
     assert digests(again) == digests(finished_run)
@@ -121,7 +135,9 @@ def test_invalid_data_stops_with_readable_message_and_no_partial_results(tmp_pat
     assert not (tmp_path / "results" / "small" / "validated.parquet").exists()
     assert not (tmp_path / "results" / "small" / "scores.csv").exists()
     failures = pd.read_csv(tmp_path / "logs" / "validate" / "small.failures.csv")
-    assert failures[["source_row", "column", "check"]].values.tolist() == [[5, "GHQ_05", "item_in_range"]]
+    assert failures[["source_row", "column", "check"]].values.tolist() == [
+        [5, "GHQ_05", "item_in_range"]
+    ]
 
 
 def test_exclude_policy_drops_and_lists_rows(tmp_path):
@@ -134,7 +150,9 @@ def test_exclude_policy_drops_and_lists_rows(tmp_path):
     configfile = _config(tmp_path, "data/bad.csv", on_invalid="exclude")
     done = _snakemake(tmp_path, configfile)
     assert done.returncode == 0, done.stderr[-4000:]
-    ledger = pd.read_csv(tmp_path / "results" / "small" / "validation" / "ledger.csv", keep_default_na=False)
+    ledger = pd.read_csv(
+        tmp_path / "results" / "small" / "validation" / "ledger.csv", keep_default_na=False
+    )
     excluded = ledger[ledger["status"] == "excluded"]
     assert excluded["source_row"].tolist() == [5]
     assert "item_in_range" in excluded["reason"].iloc[0]

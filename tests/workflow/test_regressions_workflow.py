@@ -43,7 +43,12 @@ SR_SPECS = {
 }
 REGRESSIONS = {
     "rf_person": {"outcome": "sr_z:person", "predictors": ["z(age)", "gender", "arm"]},
-    "rf_mean": {"outcome": "sr:per_wave", "predictors": ["E", "age"], "aggregate": "mean", "se": "hc3"},
+    "rf_mean": {
+        "outcome": "sr:per_wave",
+        "predictors": ["E", "age"],
+        "aggregate": "mean",
+        "se": "hc3",
+    },
     "on_failed": {"outcome": "sr:control_ref", "predictors": ["age"]},
     "constant": {"outcome": "P", "predictors": ["z(wave)"]},
 }
@@ -58,11 +63,25 @@ def run(tmp_path_factory) -> Path:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     cohort = next(iter(config["cohorts"].values()))
     cohort["input"] = "data/cohort.csv"
-    config.update(cohorts={COHORT: cohort}, sr=SR_SPECS, mixed_models={}, trajectories={},
-                  regressions=REGRESSIONS)
+    config.update(
+        cohorts={COHORT: cohort},
+        sr=SR_SPECS,
+        mixed_models={},
+        trajectories={},
+        regressions=REGRESSIONS,
+    )
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", "2"]
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     return workdir
@@ -83,12 +102,16 @@ def _read(run: Path, path: str) -> pd.DataFrame:
 def test_failed_regressions_are_written_with_reasons(run):
     failed = _fit(run, "on_failed")
     assert failed["status"] == "failed" and failed["n_obs"] is None
-    assert failed["reason"].startswith("regressions.on_failed.outcome: SR spec 'control_ref' failed, "
-                                       "so sr:control_ref has no values: ")
+    assert failed["reason"].startswith(
+        "regressions.on_failed.outcome: SR spec 'control_ref' failed, "
+        "so sr:control_ref has no values: "
+    )
     assert "nobody" in failed["reason"]
     constant = _fit(run, "constant")
-    assert constant["reason"] == ("regressions.constant.predictors: z(wave) is undefined: the variable is "
-                                  "constant over the model's rows")
+    assert constant["reason"] == (
+        "regressions.constant.predictors: z(wave) is undefined: the variable is "
+        "constant over the model's rows"
+    )
     for name in ("on_failed", "constant"):
         assert _coefficients(run, name).empty
         log = (run / "logs" / "regressions" / f"{COHORT}.{name}.log").read_text()
@@ -106,8 +129,15 @@ def test_regression_on_period_sr_equals_statsmodels(run):
     fit = _fit(run, "rf_person")
     assert fit["status"] == "ok" and fit["n_obs"] == len(person)
     assert fit["n_dropped_missing"] == scores["participant_id"].nunique() - len(person)
-    by_name = dict(zip(ref.params.index.str.replace(r"C\((\w+)\)", r"\1", regex=True)
-                       .str.replace("z_age", "z(age)"), range(len(ref.params)), strict=True))
+    by_name = dict(
+        zip(
+            ref.params.index.str.replace(r"C\((\w+)\)", r"\1", regex=True).str.replace(
+                "z_age", "z(age)"
+            ),
+            range(len(ref.params)),
+            strict=True,
+        )
+    )
     assert sorted(by_name) == sorted(ours["term"])  # the same columns, named as srflow names them
     order = [by_name[term] for term in ours["term"]]
     np.testing.assert_allclose(ours["estimate"], ref.params.iloc[order], rtol=1e-9)
@@ -129,7 +159,17 @@ def test_hc3_regression_on_wave_sr_means_equals_statsmodels(run):
 
 
 def test_rerun_has_nothing_to_do(run):
-    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(run),
-               "--configfile", str(run / "config.yaml"), "--cores", "1", "--dry-run"]
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(run),
+        "--configfile",
+        str(run / "config.yaml"),
+        "--cores",
+        "1",
+        "--dry-run",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "Nothing to be done" in done.stdout + done.stderr

@@ -33,8 +33,11 @@ def _contained_in(recipe: DesignRecipe, terms: list[str]) -> dict[str, list[str]
     info = {term: _variables(recipe, term) for term in terms}
     out = {}
     for term, (every, numeric) in info.items():
-        out[term] = [other for other, (o_every, o_numeric) in info.items()
-                     if every < o_every and numeric == o_numeric]
+        out[term] = [
+            other
+            for other, (o_every, o_numeric) in info.items()
+            if every < o_every and numeric == o_numeric
+        ]
     return out
 
 
@@ -46,8 +49,9 @@ def _zap(values: np.ndarray, digits: int = 7) -> np.ndarray:
     return np.round(values, max(0, digits - int(np.ceil(np.log10(largest)))))
 
 
-def type3_contrasts(recipe: DesignRecipe, data: pd.DataFrame, X: np.ndarray,
-                    x_names: list[str]) -> dict[str, np.ndarray]:
+def type3_contrasts(
+    recipe: DesignRecipe, data: pd.DataFrame, X: np.ndarray, x_names: list[str]
+) -> dict[str, np.ndarray]:
     """Hypothesis matrix of every fixed term for its Type III test.
 
     Parameters
@@ -118,12 +122,28 @@ def anova_table(contrasts: dict[str, np.ndarray], tester, df_method: str) -> pd.
     for term, contrast in contrasts.items():
         if df_method == "wald":
             estimate = contrast @ tester.beta
-            wald = float(estimate @ np.linalg.solve(contrast @ tester.vcov_beta @ contrast.T, estimate))
+            wald = float(
+                estimate @ np.linalg.solve(contrast @ tester.vcov_beta @ contrast.T, estimate)
+            )
             q = contrast.shape[0]
-            rows.append({"term": term, "num_df": q, "den_df": np.inf, "F": wald / q,
-                         "p": float(special.chdtrc(q, wald))})
+            rows.append(
+                {
+                    "term": term,
+                    "num_df": q,
+                    "den_df": np.inf,
+                    "F": wald / q,
+                    "p": float(special.chdtrc(q, wald)),
+                }
+            )
             continue
         f_value, num_df, den_df = tester.f_test(contrast)
-        rows.append({"term": term, "num_df": num_df, "den_df": den_df, "F": f_value,
-                     "p": float(special.fdtrc(num_df, den_df, f_value))})
+        rows.append(
+            {
+                "term": term,
+                "num_df": num_df,
+                "den_df": den_df,
+                "F": f_value,
+                "p": float(special.fdtrc(num_df, den_df, f_value)),
+            }
+        )
     return pd.DataFrame(rows, columns=ANOVA_COLUMNS)

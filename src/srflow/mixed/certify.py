@@ -68,8 +68,9 @@ def _pick_best(candidates: list[Candidate]) -> Candidate:
     return lowest
 
 
-def certified_optimum(s: GroupStatistics, reml: bool,
-                      starts: Sequence[tuple[str, np.ndarray]] = ()) -> CertifiedOptimum:
+def certified_optimum(
+    s: GroupStatistics, reml: bool, starts: Sequence[tuple[str, np.ndarray]] = ()
+) -> CertifiedOptimum:
     """Minimise the profiled deviance from several starts and certify the best point.
 
     Parameters
@@ -100,10 +101,16 @@ def certified_optimum(s: GroupStatistics, reml: bool,
     q = problem.q
     rows, cols = theta_layout(q)
     identity = np.where(rows == cols, 1.0, 0.0)
-    candidates = [minimise_from(problem, "identity", identity),
-                  minimise_from(problem, "moments", moment_start(problem))]
-    bounds = [("model without random effects (OLS)", evaluate(np.zeros(rows.size), s, reml,
-                                                              False).deviance)]
+    candidates = [
+        minimise_from(problem, "identity", identity),
+        minimise_from(problem, "moments", moment_start(problem)),
+    ]
+    bounds = [
+        (
+            "model without random effects (OLS)",
+            evaluate(np.zeros(rows.size), s, reml, False).deviance,
+        )
+    ]
     nested = nested_start(problem, s)
     if nested is not None:
         candidates.append(minimise_from(problem, "nested optimum", nested[0]))
@@ -117,36 +124,65 @@ def certified_optimum(s: GroupStatistics, reml: bool,
     best = _pick_best(candidates)
     theta = problem.to_original(best.theta)
     deviance = evaluate(theta, s, reml, False).deviance
-    certificates = [{"check": f"start: {c.start}", "loglik": _loglik(c.deviance),
-                     "converged": c.converged, "optimizer": c.optimizer,
-                     "scaled_gradient": float(c.scaled_gradient)} for c in candidates]
-    certificates += [{"check": f"lower bound: {name}", "loglik": _loglik(dev),
-                      "passed": bool(deviance <= dev + DEVIANCE_SLACK)} for name, dev in bounds]
-    certificates.append({"check": "gradient and Hessian at the optimum",
-                         "scaled_gradient": float(best.scaled_gradient),
-                         "gradient_norm": float(best.gradient_norm),
-                         "min_relative_curvature": float(best.min_curvature),
-                         "passed": bool(best.converged)})
+    certificates = [
+        {
+            "check": f"start: {c.start}",
+            "loglik": _loglik(c.deviance),
+            "converged": c.converged,
+            "optimizer": c.optimizer,
+            "scaled_gradient": float(c.scaled_gradient),
+        }
+        for c in candidates
+    ]
+    certificates += [
+        {
+            "check": f"lower bound: {name}",
+            "loglik": _loglik(dev),
+            "passed": bool(deviance <= dev + DEVIANCE_SLACK),
+        }
+        for name, dev in bounds
+    ]
+    certificates.append(
+        {
+            "check": "gradient and Hessian at the optimum",
+            "scaled_gradient": float(best.scaled_gradient),
+            "gradient_norm": float(best.gradient_norm),
+            "min_relative_curvature": float(best.min_curvature),
+            "passed": bool(best.converged),
+        }
+    )
 
     reasons = []
     if not best.converged:
         saddle = best.min_curvature < -NEGATIVE_CURVATURE_TOLERANCE
-        reasons.append("no start reached a point meeting the convergence check (Newton-scaled "
-                       f"gradient {best.scaled_gradient:.3g}" + (", negative curvature: a saddle"
-                                                                 if saddle else "") + ")")
+        reasons.append(
+            "no start reached a point meeting the convergence check (Newton-scaled "
+            f"gradient {best.scaled_gradient:.3g}"
+            + (", negative curvature: a saddle" if saddle else "")
+            + ")"
+        )
     for name, dev in bounds:
         if not deviance <= dev + DEVIANCE_SLACK:
-            reasons.append(f"the log-likelihood {-0.5 * deviance:.6g} is below that of the "
-                           f"{name} ({-0.5 * dev:.6g}), which the model contains")
+            reasons.append(
+                f"the log-likelihood {-0.5 * deviance:.6g} is below that of the "
+                f"{name} ({-0.5 * dev:.6g}), which the model contains"
+            )
     if not abs(deviance - best.deviance) <= 1e-7 * max(1.0, abs(deviance)):
-        reasons.append("the deviance changed when mapping the estimate back to the data's scale "
-                       f"({best.deviance:.10g} vs {deviance:.10g})")
+        reasons.append(
+            "the deviance changed when mapping the estimate back to the data's scale "
+            f"({best.deviance:.10g} vs {deviance:.10g})"
+        )
     log = [f"{c.start}: {entry}" for c in candidates for entry in c.log]
-    distinct = [c for c in candidates if c.converged
-                and c.deviance > best.deviance + 2 * DISTINCT_OPTIMA]
+    distinct = [
+        c for c in candidates if c.converged and c.deviance > best.deviance + 2 * DISTINCT_OPTIMA
+    ]
     if distinct:
-        log.append("distinct local optima: " + ", ".join(
-            f"start {c.start} stopped at log-likelihood {-0.5 * c.deviance:.6g}" for c in distinct)
-            + f"; the best ({-0.5 * best.deviance:.6g}) is kept")
-    return CertifiedOptimum(theta, best, not reasons, "; ".join(reasons) or None,
-                            certificates, log)
+        log.append(
+            "distinct local optima: "
+            + ", ".join(
+                f"start {c.start} stopped at log-likelihood {-0.5 * c.deviance:.6g}"
+                for c in distinct
+            )
+            + f"; the best ({-0.5 * best.deviance:.6g}) is kept"
+        )
+    return CertifiedOptimum(theta, best, not reasons, "; ".join(reasons) or None, certificates, log)

@@ -129,7 +129,9 @@ class MixedModelSpec:
         for key in ("fixed", "random"):
             value = getattr(self, key)
             if isinstance(value, str) or not isinstance(value, Sequence):
-                raise ConfigError(f"mixed_models.{model}.{key} must be a list of terms, got {value!r}.")
+                raise ConfigError(
+                    f"mixed_models.{model}.{key} must be a list of terms, got {value!r}."
+                )
             object.__setattr__(self, key, tuple(value))
         for key in ("outcome", "group"):
             value = getattr(self, key)
@@ -140,7 +142,9 @@ class MixedModelSpec:
                 )
         method = self.method.lower() if isinstance(self.method, str) else self.method
         if method not in METHODS:
-            raise ConfigError(f"mixed_models.{model}.method: {self.method!r} is not one of {', '.join(METHODS)}.")
+            raise ConfigError(
+                f"mixed_models.{model}.method: {self.method!r} is not one of {', '.join(METHODS)}."
+            )
         object.__setattr__(self, "method", method)
         self._check_inference_keys()
         for key in ("fixed", "random"):
@@ -162,7 +166,9 @@ class MixedModelSpec:
         """Validate ``df`` and ``contrasts`` (normalising contrasts to sorted pairs)."""
         model = self.name
         if self.df not in DF_METHODS:
-            raise ConfigError(f"mixed_models.{model}.df: {self.df!r} is not one of {', '.join(DF_METHODS)}.")
+            raise ConfigError(
+                f"mixed_models.{model}.df: {self.df!r} is not one of {', '.join(DF_METHODS)}."
+            )
         if self.df == "kenward_roger" and self.method != "reml":
             raise ConfigError(
                 f"mixed_models.{model}.df: kenward_roger is defined for REML fits only (as in pbkrtest and "
@@ -211,14 +217,18 @@ class MixedModelSpec:
         MixedModelSpec
         """
         if not isinstance(config, Mapping):
-            raise ConfigError(f"mixed_models.{name} must be a mapping of keys {', '.join(SPEC_KEYS)}.")
+            raise ConfigError(
+                f"mixed_models.{name} must be a mapping of keys {', '.join(SPEC_KEYS)}."
+            )
         unknown = sorted(set(config) - set(SPEC_KEYS))
         if unknown:
             raise ConfigError(
                 f"mixed_models.{name}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(SPEC_KEYS)}."
             )
         if "fixed" not in config:
-            raise ConfigError(f"mixed_models.{name}: 'fixed' is required (use [] for an intercept-only model).")
+            raise ConfigError(
+                f"mixed_models.{name}: 'fixed' is required (use [] for an intercept-only model)."
+            )
         return cls(
             outcome=config.get("outcome", "P"),
             fixed=config["fixed"] if config["fixed"] is not None else (),
@@ -279,8 +289,10 @@ def _ordered_levels(spec: MixedModelSpec, column: str, series: pd.Series) -> tup
 
 
 def _unknown_reference(spec: MixedModelSpec, column: str, reference: Any, levels: Sequence) -> str:
-    return (f"mixed_models.{spec.name}.contrasts.{column}.reference: level {reference!r} does not occur in "
-            f"column {column!r} (levels: {', '.join(map(str, levels))}).")
+    return (
+        f"mixed_models.{spec.name}.contrasts.{column}.reference: level {reference!r} does not occur in "
+        f"column {column!r} (levels: {', '.join(map(str, levels))})."
+    )
 
 
 def design_problem(spec: MixedModelSpec, data: pd.DataFrame) -> str | None:
@@ -311,8 +323,10 @@ def design_problem(spec: MixedModelSpec, data: pd.DataFrame) -> str | None:
         if column not in data.columns:
             continue  # reported as a missing column by DesignRecipe.from_data
         if _is_numeric(data[column]):
-            return (f"mixed_models.{spec.name}.contrasts.{column}: column {column!r} is numeric; contrasts "
-                    "apply to categorical columns only.")
+            return (
+                f"mixed_models.{spec.name}.contrasts.{column}: column {column!r} is numeric; contrasts "
+                "apply to categorical columns only."
+            )
         levels = _sorted_levels(data[column])
         if not any(str(level) == str(reference) for level in levels):
             return _unknown_reference(spec, column, reference, levels)
@@ -322,10 +336,12 @@ def design_problem(spec: MixedModelSpec, data: pd.DataFrame) -> str | None:
                 if part.column in data.columns and not _is_numeric(data[part.column]):
                     levels = _sorted_levels(data[part.column])
                     if len(levels) < 2:
-                        return (f"mixed_models.{spec.name}.{key}: term {term!r} uses the categorical column "
-                                f"{part.column!r}, which has a single level "
-                                f"({', '.join(map(repr, levels)) or 'none'}) in the rows used; a factor needs "
-                                "at least two levels.")
+                        return (
+                            f"mixed_models.{spec.name}.{key}: term {term!r} uses the categorical column "
+                            f"{part.column!r}, which has a single level "
+                            f"({', '.join(map(repr, levels)) or 'none'}) in the rows used; a factor needs "
+                            "at least two levels."
+                        )
     return None
 
 
@@ -357,7 +373,9 @@ class DesignRecipe:
                 f"available columns: {', '.join(map(str, data.columns))}."
             )
         if not _is_numeric(data[spec.outcome]):
-            raise ConfigError(f"mixed_models.{spec.name}.outcome: column {spec.outcome!r} is not numeric.")
+            raise ConfigError(
+                f"mixed_models.{spec.name}.outcome: column {spec.outcome!r} is not numeric."
+            )
         levels: dict[str, tuple] = {}
         for term in (*spec.fixed, *spec.random):
             for part in parse_term(term, spec.name):
@@ -372,7 +390,9 @@ class DesignRecipe:
                     levels[part.column] = _ordered_levels(spec, part.column, data[part.column])
         return cls(spec, levels)
 
-    def term_block(self, data: pd.DataFrame, term: str, full: bool = False) -> tuple[np.ndarray, list[str]]:
+    def term_block(
+        self, data: pd.DataFrame, term: str, full: bool = False
+    ) -> tuple[np.ndarray, list[str]]:
         """Columns and names of one term (none for a categorical column with a single level).
 
         With ``full=True`` every level of a categorical column gets a column, the
@@ -402,7 +422,11 @@ class DesignRecipe:
         if column_name == INTERCEPT:
             columns = list(self.levels)
         else:
-            columns = [c for c in self.levels if any(p.split("[T.")[0] == c for p in column_name.split(":"))]
+            columns = [
+                c
+                for c in self.levels
+                if any(p.split("[T.")[0] == c for p in column_name.split(":"))
+            ]
         return "; ".join(f"{c}={self.levels[c][0]}" for c in columns)
 
     def matrices(self, data: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:

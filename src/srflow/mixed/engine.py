@@ -44,8 +44,16 @@ from srflow.mixed.statistics import (
 )
 
 __all__ = [
-    "CORRELATION_BOUND", "SINGULAR_TOLERANCE", "Evaluation", "GroupStatistics", "LmmFit",
-    "fit_lmm", "group_statistics", "profiled_deviance", "theta_layout", "theta_to_lambda",
+    "CORRELATION_BOUND",
+    "SINGULAR_TOLERANCE",
+    "Evaluation",
+    "GroupStatistics",
+    "LmmFit",
+    "fit_lmm",
+    "group_statistics",
+    "profiled_deviance",
+    "theta_layout",
+    "theta_to_lambda",
 ]
 
 #: lme4's tolerance for calling a fit singular (``lme4::isSingular``).
@@ -142,16 +150,27 @@ class LmmFit:
         """Fixed effects and variance components as one tidy table."""
         z = self.beta / self.beta_se
         rows = [
-            {"component": "fixed", "term": name, "estimate": b, "se": se, "statistic": zz,
-             "p": 2.0 * special.ndtr(-abs(zz))}
+            {
+                "component": "fixed",
+                "term": name,
+                "estimate": b,
+                "se": se,
+                "statistic": zz,
+                "p": 2.0 * special.ndtr(-abs(zz)),
+            }
             for name, b, se, zz in zip(self.x_names, self.beta, self.beta_se, z, strict=True)
         ]
         for j, name in enumerate(self.z_names):
             rows.append({"component": "random_sd", "term": name, "estimate": self.sd_re[j]})
         for a in range(len(self.z_names)):
             for b in range(a + 1, len(self.z_names)):
-                rows.append({"component": "random_corr", "term": f"{self.z_names[a]}:{self.z_names[b]}",
-                             "estimate": self.corr_re[a, b]})
+                rows.append(
+                    {
+                        "component": "random_corr",
+                        "term": f"{self.z_names[a]}:{self.z_names[b]}",
+                        "estimate": self.corr_re[a, b],
+                    }
+                )
         rows.append({"component": "residual_sd", "term": "Residual", "estimate": self.sigma})
         return pd.DataFrame(rows, columns=["component", "term", "estimate", "se", "statistic", "p"])
 
@@ -234,10 +253,14 @@ def fit_lmm(
         raise ModelError(f"groups must have {n} entries (one per observation).")
     for name, arr in (("y", y), ("X", X), ("Z", Z)):
         if not np.isfinite(arr).all():
-            raise ModelError(f"{name} contains missing or infinite values; drop or impute them before fitting.")
+            raise ModelError(
+                f"{name} contains missing or infinite values; drop or impute them before fitting."
+            )
     if np.linalg.matrix_rank(X) < p:
-        raise ModelError("The fixed-effects design is rank deficient (a predictor is constant or a "
-                         "linear combination of others); remove the redundant term.")
+        raise ModelError(
+            "The fixed-effects design is rank deficient (a predictor is constant or a "
+            "linear combination of others); remove the redundant term."
+        )
     start_list = []
     for name, theta in starts:
         theta = np.asarray(theta, dtype=float).ravel()
@@ -252,8 +275,10 @@ def _fit(y, X, Z, groups, reml, x_names, z_names, starts) -> LmmFit:
     n, p, q = X.shape[0], X.shape[1], Z.shape[1]
     s = group_statistics(y, X, Z, groups)
     if s.n_groups <= q:
-        raise ModelError(f"Only {s.n_groups} groups for {q} random effects per group; need more groups "
-                         "than random effects (or drop random slopes).")
+        raise ModelError(
+            f"Only {s.n_groups} groups for {q} random effects per group; need more groups "
+            "than random effects (or drop random slopes)."
+        )
     if n <= p:
         raise ModelError(f"Only {n} observations for {p} fixed effects.")
 
@@ -261,8 +286,10 @@ def _fit(y, X, Z, groups, reml, x_names, z_names, starts) -> LmmFit:
     theta, best = optimum.theta, optimum.best
     ev = _evaluate(theta, s, reml, True)
     if not np.isfinite(ev.deviance):
-        raise ModelError("The likelihood could not be evaluated at any parameter value tried; check the "
-                         "data for extreme values or near-collinear predictors.")
+        raise ModelError(
+            "The likelihood could not be evaluated at any parameter value tried; check the "
+            "data for extreme values or near-collinear predictors."
+        )
     dof = n - p if reml else n
     sigma2 = ev.pwrss / dof
     lam = theta_to_lambda(theta, q)
@@ -285,23 +312,46 @@ def _fit(y, X, Z, groups, reml, x_names, z_names, starts) -> LmmFit:
     rows, cols = theta_layout(q)
     diag = rows == cols
     offdiag_corr = corr_re[np.triu_indices(q, 1)]
-    on_boundary = bool((theta[diag] < SINGULAR_TOLERANCE).any()
-                       or (np.abs(np.nan_to_num(offdiag_corr)) > CORRELATION_BOUND).any())
+    on_boundary = bool(
+        (theta[diag] < SINGULAR_TOLERANCE).any()
+        or (np.abs(np.nan_to_num(offdiag_corr)) > CORRELATION_BOUND).any()
+    )
     singular = on_boundary and optimum.certified  # never a stalled optimiser called singular
     warnings_list = _fit_warnings(optimum, on_boundary)
     n_params = p + len(theta) + 1
     loglik = -0.5 * ev.deviance
     return LmmFit(
-        beta=ev.beta, beta_se=np.sqrt(np.diag(beta_cov)), beta_cov=beta_cov,
-        x_names=x_names, z_names=z_names, sigma=math.sqrt(sigma2), cov_re=cov_re, sd_re=sd_re,
-        corr_re=corr_re, theta=theta, reml=reml, criterion="REML" if reml else "ML",
-        loglik=loglik, deviance=ev.deviance, n_params=n_params,
-        aic=-2 * loglik + 2 * n_params, bic=-2 * loglik + n_params * math.log(n),
-        n_obs=n, n_groups=s.n_groups, converged=bool(best.converged), singular=singular,
-        gradient_norm=float(best.gradient_norm), scaled_gradient=float(best.scaled_gradient),
-        optimizer=best.optimizer, warnings=warnings_list, group_labels=s.labels,
-        ranef=ranef, ranef_sd=ranef_sd, group_sizes=s.counts.astype(int),
-        certified=optimum.certified, suspect_reason=optimum.reason,
+        beta=ev.beta,
+        beta_se=np.sqrt(np.diag(beta_cov)),
+        beta_cov=beta_cov,
+        x_names=x_names,
+        z_names=z_names,
+        sigma=math.sqrt(sigma2),
+        cov_re=cov_re,
+        sd_re=sd_re,
+        corr_re=corr_re,
+        theta=theta,
+        reml=reml,
+        criterion="REML" if reml else "ML",
+        loglik=loglik,
+        deviance=ev.deviance,
+        n_params=n_params,
+        aic=-2 * loglik + 2 * n_params,
+        bic=-2 * loglik + n_params * math.log(n),
+        n_obs=n,
+        n_groups=s.n_groups,
+        converged=bool(best.converged),
+        singular=singular,
+        gradient_norm=float(best.gradient_norm),
+        scaled_gradient=float(best.scaled_gradient),
+        optimizer=best.optimizer,
+        warnings=warnings_list,
+        group_labels=s.labels,
+        ranef=ranef,
+        ranef_sd=ranef_sd,
+        group_sizes=s.counts.astype(int),
+        certified=optimum.certified,
+        suspect_reason=optimum.reason,
         certificates=optimum.certificates,
     )
 
@@ -311,21 +361,28 @@ def _fit_warnings(optimum, on_boundary: bool) -> list[str]:
     best = optimum.best
     out: list[str] = []
     if not best.converged:
-        out.append("No optimiser met the convergence criterion (Newton-scaled gradient "
-                   f"{best.scaled_gradient:.3g} > {SCALED_GRADIENT_TOLERANCE}); "
-                   "treat the estimates with caution.")
+        out.append(
+            "No optimiser met the convergence criterion (Newton-scaled gradient "
+            f"{best.scaled_gradient:.3g} > {SCALED_GRADIENT_TOLERANCE}); "
+            "treat the estimates with caution."
+        )
         warnings.warn(out[0], ConvergenceWarning, stacklevel=4)
     if not optimum.certified:
         out.append(f"Suspect fit: the optimum could not be certified ({optimum.reason}).")
         out.extend(optimum.log)
         if on_boundary:
-            out.append("A variance is near zero or a correlation near +/-1 at this point, but the fit "
-                       "is not called singular: that may be where the optimiser stopped.")
+            out.append(
+                "A variance is near zero or a correlation near +/-1 at this point, but the fit "
+                "is not called singular: that may be where the optimiser stopped."
+            )
     elif optimum.log:
-        out.append(f"Converged with {best.optimizer} (start: {best.start}) after: "
-                   + "; ".join(optimum.log))
+        out.append(
+            f"Converged with {best.optimizer} (start: {best.start}) after: "
+            + "; ".join(optimum.log)
+        )
     if on_boundary and optimum.certified:
-        out.append("Singular fit: a random-effect variance is (near) zero or a correlation is at "
-                   "+/-1; the random-effects structure is too complex for these data.")
+        out.append(
+            "Singular fit: a random-effect variance is (near) zero or a correlation is at "
+            "+/-1; the random-effects structure is too complex for these data."
+        )
     return out
-

@@ -60,8 +60,9 @@ class Inference:
     warnings: list[str]
 
 
-def t_table(beta: np.ndarray, se: np.ndarray, df: np.ndarray, names: list[str],
-            recipe: DesignRecipe) -> pd.DataFrame:
+def t_table(
+    beta: np.ndarray, se: np.ndarray, df: np.ndarray, names: list[str], recipe: DesignRecipe
+) -> pd.DataFrame:
     """Fixed-effect table with t statistics, two-sided p and 95% CIs on ``df`` (z when infinite).
 
     Examples
@@ -76,14 +77,26 @@ def t_table(beta: np.ndarray, se: np.ndarray, df: np.ndarray, names: list[str],
     statistic = beta / se
     finite = np.isfinite(df)
     safe_df = np.where(finite, df, 1.0)
-    p = np.where(finite, 2.0 * special.stdtr(safe_df, -np.abs(statistic)),
-                 2.0 * special.ndtr(-np.abs(statistic)))
+    p = np.where(
+        finite,
+        2.0 * special.stdtr(safe_df, -np.abs(statistic)),
+        2.0 * special.ndtr(-np.abs(statistic)),
+    )
     quantile = np.where(finite, special.stdtrit(safe_df, 0.975), special.ndtri(0.975))
-    return pd.DataFrame({
-        "term": names, "estimate": beta, "se": se, "df": df, "statistic": statistic, "p": p,
-        "ci_low": beta - quantile * se, "ci_high": beta + quantile * se,
-        "reference": [recipe.references(name) for name in names],
-    }, columns=FIXED_COLUMNS)
+    return pd.DataFrame(
+        {
+            "term": names,
+            "estimate": beta,
+            "se": se,
+            "df": df,
+            "statistic": statistic,
+            "p": p,
+            "ci_low": beta - quantile * se,
+            "ci_high": beta + quantile * se,
+            "reference": [recipe.references(name) for name in names],
+        },
+        columns=FIXED_COLUMNS,
+    )
 
 
 def _tester(spec: MixedModelSpec, lmm: LmmFit, s: GroupStatistics):
@@ -97,8 +110,16 @@ def _tester(spec: MixedModelSpec, lmm: LmmFit, s: GroupStatistics):
     return sat, lmm.beta_se, sat.coefficient_df()
 
 
-def infer(spec: MixedModelSpec, lmm: LmmFit, recipe: DesignRecipe, rows: pd.DataFrame, y: np.ndarray,
-          X: np.ndarray, Z: np.ndarray, profile: bool = True) -> Inference:
+def infer(
+    spec: MixedModelSpec,
+    lmm: LmmFit,
+    recipe: DesignRecipe,
+    rows: pd.DataFrame,
+    y: np.ndarray,
+    X: np.ndarray,
+    Z: np.ndarray,
+    profile: bool = True,
+) -> Inference:
     """Everything srflow reports about a fitted spec beyond the estimates.
 
     Parameters
@@ -127,22 +148,33 @@ def infer(spec: MixedModelSpec, lmm: LmmFit, recipe: DesignRecipe, rows: pd.Data
     warnings: list[str] = []
     r2 = nakagawa_r2(lmm, X)
     if r2["r2_random_terms_dropped"]:
-        warnings.append("R2: random slope(s) " + ", ".join(r2["r2_random_terms_dropped"]) + " have no fixed "
-                        "effect and are left out of the random-effect variance (as performance::r2_nakagawa).")
-    fit = {"df_method": spec.df, "r2_marginal": _finite_or_none(r2["r2_marginal"]),
-           "r2_conditional": _finite_or_none(r2["r2_conditional"]), "variance_components_ci": None}
+        warnings.append(
+            "R2: random slope(s) " + ", ".join(r2["r2_random_terms_dropped"]) + " have no fixed "
+            "effect and are left out of the random-effect variance (as performance::r2_nakagawa)."
+        )
+    fit = {
+        "df_method": spec.df,
+        "r2_marginal": _finite_or_none(r2["r2_marginal"]),
+        "r2_conditional": _finite_or_none(r2["r2_conditional"]),
+        "variance_components_ci": None,
+    }
     if profile:
         try:
-            ml = lmm if not lmm.reml else fit_lmm(y, X, Z, groups, reml=False, x_names=lmm.x_names,
-                                                   z_names=lmm.z_names)
+            ml = (
+                lmm
+                if not lmm.reml
+                else fit_lmm(y, X, Z, groups, reml=False, x_names=lmm.x_names, z_names=lmm.z_names)
+            )
             ci = profile_intervals(ml, s)
         except (ModelError, np.linalg.LinAlgError, ValueError) as exc:  # the estimates still stand
             warnings.append(f"Profile intervals of the variance components not computed: {exc}")
             return Inference(fixed, anova, fit, warnings)
         if ci["ml_deviance_improved_by"] > 1e-6:
-            warnings.append(f"Profile intervals: re-minimising the ML deviance lowered it by "
-                            f"{ci['ml_deviance_improved_by']:.4g}; the intervals are around that better "
-                            "ML optimum.")
+            warnings.append(
+                f"Profile intervals: re-minimising the ML deviance lowered it by "
+                f"{ci['ml_deviance_improved_by']:.4g}; the intervals are around that better "
+                "ML optimum."
+            )
         fit["variance_components_ci"] = ci
     return Inference(fixed, anova, fit, warnings)
 

@@ -86,8 +86,11 @@ class KenwardRoger:
         info = np.empty((m, m))
         for r in range(m):
             for t in range(r, m):
-                info[r, t] = info[t, r] = (k_trace[r, t] - 2.0 * np.sum(phi * q_mats[r][t])
-                                           + np.sum((phi @ p_mats[r]) * (p_mats[t] @ phi)))
+                info[r, t] = info[t, r] = (
+                    k_trace[r, t]
+                    - 2.0 * np.sum(phi * q_mats[r][t])
+                    + np.sum((phi @ p_mats[r]) * (p_mats[t] @ phi))
+                )
         condition = np.min(np.abs(np.linalg.eigvalsh(info)))
         w = 2.0 * (np.linalg.inv(info) if condition > 1e-10 else np.linalg.pinv(info))
         w = 0.5 * (w + w.T)
@@ -137,7 +140,9 @@ class KenwardRoger:
         contrast = np.atleast_2d(np.asarray(contrast, dtype=float))
         df2, scaling = self.ddf_and_scaling(contrast)
         estimate = contrast @ self.beta
-        wald = float(estimate @ np.linalg.solve(contrast @ self.phi_adjusted @ contrast.T, estimate))
+        wald = float(
+            estimate @ np.linalg.solve(contrast @ self.phi_adjusted @ contrast.T, estimate)
+        )
         q = int(np.linalg.matrix_rank(contrast))
         return scaling * wald / q, q, df2
 
@@ -175,11 +180,13 @@ def _derivative_products(lmm: LmmFit, s: GroupStatistics):
     z2z = np.swapaxes(r, 1, 2) @ c @ r  # Z'Sigma^{-2}Z
     z2x = np.swapaxes(r, 1, 2) @ b  # Z'Sigma^{-2}X
     kf = k @ f
-    x2x = (s.xtx - 2.0 * np.einsum("gqa,gqb->ab", f, kf)
-           + np.einsum("gqa,gqr,grb->ab", kf, c, kf)) / s2**2
+    x2x = (
+        s.xtx - 2.0 * np.einsum("gqa,gqb->ab", f, kf) + np.einsum("gqa,gqr,grb->ab", kf, c, kf)
+    ) / s2**2
     x3x = (x2x - np.einsum("gqa,gqr,grb->ab", b, k, b)) / s2
-    trace2 = (s.counts.sum() - 2.0 * np.einsum("gab,gba->", k, c)
-              + np.einsum("gab,gba->", kc, kc)) / s2**2
+    trace2 = (
+        s.counts.sum() - 2.0 * np.einsum("gab,gba->", k, c) + np.einsum("gab,gba->", kc, kc)
+    ) / s2**2
 
     bases = _element_bases(q)
     m = len(bases) + 1

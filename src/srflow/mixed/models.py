@@ -25,12 +25,22 @@ from srflow.mixed.engine import LmmFit, fit_lmm, theta_layout, theta_to_lambda
 from srflow.mixed.inference import FIXED_COLUMNS, infer
 from srflow.mixed.optimise import lower_factor
 
-SUMMARY_COLUMNS = ["component", "term", "estimate", "se", "df", "statistic", "p", "ci_low", "ci_high"]
+SUMMARY_COLUMNS = [
+    "component",
+    "term",
+    "estimate",
+    "se",
+    "df",
+    "statistic",
+    "p",
+    "ci_low",
+    "ci_high",
+]
 MIN_GROUPS = 3
 _Z95 = float(special.ndtri(0.975))  # scipy.special: much lighter to import than scipy.stats
 _IC_NOTE = {
     "REML": "loglik, aic and bic are from the REML criterion (as lme4 reports them): comparable only "
-            "between models with the same fixed effects; refit with method 'ml' to compare fixed effects.",
+    "between models with the same fixed effects; refit with method 'ml' to compare fixed effects.",
     "ML": "loglik, aic and bic are from the maximised likelihood.",
 }
 
@@ -71,7 +81,9 @@ class MixedModelResult:
     summary: pd.DataFrame
     lmm: LmmFit | None = None
     recipe: DesignRecipe | None = None
-    anova: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=ANOVA_COLUMNS))
+    anova: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=ANOVA_COLUMNS)
+    )
 
     def predict_fixed(self, data: pd.DataFrame) -> np.ndarray:
         """Population-level prediction for the rows of ``data`` (fixed effects only).
@@ -86,7 +98,9 @@ class MixedModelResult:
         ndarray
         """
         if self.lmm is None or self.recipe is None:
-            raise ModelError(f"Model '{self.spec.name}' was not fitted ({self.reason}); nothing to predict.")
+            raise ModelError(
+                f"Model '{self.spec.name}' was not fitted ({self.reason}); nothing to predict."
+            )
         X, _, _, _ = self.recipe.matrices(data)
         return self.lmm.predict_fixed(X)
 
@@ -115,30 +129,51 @@ def _empty_tables(spec: MixedModelSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     return (pd.DataFrame(columns=FIXED_COLUMNS), random, pd.DataFrame(columns=SUMMARY_COLUMNS))
 
 
-def _failed(spec: MixedModelSpec, reason: str, n_obs: int, n_groups: int, n_dropped: int) -> MixedModelResult:
+def _failed(
+    spec: MixedModelSpec, reason: str, n_obs: int, n_groups: int, n_dropped: int
+) -> MixedModelResult:
     fixed, random, summary = _empty_tables(spec)
     fit = {
-        "model": spec.name, "status": "failed", "reason": reason, "method": spec.method,
-        "outcome": spec.outcome, "fixed_terms": list(spec.fixed), "random_terms": list(spec.random),
-        "loglik": None, "aic": None, "bic": None, "n_obs": n_obs, "n_groups": n_groups,
-        "n_dropped_missing": n_dropped, "variance_components": None, "icc": None, "converged": False,
-        "singular": None, "gradient_norm": None, "optimizer": None, "warnings": [reason],
-        "df_method": spec.df, "r2_marginal": None, "r2_conditional": None,
+        "model": spec.name,
+        "status": "failed",
+        "reason": reason,
+        "method": spec.method,
+        "outcome": spec.outcome,
+        "fixed_terms": list(spec.fixed),
+        "random_terms": list(spec.random),
+        "loglik": None,
+        "aic": None,
+        "bic": None,
+        "n_obs": n_obs,
+        "n_groups": n_groups,
+        "n_dropped_missing": n_dropped,
+        "variance_components": None,
+        "icc": None,
+        "converged": False,
+        "singular": None,
+        "gradient_norm": None,
+        "optimizer": None,
+        "warnings": [reason],
+        "df_method": spec.df,
+        "r2_marginal": None,
+        "r2_conditional": None,
     }
     return MixedModelResult(spec, "failed", reason, fixed, fit, random, summary)
 
 
 def _fixed_table(lmm: LmmFit) -> pd.DataFrame:
     statistic = lmm.beta / lmm.beta_se
-    return pd.DataFrame({
-        "term": lmm.x_names,
-        "estimate": lmm.beta,
-        "se": lmm.beta_se,
-        "statistic": statistic,
-        "p": 2.0 * special.ndtr(-np.abs(statistic)),
-        "ci_low": lmm.beta - _Z95 * lmm.beta_se,
-        "ci_high": lmm.beta + _Z95 * lmm.beta_se,
-    })
+    return pd.DataFrame(
+        {
+            "term": lmm.x_names,
+            "estimate": lmm.beta,
+            "se": lmm.beta_se,
+            "statistic": statistic,
+            "p": 2.0 * special.ndtr(-np.abs(statistic)),
+            "ci_low": lmm.beta - _Z95 * lmm.beta_se,
+            "ci_high": lmm.beta + _Z95 * lmm.beta_se,
+        }
+    )
 
 
 def _variance_components(lmm: LmmFit) -> dict:
@@ -146,9 +181,14 @@ def _variance_components(lmm: LmmFit) -> dict:
     for a in range(len(lmm.z_names)):
         for b in range(a + 1, len(lmm.z_names)):
             value = lmm.corr_re[a, b]
-            corr[f"{lmm.z_names[a]}:{lmm.z_names[b]}"] = None if not np.isfinite(value) else float(value)
-    return {"sd": {name: float(sd) for name, sd in zip(lmm.z_names, lmm.sd_re)}, "corr": corr,
-            "residual_sd": float(lmm.sigma)}
+            corr[f"{lmm.z_names[a]}:{lmm.z_names[b]}"] = (
+                None if not np.isfinite(value) else float(value)
+            )
+    return {
+        "sd": {name: float(sd) for name, sd in zip(lmm.z_names, lmm.sd_re)},
+        "corr": corr,
+        "residual_sd": float(lmm.sigma),
+    }
 
 
 def _ols_cross_check(y: np.ndarray, X: np.ndarray, lmm: LmmFit) -> list[str]:
@@ -164,15 +204,21 @@ def _ols_cross_check(y: np.ndarray, X: np.ndarray, lmm: LmmFit) -> list[str]:
     warnings = []
     for name, b, b_ols, se_m, se_o in zip(lmm.x_names, lmm.beta, beta_ols, lmm.beta_se, se_ols):
         if b == 0.0 and b_ols != 0.0:
-            warnings.append(f"Fixed effect {name} is exactly 0 in a singular fit while OLS gives {b_ols:.4g}; "
-                            "the estimate is not trustworthy.")
+            warnings.append(
+                f"Fixed effect {name} is exactly 0 in a singular fit while OLS gives {b_ols:.4g}; "
+                "the estimate is not trustworthy."
+            )
         elif abs(b - b_ols) > 5.0 * max(se_m, se_o):
-            warnings.append(f"Fixed effect {name} = {b:.4g} differs from OLS ({b_ols:.4g}) by more than 5 SE "
-                            "in a singular fit; check the random-effects structure.")
+            warnings.append(
+                f"Fixed effect {name} = {b:.4g} differs from OLS ({b_ols:.4g}) by more than 5 SE "
+                "in a singular fit; check the random-effects structure."
+            )
     return warnings
 
 
-def _complete_rows(data: pd.DataFrame, spec: MixedModelSpec, extra: list[str] | None = None) -> tuple[pd.DataFrame, int]:
+def _complete_rows(
+    data: pd.DataFrame, spec: MixedModelSpec, extra: list[str] | None = None
+) -> tuple[pd.DataFrame, int]:
     columns = list(dict.fromkeys([*spec.used_columns(), *(extra or [])]))
     subset = data[columns]
     keep = subset.notna().all(axis=1).to_numpy()
@@ -190,8 +236,10 @@ def _check_data(spec, recipe, rows, X, x_names, Z, z_names) -> str | None:
     if n_groups < MIN_GROUPS:
         return f"too few participants: {n_groups} (at least {MIN_GROUPS} needed)"
     if n_groups <= Z.shape[1]:
-        return (f"too few participants: {n_groups} for {Z.shape[1]} random effects per participant "
-                "(need more participants than random effects)")
+        return (
+            f"too few participants: {n_groups} for {Z.shape[1]} random effects per participant "
+            "(need more participants than random effects)"
+        )
     if np.ptp(rows[spec.outcome].to_numpy(dtype=float)) == 0:
         return f"constant outcome: {spec.outcome} takes one value"
     for matrix, names in ((X, x_names), (Z, z_names)):
@@ -206,8 +254,9 @@ def _check_data(spec, recipe, rows, X, x_names, Z, z_names) -> str | None:
     return None
 
 
-def _fit_rows(spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int,
-              starts: tuple = ()) -> MixedModelResult:
+def _fit_rows(
+    spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int, starts: tuple = ()
+) -> MixedModelResult:
     recipe = DesignRecipe.from_data(spec, rows)
     X, x_names, Z, z_names = recipe.matrices(rows)
     n_groups = int(rows[spec.group].nunique()) if len(rows) else 0
@@ -216,19 +265,31 @@ def _fit_rows(spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int,
         return _failed(spec, reason, len(rows), n_groups, n_dropped)
     y = rows[spec.outcome].to_numpy(dtype=float)
     try:
-        lmm = fit_lmm(y, X, Z, rows[spec.group].to_numpy(), reml=spec.method == "reml",
-                      x_names=x_names, z_names=z_names, starts=starts)
+        lmm = fit_lmm(
+            y,
+            X,
+            Z,
+            rows[spec.group].to_numpy(),
+            reml=spec.method == "reml",
+            x_names=x_names,
+            z_names=z_names,
+            starts=starts,
+        )
     except ModelError as exc:
         return _failed(spec, str(exc), len(rows), n_groups, n_dropped)
 
     warnings = list(lmm.warnings)
     if n_dropped:
-        warnings.append(f"{n_dropped} row(s) with missing values in the model's columns were dropped.")
+        warnings.append(
+            f"{n_dropped} row(s) with missing values in the model's columns were dropped."
+        )
     fixed_keys = {_term_key(parse_term(t)) for t in spec.fixed}
     for term in spec.random:
         if _term_key(parse_term(term)) not in fixed_keys:
-            warnings.append(f"Random slope {term!r} has no matching fixed effect: its random effects are not "
-                            "centred on a population slope.")
+            warnings.append(
+                f"Random slope {term!r} has no matching fixed effect: its random effects are not "
+                "centred on a population slope."
+            )
     if lmm.singular:
         warnings.extend(_ols_cross_check(y, X, lmm))
 
@@ -247,25 +308,44 @@ def _fit_rows(spec: MixedModelSpec, rows: pd.DataFrame, n_dropped: int,
     status = "ok" if lmm.certified else "suspect"
     suspect = None if lmm.certified else f"the optimum could not be certified: {lmm.suspect_reason}"
     fit = {
-        "model": spec.name, "status": status, "reason": suspect, "method": spec.method,
-        "outcome": spec.outcome, "fixed_terms": list(spec.fixed), "random_terms": list(spec.random),
-        "loglik": float(lmm.loglik), "loglik_type": lmm.criterion, "aic": float(lmm.aic), "bic": float(lmm.bic),
-        "information_criteria_note": _IC_NOTE[lmm.criterion], "n_params": lmm.n_params,
-        "n_obs": lmm.n_obs, "n_groups": lmm.n_groups, "n_dropped_missing": n_dropped,
-        "variance_components": _variance_components(lmm), "icc": None,
-        "converged": lmm.converged, "singular": lmm.singular if lmm.certified else None,
-        "gradient_norm": float(lmm.gradient_norm), "optimizer": lmm.optimizer, "warnings": warnings,
+        "model": spec.name,
+        "status": status,
+        "reason": suspect,
+        "method": spec.method,
+        "outcome": spec.outcome,
+        "fixed_terms": list(spec.fixed),
+        "random_terms": list(spec.random),
+        "loglik": float(lmm.loglik),
+        "loglik_type": lmm.criterion,
+        "aic": float(lmm.aic),
+        "bic": float(lmm.bic),
+        "information_criteria_note": _IC_NOTE[lmm.criterion],
+        "n_params": lmm.n_params,
+        "n_obs": lmm.n_obs,
+        "n_groups": lmm.n_groups,
+        "n_dropped_missing": n_dropped,
+        "variance_components": _variance_components(lmm),
+        "icc": None,
+        "converged": lmm.converged,
+        "singular": lmm.singular if lmm.certified else None,
+        "gradient_norm": float(lmm.gradient_norm),
+        "optimizer": lmm.optimizer,
+        "warnings": warnings,
         "certificates": lmm.certificates,
     }
     return MixedModelResult(spec, status, suspect, fixed, fit, random, summary, lmm, recipe)
 
 
-def _icc(spec: MixedModelSpec, rows: pd.DataFrame, main: MixedModelResult) -> tuple[float | None, str | None]:
+def _icc(
+    spec: MixedModelSpec, rows: pd.DataFrame, main: MixedModelResult
+) -> tuple[float | None, str | None]:
     """Intraclass correlation from the intercept-only model of the outcome on the same rows."""
     if not spec.fixed and not spec.random:
         null = main
     else:
-        null_spec = dataclasses.replace(spec, fixed=(), random=(), contrasts=(), name=f"{spec.name}_null")
+        null_spec = dataclasses.replace(
+            spec, fixed=(), random=(), contrasts=(), name=f"{spec.name}_null"
+        )
         null = _fit_rows(null_spec, rows[[spec.group, spec.outcome]], 0)
     if null.status != "ok":
         return None, f"ICC not computed: the intercept-only model failed ({null.reason})."
@@ -277,7 +357,9 @@ def _add_inference(result: MixedModelResult, rows: pd.DataFrame, profile: bool) 
     """Replace the Wald table by the spec's df method and add Type III tests, R2 and profile CIs."""
     spec, lmm, recipe = result.spec, result.lmm, result.recipe
     X, _, Z, _ = recipe.matrices(rows)
-    out = infer(spec, lmm, recipe, rows, rows[spec.outcome].to_numpy(dtype=float), X, Z, profile=profile)
+    out = infer(
+        spec, lmm, recipe, rows, rows[spec.outcome].to_numpy(dtype=float), X, Z, profile=profile
+    )
     result.fixed, result.anova = out.fixed, out.anova
     is_fixed = (result.summary["component"] == "fixed").to_numpy()
     for column in ("se", "df", "statistic", "p", "ci_low", "ci_high"):
@@ -285,13 +367,16 @@ def _add_inference(result: MixedModelResult, rows: pd.DataFrame, profile: bool) 
     ci = out.fit.pop("variance_components_ci")
     result.fit.update(out.fit)
     if ci is not None:
-        result.fit["variance_components"]["ci"] = {key: ci[key] for key in ("sd", "corr", "residual_sd")}
+        result.fit["variance_components"]["ci"] = {
+            key: ci[key] for key in ("sd", "corr", "residual_sd")
+        }
         result.fit["variance_components"]["ci_method"] = ci["method"]
     result.fit["warnings"].extend(out.warnings)
 
 
-def fit_mixed_model(data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any],
-                    profile: bool = True) -> MixedModelResult:
+def fit_mixed_model(
+    data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any], profile: bool = True
+) -> MixedModelResult:
     """Fit a mixed-model spec to a long table (one row per participant and wave).
 
     Parameters
@@ -382,13 +467,29 @@ def likelihood_ratio_test(
     ConfigError
         The specs are not nested.
     """
-    small = spec_small if isinstance(spec_small, MixedModelSpec) else MixedModelSpec.from_config("small", spec_small)
-    large = spec_large if isinstance(spec_large, MixedModelSpec) else MixedModelSpec.from_config("large", spec_large)
-    keys = {key: ({_term_key(parse_term(t)) for t in getattr(small, key)},
-                  {_term_key(parse_term(t)) for t in getattr(large, key)}) for key in ("fixed", "random")}
+    small = (
+        spec_small
+        if isinstance(spec_small, MixedModelSpec)
+        else MixedModelSpec.from_config("small", spec_small)
+    )
+    large = (
+        spec_large
+        if isinstance(spec_large, MixedModelSpec)
+        else MixedModelSpec.from_config("large", spec_large)
+    )
+    keys = {
+        key: (
+            {_term_key(parse_term(t)) for t in getattr(small, key)},
+            {_term_key(parse_term(t)) for t in getattr(large, key)},
+        )
+        for key in ("fixed", "random")
+    }
     nested = all(a <= b for a, b in keys.values())
-    if (small.outcome, small.group) != (large.outcome, large.group) or not nested or \
-            all(a == b for a, b in keys.values()):
+    if (
+        (small.outcome, small.group) != (large.outcome, large.group)
+        or not nested
+        or all(a == b for a, b in keys.values())
+    ):
         raise ConfigError(
             f"Likelihood-ratio test {small.name} vs {large.name}: the models must share outcome and group, and "
             f"{small.name}'s fixed and random terms must be a strict subset of {large.name}'s."
@@ -399,37 +500,71 @@ def likelihood_ratio_test(
     DesignRecipe.from_data(large_ml, data)
     rows, n_dropped = _complete_rows(data, large_ml, small_ml.used_columns())
     fits = [_fit_rows(s, rows[s.used_columns()], 0) for s in (small_ml, large_ml)]
-    out: dict[str, Any] = {"small": small.name, "large": large.name, "method": "ml", "refit_with_ml": refit,
-                           "n_obs": len(rows), "n_dropped_missing": n_dropped}
+    out: dict[str, Any] = {
+        "small": small.name,
+        "large": large.name,
+        "method": "ml",
+        "refit_with_ml": refit,
+        "n_obs": len(rows),
+        "n_dropped_missing": n_dropped,
+    }
     if any(f.lmm is None for f in fits):
         reasons = "; ".join(f"{f.spec.name}: {f.reason}" for f in fits if f.lmm is None)
         return {**out, "status": "failed", "reason": reasons, "chi2": None, "df": None, "p": None}
     if fits[1].lmm.loglik < fits[0].lmm.loglik or fits[1].status != "ok":
         # A model cannot fit worse than one nested in it: restart the larger from the smaller's optimum.
         before = fits[1].lmm.loglik
-        start = ("smaller model's optimum (padded with zeros)", _padded_theta(fits[0].lmm, fits[1].lmm))
+        start = (
+            "smaller model's optimum (padded with zeros)",
+            _padded_theta(fits[0].lmm, fits[1].lmm),
+        )
         fits[1] = _fit_rows(large_ml, rows[large_ml.used_columns()], 0, starts=(start,))
         out["refit_from_smaller"] = {"loglik_before": before, "loglik_after": fits[1].lmm.loglik}
     fs, fl = fits[0].lmm, fits[1].lmm
-    out.update({"loglik_small": fs.loglik, "loglik_large": fl.loglik, "aic_small": fs.aic, "aic_large": fl.aic,
-                "bic_small": fs.bic, "bic_large": fl.bic,
-                "converged": bool(fs.converged and fl.converged),
-                "singular": bool(fs.singular or fl.singular)})
+    out.update(
+        {
+            "loglik_small": fs.loglik,
+            "loglik_large": fl.loglik,
+            "aic_small": fs.aic,
+            "aic_large": fl.aic,
+            "bic_small": fs.bic,
+            "bic_large": fl.bic,
+            "converged": bool(fs.converged and fl.converged),
+            "singular": bool(fs.singular or fl.singular),
+        }
+    )
     suspect = [f"{f.spec.name}: {f.reason}" for f in fits if f.status != "ok"]
     if fl.loglik < fs.loglik - 1e-6:
-        suspect.append(f"the larger model's ML log-likelihood ({fl.loglik:.6g}) is below the nested "
-                       f"model's ({fs.loglik:.6g}) even when refitted from the nested optimum")
+        suspect.append(
+            f"the larger model's ML log-likelihood ({fl.loglik:.6g}) is below the nested "
+            f"model's ({fs.loglik:.6g}) even when refitted from the nested optimum"
+        )
     if suspect:
-        return {**out, "status": "suspect", "reason": "; ".join(suspect), "chi2": None, "df": None,
-                "p": None}
+        return {
+            **out,
+            "status": "suspect",
+            "reason": "; ".join(suspect),
+            "chi2": None,
+            "df": None,
+            "p": None,
+        }
     chi2 = max(0.0, 2.0 * (fl.loglik - fs.loglik))  # only rounding can make it negative here
     df = fl.n_params - fs.n_params
-    out.update({"status": "ok", "reason": None, "chi2": chi2, "df": int(df),
-                "p": float(special.chdtrc(df, chi2))})
+    out.update(
+        {
+            "status": "ok",
+            "reason": None,
+            "chi2": chi2,
+            "df": int(df),
+            "p": float(special.chdtrc(df, chi2)),
+        }
+    )
     q_small = fs.ranef.shape[1]
     if keys["fixed"][0] == keys["fixed"][1] and fl.ranef.shape[1] == q_small + 1:
         # One added random slope: its variance and q_small covariances, tested at a boundary.
-        out["p_boundary"] = float(0.5 * special.chdtrc(q_small, chi2) + 0.5 * special.chdtrc(q_small + 1, chi2))
+        out["p_boundary"] = float(
+            0.5 * special.chdtrc(q_small, chi2) + 0.5 * special.chdtrc(q_small + 1, chi2)
+        )
     if not math.isfinite(chi2):  # pragma: no cover
         out["status"] = "failed"
     return out

@@ -79,7 +79,9 @@ class Problem:
     def to_original(self, theta_w: np.ndarray) -> np.ndarray:
         """lme4's ``theta`` (diagonal >= 0) for the same covariance: ``Lambda = A Lambda_w``."""
         rows, cols = theta_layout(self.q)
-        return lower_factor(self.scaling @ theta_to_lambda(theta_w, self.q))[rows, cols] + 0.0  # no -0.0
+        return (
+            lower_factor(self.scaling @ theta_to_lambda(theta_w, self.q))[rows, cols] + 0.0
+        )  # no -0.0
 
     def to_whitened(self, theta: np.ndarray) -> np.ndarray:
         rows, cols = theta_layout(self.q)
@@ -151,18 +153,27 @@ def moment_start(problem: Problem) -> np.ndarray:
 def _runner(name: str, problem: Problem) -> Callable[[np.ndarray], optimize.OptimizeResult]:
     """One scipy optimiser on the unbounded whitened deviance."""
     if name == "L-BFGS-B":
-        return lambda x0: optimize.minimize(problem.deviance_and_gradient, x0, jac=True,
-                                            method="L-BFGS-B",
-                                            options={"maxiter": 2000, "ftol": 1e-11, "gtol": 1e-6})
+        return lambda x0: optimize.minimize(
+            problem.deviance_and_gradient,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 2000, "ftol": 1e-11, "gtol": 1e-6},
+        )
     if name == "COBYQA":
-        return lambda x0: optimize.minimize(problem.deviance, x0, method="COBYQA",
-                                            options={"maxfev": 5000, "final_tr_radius": 1e-9})
+        return lambda x0: optimize.minimize(
+            problem.deviance, x0, method="COBYQA", options={"maxfev": 5000, "final_tr_radius": 1e-9}
+        )
     if name == "Nelder-Mead":
-        return lambda x0: optimize.minimize(problem.deviance, x0, method="Nelder-Mead",
-                                            options={"maxfev": 5000, "xatol": 1e-9, "fatol": 1e-11,
-                                                     "adaptive": True})
-    return lambda x0: optimize.minimize(problem.deviance, x0, method="Powell",
-                                        options={"maxfev": 5000, "xtol": 1e-9, "ftol": 1e-13})
+        return lambda x0: optimize.minimize(
+            problem.deviance,
+            x0,
+            method="Nelder-Mead",
+            options={"maxfev": 5000, "xatol": 1e-9, "fatol": 1e-11, "adaptive": True},
+        )
+    return lambda x0: optimize.minimize(
+        problem.deviance, x0, method="Powell", options={"maxfev": 5000, "xtol": 1e-9, "ftol": 1e-13}
+    )
 
 
 def newton_polish(problem: Problem, theta: np.ndarray, max_steps: int = 8) -> dict:
@@ -189,9 +200,11 @@ def newton_polish(problem: Problem, theta: np.ndarray, max_steps: int = 8) -> di
         along = vectors.T @ ev.gradient
         newton = vectors[:, curved] @ (along[curved] / values[curved])
         flat_gradient = float(np.abs(along[~curved]).max()) if (~curved).any() else 0.0
-        out = {"grad_norm": float(np.abs(ev.gradient).max()),
-               "scaled": max(float(np.abs(newton).max(initial=0.0)), flat_gradient),
-               "min_curvature": float(values[0] / top)}
+        out = {
+            "grad_norm": float(np.abs(ev.gradient).max()),
+            "scaled": max(float(np.abs(newton).max(initial=0.0)), flat_gradient),
+            "min_curvature": float(values[0] / top),
+        }
         if out["scaled"] < 1e-10 or iteration == max_steps:
             break
         for shrink in (1.0, 0.5, 0.25, 0.125):
@@ -227,12 +240,22 @@ def _escape_saddle(problem: Problem, theta: np.ndarray) -> np.ndarray | None:
     return best
 
 
-def minimise_from(problem: Problem, start: str, x0: np.ndarray,
-                  optimisers: Sequence[str] = OPTIMISERS) -> Candidate:
+def minimise_from(
+    problem: Problem, start: str, x0: np.ndarray, optimisers: Sequence[str] = OPTIMISERS
+) -> Candidate:
     """Run the optimiser chain from ``x0`` until one meets the convergence check."""
     log: list[str] = []
-    best = Candidate(start, np.asarray(x0, float), problem.deviance(np.asarray(x0, float)), False,
-                     np.inf, np.inf, np.nan, "none", log)
+    best = Candidate(
+        start,
+        np.asarray(x0, float),
+        problem.deviance(np.asarray(x0, float)),
+        False,
+        np.inf,
+        np.inf,
+        np.nan,
+        "none",
+        log,
+    )
     for name in optimisers:
         run = _runner(name, problem)
         x = best.theta
@@ -243,24 +266,38 @@ def minimise_from(problem: Problem, start: str, x0: np.ndarray,
                 log.append(f"{name} raised {type(exc).__name__}: {exc}")
                 break
             polished = newton_polish(problem, np.asarray(res.x, float))
-            converged = bool(np.isfinite(polished["deviance"])
-                             and polished["scaled"] < SCALED_GRADIENT_TOLERANCE
-                             and polished["min_curvature"] >= -NEGATIVE_CURVATURE_TOLERANCE)
-            candidate = Candidate(start, polished["theta"], polished["deviance"], converged,
-                                  polished["grad_norm"], polished["scaled"],
-                                  polished["min_curvature"], name if converged else "none", log)
+            converged = bool(
+                np.isfinite(polished["deviance"])
+                and polished["scaled"] < SCALED_GRADIENT_TOLERANCE
+                and polished["min_curvature"] >= -NEGATIVE_CURVATURE_TOLERANCE
+            )
+            candidate = Candidate(
+                start,
+                polished["theta"],
+                polished["deviance"],
+                converged,
+                polished["grad_norm"],
+                polished["scaled"],
+                polished["min_curvature"],
+                name if converged else "none",
+                log,
+            )
             if converged or not np.isfinite(best.deviance) or candidate.deviance < best.deviance:
                 best = candidate
             if converged:
                 return best
             escape = _escape_saddle(problem, candidate.theta)
             if escape is None:
-                log.append(f"{name} did not converge (deviance {candidate.deviance:.6g}, scaled "
-                           f"gradient {candidate.scaled_gradient:.3g}, message: "
-                           f"{getattr(res, 'message', '')})")
+                log.append(
+                    f"{name} did not converge (deviance {candidate.deviance:.6g}, scaled "
+                    f"gradient {candidate.scaled_gradient:.3g}, message: "
+                    f"{getattr(res, 'message', '')})"
+                )
                 break
-            log.append(f"{name} stopped at a saddle point (deviance {candidate.deviance:.6g}); "
-                       "restarted downhill")
+            log.append(
+                f"{name} stopped at a saddle point (deviance {candidate.deviance:.6g}); "
+                "restarted downhill"
+            )
             x = escape
     return best
 
@@ -274,11 +311,11 @@ def nested_start(problem: Problem, s: GroupStatistics) -> tuple[np.ndarray, floa
     q = problem.q
     if q < 2:
         return None
-    sub = dataclasses.replace(s, ztz=s.ztz[:q - 1, :q - 1], ztxy=s.ztxy[:q - 1])
+    sub = dataclasses.replace(s, ztz=s.ztz[: q - 1, : q - 1], ztxy=s.ztxy[: q - 1])
     sub_problem = whitened_problem(sub, problem.reml)
     fit = minimise_from(sub_problem, "nested", moment_start(sub_problem))
     lam = np.zeros((q, q))
-    lam[:q - 1, :q - 1] = theta_to_lambda(sub_problem.to_original(fit.theta), q - 1)
+    lam[: q - 1, : q - 1] = theta_to_lambda(sub_problem.to_original(fit.theta), q - 1)
     rows, cols = theta_layout(q)
     padded = problem.to_whitened(lam[rows, cols])
     # The padded point is stationary in the new column (its gradient there is 0): start

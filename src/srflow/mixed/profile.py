@@ -31,12 +31,16 @@ class SdCorrLayout:
     @property
     def kinds(self) -> list[str]:
         rows, cols = theta_layout(self.q)
-        return ["sd" if r == c else "corr" for r, c in zip(rows, cols, strict=True)] + ["residual_sd"]
+        return ["sd" if r == c else "corr" for r, c in zip(rows, cols, strict=True)] + [
+            "residual_sd"
+        ]
 
     def from_fit(self, lmm: LmmFit) -> np.ndarray:
         """Parameter vector (sd, corr in theta order, sigma) of a fit; an undefined corr is 0."""
         rows, cols = theta_layout(self.q)
-        values = [lmm.sd_re[r] if r == c else lmm.corr_re[r, c] for r, c in zip(rows, cols, strict=True)]
+        values = [
+            lmm.sd_re[r] if r == c else lmm.corr_re[r, c] for r, c in zip(rows, cols, strict=True)
+        ]
         return np.nan_to_num(np.array([*values, lmm.sigma], dtype=float), nan=0.0)
 
     def to_varpar(self, phi: np.ndarray) -> np.ndarray | None:
@@ -54,7 +58,9 @@ class SdCorrLayout:
         if sigma <= 0 or np.any(sd < 0):
             return None
         chol = np.zeros((q, q))
-        for j in range(q):  # Cholesky of the correlation matrix that tolerates a zero pivot (|r| = 1)
+        for j in range(
+            q
+        ):  # Cholesky of the correlation matrix that tolerates a zero pivot (|r| = 1)
             pivot = corr[j, j] - chol[j, :j] @ chol[j, :j]
             if pivot < -1e-10:
                 return None
@@ -85,7 +91,10 @@ class _Profiler:
 
         Returns by how much the deviance went down (0 when the fit was already optimal).
         """
-        bounds = [tuple(None if b is None else b / sc for b in bd) for bd, sc in zip(self.bounds, self.scale, strict=True)]
+        bounds = [
+            tuple(None if b is None else b / sc for b in bd)
+            for bd, sc in zip(self.bounds, self.scale, strict=True)
+        ]
         # A zero SD leaves its correlations without gradient: also start with every SD away from 0.
         rms_z = np.sqrt(np.diagonal(self.s.ztz.sum(axis=2)) / self.s.n_obs)
         spread = self.estimate.copy()
@@ -94,9 +103,13 @@ class _Profiler:
         spread[sd_index] = np.maximum(spread[sd_index], 0.25 * self.estimate[-1] / rms_z)
         gain = 0.0
         for start in (self.estimate.copy(), spread):
-            res = optimize.minimize(lambda x: self._finite(x * self.scale), start / self.scale,
-                                    method="L-BFGS-B", bounds=bounds,
-                                    options={"ftol": 1e-14, "gtol": 1e-8, "maxiter": 1000})
+            res = optimize.minimize(
+                lambda x: self._finite(x * self.scale),
+                start / self.scale,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"ftol": 1e-14, "gtol": 1e-8, "maxiter": 1000},
+            )
             if self.minimum - float(res.fun) > 1e-7:
                 gain += self.minimum - float(res.fun)
                 self.estimate, self.minimum = res.x * self.scale, float(res.fun)
@@ -124,15 +137,26 @@ class _Profiler:
             dev = self.deviance(phi)
             return dev if math.isfinite(dev) else 1e300
 
-        bounds = [tuple(None if b is None else b / sc for b in self.bounds[j]) for j, sc in zip(free, scale, strict=True)]
-        x0 = np.clip(start[free] / scale, [b[0] if b[0] is not None else -np.inf for b in bounds],
-                     [b[1] if b[1] is not None else np.inf for b in bounds])
+        bounds = [
+            tuple(None if b is None else b / sc for b in self.bounds[j])
+            for j, sc in zip(free, scale, strict=True)
+        ]
+        x0 = np.clip(
+            start[free] / scale,
+            [b[0] if b[0] is not None else -np.inf for b in bounds],
+            [b[1] if b[1] is not None else np.inf for b in bounds],
+        )
         if not free:
             return objective(np.empty(0)), start
         # The deviance is quadratic at the inner optimum: a parameter error of 1e-4 costs
         # ~1e-8 in deviance, far below what moves a bound by 0.01% of its value.
-        res = optimize.minimize(objective, x0, method="L-BFGS-B", bounds=bounds,
-                                options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 500})
+        res = optimize.minimize(
+            objective,
+            x0,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 500},
+        )
         best = start.copy()
         best[index] = value
         best[free] = res.x * scale
@@ -174,8 +198,11 @@ def _bound(profiler: _Profiler, index: int, direction: float, step: float, cutof
         return math.nan
     scale = max(abs(estimate), abs(outer), 1e-12)
     try:
-        return float(optimize.brentq(excess, min(inner, outer), max(inner, outer), xtol=1e-7 * scale,
-                                     rtol=1e-7))
+        return float(
+            optimize.brentq(
+                excess, min(inner, outer), max(inner, outer), xtol=1e-7 * scale, rtol=1e-7
+            )
+        )
     except ValueError:  # the inner optimum jumped between branches: no reliable bound
         return math.nan
 
@@ -211,10 +238,16 @@ def _profile_intervals(lmm_ml: LmmFit, s: GroupStatistics, level: float) -> dict
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         hess = richardson_hessian(profiler.deviance, profiler.estimate)
         finite = np.isfinite(hess).all()
-        se = np.sqrt(np.abs(np.diag(np.linalg.pinv(hess))) * 2.0) if finite else np.full(len(hess), np.nan)
+        se = (
+            np.sqrt(np.abs(np.diag(np.linalg.pinv(hess))) * 2.0)
+            if finite
+            else np.full(len(hess), np.nan)
+        )
     intervals = []
     for index in range(profiler.estimate.size):
-        step = se[index] if np.isfinite(se[index]) and se[index] > 0 else 0.1 * profiler.scale[index]
+        step = (
+            se[index] if np.isfinite(se[index]) and se[index] > 0 else 0.1 * profiler.scale[index]
+        )
         pair = [_bound(profiler, index, direction, step, cutoff) for direction in (-1.0, 1.0)]
         intervals.append([None if not math.isfinite(v) else v for v in pair])
     rows, cols = theta_layout(profiler.layout.q)

@@ -50,5 +50,8 @@ def nakagawa_r2(lmm: LmmFit, X: np.ndarray) -> dict:
     cov = lmm.cov_re[np.ix_(kept, kept)]
     var_random = float(np.einsum("na,ab,nb->", z, cov, z) / X.shape[0])
     total = var_fixed + var_random + lmm.sigma**2
-    return {"r2_marginal": var_fixed / total, "r2_conditional": (var_fixed + var_random) / total,
-            "r2_random_terms_dropped": dropped}
+    return {
+        "r2_marginal": var_fixed / total,
+        "r2_conditional": (var_fixed + var_random) / total,
+        "r2_random_terms_dropped": dropped,
+    }

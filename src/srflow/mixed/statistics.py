@@ -23,6 +23,7 @@ try:  # shipped with scikit-learn, a dependency of srflow
 except ImportError:  # pragma: no cover
     threadpool_limits = None
 
+
 @dataclasses.dataclass(frozen=True)
 class GroupStatistics:
     """Per-group cross-products of (X, Z, y), the only input the likelihood needs.
@@ -101,8 +102,14 @@ def group_statistics(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: Any) -
         for b in range(p + 1):
             ztxy[a, b] = per_group(Z[:, a] * xy[:, b])
     return GroupStatistics(
-        ztz=ztz, ztxy=ztxy, xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y),
-        counts=counts, labels=np.asarray(labels), codes=codes,
+        ztz=ztz,
+        ztxy=ztxy,
+        xtx=X.T @ X,
+        xty=X.T @ y,
+        yty=float(y @ y),
+        counts=counts,
+        labels=np.asarray(labels),
+        codes=codes,
     )
 
 
@@ -152,4 +159,3 @@ def left_multiply(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def sum_crossprod(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``sum_g A_g' B_g`` for A (q, a, G) and B (q, b, G) -> (a, b)."""
     return sum(A[k] @ B[k].T for k in range(A.shape[0]))
-

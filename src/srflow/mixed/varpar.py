@@ -45,7 +45,9 @@ class ThetaPieces:
 
 def group_major(s: GroupStatistics) -> tuple[np.ndarray, np.ndarray]:
     """``Z_i'Z_i`` as (G, q, q) and ``Z_i'[X_i y_i]`` as (G, q, p + 1): numpy's batched layout."""
-    return np.ascontiguousarray(s.ztz.transpose(2, 0, 1)), np.ascontiguousarray(s.ztxy.transpose(2, 0, 1))
+    return np.ascontiguousarray(s.ztz.transpose(2, 0, 1)), np.ascontiguousarray(
+        s.ztxy.transpose(2, 0, 1)
+    )
 
 
 def _cholesky_last(m: np.ndarray) -> np.ndarray:
@@ -151,7 +153,9 @@ def _steps(x: np.ndarray, relative: float) -> np.ndarray:
     return relative * np.abs(x) + relative * (np.abs(x) < 1e-6)
 
 
-def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, relative: float = 1e-3) -> np.ndarray:
+def richardson_hessian(
+    f: Callable[[np.ndarray], float], x: np.ndarray, relative: float = 1e-3
+) -> np.ndarray:
     """Central-difference Hessian with one Richardson extrapolation (error O(h^4)).
 
     Parameters
@@ -188,16 +192,18 @@ def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, relative
             for j in range(i):
                 e_j = np.zeros(k)
                 e_j[j] = h[j]
-                out[i, j] = out[j, i] = (f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j)
-                                         + f(x - e_i - e_j)) / (4.0 * h[i] * h[j])
+                out[i, j] = out[j, i] = (
+                    f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)
+                ) / (4.0 * h[i] * h[j])
         return out
 
     h = _steps(x, relative)
     return (4.0 * at(h / 2.0) - at(h)) / 3.0
 
 
-def richardson_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                        relative: float = 1e-3) -> np.ndarray:
+def richardson_jacobian(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, relative: float = 1e-3
+) -> np.ndarray:
     """Jacobian of an array-valued ``f`` by central differences with Richardson extrapolation.
 
     Returns an array of shape ``(k, *f(x).shape)``: the derivative along each coordinate.

@@ -16,11 +16,29 @@ from srflow.regression.person import design, outcome_values, parse_spec_terms, p
 from srflow.tables import jsonable, write_json, write_table
 
 #: Keys of ``<name>.fit.json`` filled with null when the regression failed.
-FIT_STATISTICS = ("n_obs", "n_dropped_missing", "r2", "adj_r2", "f", "f_df1", "f_df2", "f_p",
-                  "aic", "bic", "sigma", "loglik", "condition_number", "max_residual_cosine")
-AIC_CONVENTION = ("R AIC(lm): -2 logLik + 2 (p + 1), BIC with log(n) (p + 1); the residual "
-                  "variance counts as a parameter")
-STD_CONVENTION = "estimate x SD(design column) / SD(outcome), SDs with ddof 1 over the model's participants"
+FIT_STATISTICS = (
+    "n_obs",
+    "n_dropped_missing",
+    "r2",
+    "adj_r2",
+    "f",
+    "f_df1",
+    "f_df2",
+    "f_p",
+    "aic",
+    "bic",
+    "sigma",
+    "loglik",
+    "condition_number",
+    "max_residual_cosine",
+)
+AIC_CONVENTION = (
+    "R AIC(lm): -2 logLik + 2 (p + 1), BIC with log(n) (p + 1); the residual "
+    "variance counts as a parameter"
+)
+STD_CONVENTION = (
+    "estimate x SD(design column) / SD(outcome), SDs with ddof 1 over the model's participants"
+)
 
 
 @dataclasses.dataclass
@@ -55,13 +73,23 @@ class RegressionResult:
 
 
 def _header(spec: RegressionSpec) -> dict[str, Any]:
-    return {"name": spec.name, "outcome": spec.outcome, "predictors": list(spec.predictors),
-            "aggregate": spec.aggregate, "se": spec.se, "aic_convention": AIC_CONVENTION,
-            "std_estimate": STD_CONVENTION}
+    return {
+        "name": spec.name,
+        "outcome": spec.outcome,
+        "predictors": list(spec.predictors),
+        "aggregate": spec.aggregate,
+        "se": spec.se,
+        "aic_convention": AIC_CONVENTION,
+        "std_estimate": STD_CONVENTION,
+    }
 
 
-def fit_regression(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], spec: RegressionSpec,
-                   sr_failures: Mapping[str, str] | None = None) -> RegressionResult:
+def fit_regression(
+    scores: pd.DataFrame,
+    sr_tables: Mapping[str, pd.DataFrame],
+    spec: RegressionSpec,
+    sr_failures: Mapping[str, str] | None = None,
+) -> RegressionResult:
     """Fit one person-level OLS regression.
 
     Parameters
@@ -108,13 +136,30 @@ def fit_regression(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], 
     model = OLSRegression(se=spec.se).fit(X, y, names, where)
     fit = _header(spec)
     fit.update(
-        status=model.status_, reason=model.reason_, n_obs=model.n_obs_, n_dropped_missing=data.n_participants - model.n_obs_,
-        r2=model.r2_, adj_r2=model.adj_r2_, f=model.f_, f_df1=model.f_df1_, f_df2=model.f_df2_,
-        f_p=model.f_p_, aic=model.aic_, bic=model.bic_, sigma=model.sigma_, loglik=model.loglik_,
-        condition_number=model.condition_number_, max_residual_cosine=model.max_residual_cosine_,
+        status=model.status_,
+        reason=model.reason_,
+        n_obs=model.n_obs_,
+        n_dropped_missing=data.n_participants - model.n_obs_,
+        r2=model.r2_,
+        adj_r2=model.adj_r2_,
+        f=model.f_,
+        f_df1=model.f_df1_,
+        f_df2=model.f_df2_,
+        f_p=model.f_p_,
+        aic=model.aic_,
+        bic=model.bic_,
+        sigma=model.sigma_,
+        loglik=model.loglik_,
+        condition_number=model.condition_number_,
+        max_residual_cosine=model.max_residual_cosine_,
     )
-    return RegressionResult(spec.name, model.coefficient_table(), jsonable(fit), status=model.status_,
-                            reason=model.reason_)
+    return RegressionResult(
+        spec.name,
+        model.coefficient_table(),
+        jsonable(fit),
+        status=model.status_,
+        reason=model.reason_,
+    )
 
 
 def failed_regression(spec: RegressionSpec, reason: str) -> RegressionResult:
@@ -127,8 +172,12 @@ def failed_regression(spec: RegressionSpec, reason: str) -> RegressionResult:
     return RegressionResult(spec.name, empty, jsonable(fit), status="failed", reason=reason)
 
 
-def safe_fit_regression(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], spec: RegressionSpec,
-                        sr_failures: Mapping[str, str] | None = None) -> RegressionResult:
+def safe_fit_regression(
+    scores: pd.DataFrame,
+    sr_tables: Mapping[str, pd.DataFrame],
+    spec: RegressionSpec,
+    sr_failures: Mapping[str, str] | None = None,
+) -> RegressionResult:
     """Like :func:`fit_regression`, but data that cannot support the model give a failed result.
 
     A :class:`~srflow.errors.ModelError` becomes ``status="failed"`` with its message as the

@@ -40,8 +40,17 @@ ALIAS_TOLERANCE = 1e-7
 ORTHOGONALITY_TOLERANCE = 1e-8
 #: Leverage this close to 1 makes HC3 undefined (division by 1 - h).
 _LEVERAGE_ONE = 1e-10
-COEFFICIENT_COLUMNS = ("term", "estimate", "se", "df", "statistic", "p", "ci_low", "ci_high",
-                       "std_estimate")
+COEFFICIENT_COLUMNS = (
+    "term",
+    "estimate",
+    "se",
+    "df",
+    "statistic",
+    "p",
+    "ci_low",
+    "ci_high",
+    "std_estimate",
+)
 
 
 @dataclasses.dataclass
@@ -88,8 +97,9 @@ class OLSRegression:
     se: str = "classical"
     ci_level: float = 0.95
 
-    def fit(self, X: np.ndarray, y: np.ndarray, names: Sequence[str], where: str = "regression"
-            ) -> OLSRegression:
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, names: Sequence[str], where: str = "regression"
+    ) -> OLSRegression:
         """Fit; a ModelError (naming ``where``) if the fit is not identified or not defined."""
         if self.se not in SE_TYPES:
             raise ValueError(f"se must be one of {SE_TYPES}; got {self.se!r}")
@@ -98,9 +108,11 @@ class OLSRegression:
         self.names_ = [INTERCEPT, *names]
         n, p = X.shape
         if n <= p:
-            raise ModelError(f"{where}.predictors: the model has {p} coefficients (the intercept and "
-                             f"{p - 1} from the predictors) but only {n} participants with complete "
-                             "data; ordinary least squares needs more participants than coefficients")
+            raise ModelError(
+                f"{where}.predictors: the model has {p} coefficients (the intercept and "
+                f"{p - 1} from the predictors) but only {n} participants with complete "
+                "data; ordinary least squares needs more participants than coefficients"
+            )
         q, r = scipy.linalg.qr(X, mode="economic")
         _check_aliasing(r, X, self.names_, where)
         self.params_ = scipy.linalg.solve_triangular(r, q.T @ y)
@@ -114,12 +126,14 @@ class OLSRegression:
         r_inv = scipy.linalg.solve_triangular(r, np.eye(p))
         self.sigma_ = float(np.sqrt(self.rss_ / self.df_resid_))
         if self.se == "classical":
-            self.cov_ = self.sigma_ ** 2 * (r_inv @ r_inv.T)
+            self.cov_ = self.sigma_**2 * (r_inv @ r_inv.T)
         else:
-            leverage = (q ** 2).sum(axis=1)
+            leverage = (q**2).sum(axis=1)
             if leverage.max() >= 1 - _LEVERAGE_ONE:
-                raise ModelError(f"{where}.se: HC3 is undefined: participant row {int(leverage.argmax())} "
-                                 "of the model has leverage 1 (a predictor value nobody else has)")
+                raise ModelError(
+                    f"{where}.se: HC3 is undefined: participant row {int(leverage.argmax())} "
+                    "of the model has leverage 1 (a predictor value nobody else has)"
+                )
             weighted = q * (resid / (1 - leverage))[:, None]
             self.cov_ = r_inv @ (weighted.T @ weighted) @ r_inv.T
         self._fit_statistics(X, y, p)
@@ -130,15 +144,19 @@ class OLSRegression:
         norms = np.linalg.norm(X, axis=0)
         scale = max(float(np.linalg.norm(resid)), np.finfo(float).tiny)
         # numpy's pairwise sum rather than BLAS: the same bits however many threads BLAS uses
-        self.max_residual_cosine_ = float(np.max(np.abs((X * resid[:, None]).sum(axis=0)) / (norms * scale)))
+        self.max_residual_cosine_ = float(
+            np.max(np.abs((X * resid[:, None]).sum(axis=0)) / (norms * scale))
+        )
         self.condition_number_ = float(np.linalg.cond(X / norms))
         self.status_, self.reason_ = "ok", None
         if self.max_residual_cosine_ > ORTHOGONALITY_TOLERANCE:
             self.status_ = "suspect"
-            self.reason_ = (f"{where}.predictors: the residuals are not orthogonal to the design (largest |cosine| "
-                            f"{self.max_residual_cosine_:.1e}; condition number {self.condition_number_:.1e}): "
-                            "the predictors are nearly collinear or on very different scales; "
-                            "centre or rescale them (z())")
+            self.reason_ = (
+                f"{where}.predictors: the residuals are not orthogonal to the design (largest |cosine| "
+                f"{self.max_residual_cosine_:.1e}; condition number {self.condition_number_:.1e}): "
+                "the predictors are nearly collinear or on very different scales; "
+                "centre or rescale them (z())"
+            )
 
     def _fit_statistics(self, X: np.ndarray, y: np.ndarray, p: int) -> None:
         n = self.n_obs_
@@ -166,17 +184,20 @@ class OLSRegression:
         se = np.sqrt(np.diag(self.cov_))
         t = self.params_ / se
         crit = stats.t.ppf(0.5 + self.ci_level / 2, self.df_resid_)
-        return pd.DataFrame({
-            "term": self.names_,
-            "estimate": self.params_,
-            "se": se,
-            "df": np.full(len(se), self.df_resid_, dtype=np.int64),
-            "statistic": t,
-            "p": 2 * stats.t.sf(np.abs(t), self.df_resid_),
-            "ci_low": self.params_ - crit * se,
-            "ci_high": self.params_ + crit * se,
-            "std_estimate": self.std_params_,
-        }, columns=list(COEFFICIENT_COLUMNS))
+        return pd.DataFrame(
+            {
+                "term": self.names_,
+                "estimate": self.params_,
+                "se": se,
+                "df": np.full(len(se), self.df_resid_, dtype=np.int64),
+                "statistic": t,
+                "p": 2 * stats.t.sf(np.abs(t), self.df_resid_),
+                "ci_low": self.params_ - crit * se,
+                "ci_high": self.params_ + crit * se,
+                "std_estimate": self.std_params_,
+            },
+            columns=list(COEFFICIENT_COLUMNS),
+        )
 
 
 def _check_aliasing(r: np.ndarray, X: np.ndarray, names: list[str], where: str) -> None:
@@ -185,16 +206,29 @@ def _check_aliasing(r: np.ndarray, X: np.ndarray, names: list[str], where: str) 
     aliased = np.flatnonzero(diag <= ALIAS_TOLERANCE * np.maximum(norms, np.finfo(float).tiny))
     if len(aliased):
         j = int(aliased[0])
-        what = "all zero" if norms[j] == 0 else ("constant" if j > 0 and np.ptp(X[:, j]) == 0 else
-                                                 "a combination of the terms before it")
-        raise ModelError(f"{where}.predictors: {names[j]!r} is {what} among the participants in the "
-                         "model, so its coefficient is not identified; drop it or change the data")
+        what = (
+            "all zero"
+            if norms[j] == 0
+            else (
+                "constant"
+                if j > 0 and np.ptp(X[:, j]) == 0
+                else "a combination of the terms before it"
+            )
+        )
+        raise ModelError(
+            f"{where}.predictors: {names[j]!r} is {what} among the participants in the "
+            "model, so its coefficient is not identified; drop it or change the data"
+        )
 
 
 def _check_residuals(rss: float, tss: float, fitted: np.ndarray, df: int, where: str) -> None:
     if tss == 0:
-        raise ModelError(f"{where}.outcome: the outcome is constant among the participants in the model")
+        raise ModelError(
+            f"{where}.outcome: the outcome is constant among the participants in the model"
+        )
     # R's summary.lm warns of an "essentially perfect fit" below this residual variance.
     if rss / df < (fitted.mean() ** 2 + fitted.var(ddof=1)) * 1e-30:
-        raise ModelError(f"{where}: the predictors fit the outcome exactly (residuals 0), so "
-                         "standard errors and tests are undefined")
+        raise ModelError(
+            f"{where}: the predictors fit the outcome exactly (residuals 0), so "
+            "standard errors and tests are undefined"
+        )

@@ -50,8 +50,13 @@ def _person_level(base: Base, sr_tables: Mapping[str, pd.DataFrame], where: str)
     return sr_join_level(sr_tables[base.name], base.name, where) == "person"
 
 
-def person_data(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], terms: Mapping[str, list[Term]],
-                aggregate: str, sr_failures: Mapping[str, str] | None = None) -> PersonData:
+def person_data(
+    scores: pd.DataFrame,
+    sr_tables: Mapping[str, pd.DataFrame],
+    terms: Mapping[str, list[Term]],
+    aggregate: str,
+    sr_failures: Mapping[str, str] | None = None,
+) -> PersonData:
     """Aggregate every base variable of the terms to one value per participant.
 
     Parameters
@@ -78,14 +83,19 @@ def person_data(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], ter
                 bases.setdefault(factor.base.text, (factor.base, where))
     keys = RowKeys.of(scores)
     order = np.lexsort((keys.wave, keys.codes))  # by participant, then wave
-    values = {text: base_values(scores, sr_tables, base, where, sr_failures, keys).iloc[order]
-              for text, (base, where) in bases.items()}
+    values = {
+        text: base_values(scores, sr_tables, base, where, sr_failures, keys).iloc[order]
+        for text, (base, where) in bases.items()
+    }
     table = pd.DataFrame({text: v.reset_index(drop=True) for text, v in values.items()})
     grouped = table.groupby(keys.codes[order], sort=True)
     firsts = grouped.first()  # first non-missing value, rows being in wave order
     if aggregate == "mean":
-        averaged = [t for t, (b, w) in bases.items()
-                    if _is_numeric(table[t]) and not _person_level(b, sr_tables, w)]
+        averaged = [
+            t
+            for t, (b, w) in bases.items()
+            if _is_numeric(table[t]) and not _person_level(b, sr_tables, w)
+        ]
         if averaged:
             firsts[averaged] = grouped[averaged].mean()
     n_participants = len(firsts)
@@ -95,23 +105,31 @@ def person_data(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], ter
     return PersonData(frame=frame, n_participants=n_participants)
 
 
-def _factor_block(frame: pd.DataFrame, factor: Factor, where: str) -> tuple[list[np.ndarray], list[str]]:
+def _factor_block(
+    frame: pd.DataFrame, factor: Factor, where: str
+) -> tuple[list[np.ndarray], list[str]]:
     values = frame[factor.base.text]
     if not _is_numeric(values):
         if factor.transforms or factor.power != 1:
-            raise ConfigError(f"{where}: {factor.text!r} needs a numeric variable; "
-                              f"{factor.base.text} is not numeric")
+            raise ConfigError(
+                f"{where}: {factor.text!r} needs a numeric variable; "
+                f"{factor.base.text} is not numeric"
+            )
         levels = sorted(pd.unique(values), key=str)
         if len(levels) < 2:
-            raise ModelError(f"{where}: {factor.base.text} has the single value {levels[0]!r} among the "
-                             "participants in the model, so it cannot be a predictor")
+            raise ModelError(
+                f"{where}: {factor.base.text} has the single value {levels[0]!r} among the "
+                "participants in the model, so it cannot be a predictor"
+            )
         text = values.astype(str).to_numpy()
-        return ([(text == str(level)).astype(float) for level in levels[1:]],
-                [f"{factor.atom_text}[T.{level}]" for level in levels[1:]])
+        return (
+            [(text == str(level)).astype(float) for level in levels[1:]],
+            [f"{factor.atom_text}[T.{level}]" for level in levels[1:]],
+        )
     x = values.to_numpy(dtype=float)
     if "z" in factor.transforms:
         x = zscore(x, factor.atom_text, where)
-    return [x ** factor.power], [factor.text]
+    return [x**factor.power], [factor.text]
 
 
 def term_columns(frame: pd.DataFrame, term: Term, where: str) -> tuple[list[np.ndarray], list[str]]:
@@ -128,7 +146,9 @@ def outcome_values(frame: pd.DataFrame, term: Term, where: str) -> np.ndarray:
     """The outcome on the model's participants (``z()`` applied if written)."""
     factor = term.factors[0]
     if term.is_interaction or factor.power != 1:
-        raise ConfigError(f"{where}: {term.text!r} must be a single variable (no interaction, no power)")
+        raise ConfigError(
+            f"{where}: {term.text!r} must be a single variable (no interaction, no power)"
+        )
     if not _is_numeric(frame[factor.base.text]):
         raise ConfigError(f"{where}: the outcome {factor.base.text} is not numeric")
     y = frame[factor.base.text].to_numpy(dtype=float)
@@ -148,14 +168,18 @@ def design(frame: pd.DataFrame, terms: list[Term], where: str) -> tuple[np.ndarr
 
 def parse_spec_terms(outcome: str, predictors: list[str], where: str) -> dict[str, list[Term]]:
     """Parse the outcome and predictors; only ``z()`` is allowed in a person-level regression."""
-    parsed = {f"{where}.outcome": parse_terms([outcome], f"{where}.outcome"),
-              f"{where}.predictors": parse_terms(predictors, f"{where}.predictors")}
+    parsed = {
+        f"{where}.outcome": parse_terms([outcome], f"{where}.outcome"),
+        f"{where}.predictors": parse_terms(predictors, f"{where}.predictors"),
+    }
     for key, terms in parsed.items():
         for term in terms:
             for factor in term.factors:
                 other = [t for t in factor.transforms if t != "z"]
                 if other:
-                    raise ConfigError(f"{key}: {term.text!r} uses {other[0]}(), which needs several rows "
-                                      "per participant; a person-level regression allows only z() "
-                                      "(use aggregate: mean for a participant's mean)")
+                    raise ConfigError(
+                        f"{key}: {term.text!r} uses {other[0]}(), which needs several rows "
+                        "per participant; a person-level regression allows only z() "
+                        "(use aggregate: mean for a participant's mean)"
+                    )
     return parsed

@@ -44,7 +44,9 @@ def check_cohort(cohort: CohortConfig, failures_out: str | Path | None = None) -
     if would_stop:
         lines.append(result.error_message(failures_out))
         if failures_out is None and len(result.failures) > 0:
-            lines.append("Add --failures FILE to write every failure (and the row ledger beside it).")
+            lines.append(
+                "Add --failures FILE to write every failure (and the row ledger beside it)."
+            )
     elif not result.ok:
         lines.append("on_invalid is exclude: the failing rows are dropped and listed in the ledger")
     problems = item_reference_problems(cohort, ingested.items)
@@ -106,4 +108,3 @@ def _caught(check) -> list[str]:
     except SrflowError as error:
         return [str(error)]
     return []
-

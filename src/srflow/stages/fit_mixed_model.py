@@ -32,7 +32,9 @@ def mixed_stage(
     cohort = cohort_config(config_data, cohort_name)
     specs = cohort.mixed_models
     scores = pd.read_parquet(scores_in)
-    result = mixed.fit_mixed_model(scores, mixed.MixedModelSpec.from_config(model_name, specs[model_name]))
+    result = mixed.fit_mixed_model(
+        scores, mixed.MixedModelSpec.from_config(model_name, specs[model_name])
+    )
     fit = dict(result.fit)
     other = specs[model_name].get("compare_to")
     if other is not None and result.lmm is not None:  # ok or suspect: the test says which
@@ -53,4 +55,3 @@ def mixed_stage(
     results.RANDOM_TABLE.write(random, random_out)
     if anova_out is not None:
         results.ANOVA_TABLE.write(result.anova, anova_out)
-

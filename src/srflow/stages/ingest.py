@@ -11,7 +11,9 @@ from srflow.stages._common import cohort_config, say
 from srflow.tables import write_json, write_table
 
 
-def ingest_stage(config_data: Mapping[str, Any], cohort_name: str, table_out: str, meta_out: str) -> None:
+def ingest_stage(
+    config_data: Mapping[str, Any], cohort_name: str, table_out: str, meta_out: str
+) -> None:
     """Read the cohort's raw file into the canonical long table plus a JSON of what was resolved."""
     from srflow import io
 
@@ -22,7 +24,8 @@ def ingest_stage(config_data: Mapping[str, Any], cohort_name: str, table_out: st
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     for note in ingested.notes:
         say(f"note: {note}")
-    say(f"read {ingested.n_source_rows} rows from {cohort.input} -> {len(ingested.table)} canonical rows")
+    say(
+        f"read {ingested.n_source_rows} rows from {cohort.input} -> {len(ingested.table)} canonical rows"
+    )
     write_table(ingested.table, table_out)
     write_json(ingested.meta(), meta_out)
-

@@ -10,7 +10,14 @@ import pandas as pd
 from srflow.stages._common import cohort_config, say
 
 
-def sr_stage(config_data: Mapping[str, Any], cohort_name: str, spec_name: str, scores_in: str, table_out: str, line_out: str) -> None:
+def sr_stage(
+    config_data: Mapping[str, Any],
+    cohort_name: str,
+    spec_name: str,
+    scores_in: str,
+    table_out: str,
+    line_out: str,
+) -> None:
     """Compute one SR spec; a spec that cannot be computed is written as failed, with the reason."""
     from srflow import sr
     from srflow.config import sr_spec
@@ -20,4 +27,3 @@ def sr_stage(config_data: Mapping[str, Any], cohort_name: str, spec_name: str, s
     if result.status != "ok":
         say(f"SR spec '{spec_name}' could not be computed: {result.reason}")
     result.write(table_out, line_out)
-

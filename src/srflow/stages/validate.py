@@ -50,4 +50,3 @@ def validate_stage(
     results.FAILURES_TABLE.write(result.failures, failures_out)
     results.LEDGER_TABLE.write(result.ledger, ledger_out)
     write_table(result.table, validated_out)
-

@@ -23,9 +23,22 @@ from srflow.variables.grammar import (
 _LAZY = {"ResolvedVariables", "RowKeys", "base_values", "lag_values", "resolve_variables", "zscore"}
 
 __all__ = [
-    "GRAMMAR_SUMMARY", "PERSON_SR_LEVELS", "ROW_SR_LEVELS", "TRANSFORMS", "Base", "Factor",
-    "GrammarError", "ResolvedVariables", "RowKeys", "Term", "base_values", "lag_values", "parse_term",
-    "resolve_variables", "term_problems", "zscore",
+    "GRAMMAR_SUMMARY",
+    "PERSON_SR_LEVELS",
+    "ROW_SR_LEVELS",
+    "TRANSFORMS",
+    "Base",
+    "Factor",
+    "GrammarError",
+    "ResolvedVariables",
+    "RowKeys",
+    "Term",
+    "base_values",
+    "lag_values",
+    "parse_term",
+    "resolve_variables",
+    "term_problems",
+    "zscore",
 ]
 
 

@@ -151,10 +151,14 @@ class _Parser:
         for prefix in SR_PREFIXES:
             if self.take(f"{prefix}:"):
                 return (), Base(prefix, self.name(_SPEC, f"an SR spec name after '{prefix}:'"))
-        column = self.name(_COLUMN, "a column name, sr:<spec>, sr_z:<spec> or z( within( between( lag(")
+        column = self.name(
+            _COLUMN, "a column name, sr:<spec>, sr_z:<spec> or z( within( between( lag("
+        )
         if self.text.startswith("(", self.pos):
-            raise GrammarError(f"unknown transform '{column}(' at position {self.pos - len(column)} "
-                               f"(transforms: {', '.join(TRANSFORMS)})")
+            raise GrammarError(
+                f"unknown transform '{column}(' at position {self.pos - len(column)} "
+                f"(transforms: {', '.join(TRANSFORMS)})"
+            )
         return (), Base("column", column)
 
 
@@ -206,8 +210,10 @@ def parse_term(text: object) -> Term:
     atoms = [f.atom_text for f in factors]
     repeated = sorted({a for a in atoms if atoms.count(a) > 1})
     if repeated:
-        raise GrammarError(f"{repeated[0]} appears twice in the interaction; write a power such as "
-                           f"{repeated[0]}^2 instead")
+        raise GrammarError(
+            f"{repeated[0]} appears twice in the interaction; write a power such as "
+            f"{repeated[0]}^2 instead"
+        )
     return Term(text, factors)
 
 
@@ -260,25 +266,34 @@ def term_problems(
         banned = [name for name in factor.transforms if name not in transforms]
         if banned:
             allowed = ", ".join(f"{name}()" for name in transforms) or "none"
-            problems.append(f"{where}: {text!r} uses {banned[0]}(), which is not allowed here "
-                            f"(allowed transforms: {allowed})")
+            problems.append(
+                f"{where}: {text!r} uses {banned[0]}(), which is not allowed here "
+                f"(allowed transforms: {allowed})"
+            )
         problems += _base_problems(factor.base, text, where, columns, sr_levels)
     return problems
 
 
-def _base_problems(base: Base, text: str, where: str, columns: Collection[str],
-                   sr_levels: Mapping[str, str]) -> list[str]:
+def _base_problems(
+    base: Base, text: str, where: str, columns: Collection[str], sr_levels: Mapping[str, str]
+) -> list[str]:
     if base.kind == "column":
         if base.name in columns:
             return []
-        return [f"{where}: {text!r} names '{base.name}', which is not a column of the scores table "
-                f"(columns: {', '.join(sorted(columns))}) nor sr:<spec>"]
+        return [
+            f"{where}: {text!r} names '{base.name}', which is not a column of the scores table "
+            f"(columns: {', '.join(sorted(columns))}) nor sr:<spec>"
+        ]
     level = sr_levels.get(base.name)
     if level is None:
         known = ", ".join(sorted(sr_levels)) or "none"
-        return [f"{where}: {text!r} names SR spec '{base.name}', which does not exist (SR specs: {known})"]
+        return [
+            f"{where}: {text!r} names SR spec '{base.name}', which does not exist (SR specs: {known})"
+        ]
     if level not in ROW_SR_LEVELS + PERSON_SR_LEVELS:
-        return [f"{where}: {text!r} names SR spec '{base.name}' of level {level}, whose scores cannot be "
-                "joined to a model's rows (one score per participant and window); use a spec of level "
-                f"{', '.join(ROW_SR_LEVELS)} (per wave) or {', '.join(PERSON_SR_LEVELS)} (per participant)"]
+        return [
+            f"{where}: {text!r} names SR spec '{base.name}' of level {level}, whose scores cannot be "
+            "joined to a model's rows (one score per participant and window); use a spec of level "
+            f"{', '.join(ROW_SR_LEVELS)} (per wave) or {', '.join(PERSON_SR_LEVELS)} (per participant)"
+        ]
     return []

@@ -71,8 +71,11 @@ class RowKeys:
     def of(cls, scores: pd.DataFrame) -> RowKeys:
         """Keys of a scores table (``participant_id``, ``wave``)."""
         codes, labels = pd.factorize(scores["participant_id"].astype(str), sort=True)
-        return cls(np.asarray(labels, dtype=object), codes.astype(np.int64),
-                   scores["wave"].to_numpy(dtype=np.int64))
+        return cls(
+            np.asarray(labels, dtype=object),
+            codes.astype(np.int64),
+            scores["wave"].to_numpy(dtype=np.int64),
+        )
 
     def participant_codes(self, ids: pd.Series) -> np.ndarray:
         """Codes of other participant ids (-1 where not in the scores table)."""
@@ -89,21 +92,30 @@ def parse_terms(expressions: Sequence[str], where: str) -> list[Term]:
         try:
             terms.append(parse_term(text))
         except GrammarError as exc:
-            raise ConfigError(f"{where}: {text!r} is not a valid term: {exc}. A term is "
-                              f"{GRAMMAR_SUMMARY}") from None
+            raise ConfigError(
+                f"{where}: {text!r} is not a valid term: {exc}. A term is {GRAMMAR_SUMMARY}"
+            ) from None
     return terms
 
 
 def sr_join_level(table: pd.DataFrame, spec: str, where: str) -> str:
     """``"row"`` or ``"person"``: how an SR table joins, read from its key columns."""
     if "window" in table.columns:
-        raise ConfigError(f"{where}: SR spec '{spec}' has level sliding (one score per participant and "
-                          "window), which cannot be joined to a model's rows")
+        raise ConfigError(
+            f"{where}: SR spec '{spec}' has level sliding (one score per participant and "
+            "window), which cannot be joined to a model's rows"
+        )
     return "row" if "wave" in table.columns else "person"
 
 
-def base_values(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], base: Base, where: str,
-                sr_failures: Mapping[str, str] | None = None, keys: RowKeys | None = None) -> pd.Series:
+def base_values(
+    scores: pd.DataFrame,
+    sr_tables: Mapping[str, pd.DataFrame],
+    base: Base,
+    where: str,
+    sr_failures: Mapping[str, str] | None = None,
+    keys: RowKeys | None = None,
+) -> pd.Series:
     """The values of a base variable on the rows of the scores table.
 
     Parameters
@@ -135,20 +147,28 @@ def base_values(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], bas
     """
     if base.kind == "column":
         if base.name not in scores.columns:
-            raise ConfigError(f"{where}: '{base.name}' is not a column of the scores table (columns: "
-                              f"{', '.join(map(str, scores.columns))})")
+            raise ConfigError(
+                f"{where}: '{base.name}' is not a column of the scores table (columns: "
+                f"{', '.join(map(str, scores.columns))})"
+            )
         return scores[base.name]
     failures = sr_failures or {}
     if base.name in failures:
-        raise ModelError(f"{where}: SR spec '{base.name}' failed, so {base.text} has no values: "
-                         f"{failures[base.name]}")
+        raise ModelError(
+            f"{where}: SR spec '{base.name}' failed, so {base.text} has no values: "
+            f"{failures[base.name]}"
+        )
     if base.name not in sr_tables:
-        raise ConfigError(f"{where}: no SR table for spec '{base.name}' (given: "
-                          f"{', '.join(sorted(sr_tables)) or 'none'})")
+        raise ConfigError(
+            f"{where}: no SR table for spec '{base.name}' (given: "
+            f"{', '.join(sorted(sr_tables)) or 'none'})"
+        )
     table = sr_tables[base.name]
     level = sr_join_level(table, base.name, where)
     if len(table) == 0:
-        raise ModelError(f"{where}: SR spec '{base.name}' has no scores, so {base.text} has no values")
+        raise ModelError(
+            f"{where}: SR spec '{base.name}' has no scores, so {base.text} has no values"
+        )
     keys = keys if keys is not None else RowKeys.of(scores)
     values = _join(keys, table, level == "row", base.kind, base.name)
     return pd.Series(values, index=scores.index, name=base.text)
@@ -238,24 +258,36 @@ def zscore(values: np.ndarray, what: str, where: str) -> np.ndarray:
         raise ModelError(f"{where}: {what} needs at least two rows; the model has {len(values)}")
     sd = values.std(ddof=1)
     if not np.isfinite(sd) or sd <= 1e-12 * max(1.0, float(np.abs(values).max())):
-        raise ModelError(f"{where}: {what} is undefined: the variable is constant over the model's rows")
+        raise ModelError(
+            f"{where}: {what} is undefined: the variable is constant over the model's rows"
+        )
     return (values - values.mean()) / sd
 
 
-def _pre_values(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame], factor: Factor, where: str,
-                sr_failures: Mapping[str, str] | None, keys: RowKeys) -> pd.Series:
+def _pre_values(
+    scores: pd.DataFrame,
+    sr_tables: Mapping[str, pd.DataFrame],
+    factor: Factor,
+    where: str,
+    sr_failures: Mapping[str, str] | None,
+    keys: RowKeys,
+) -> pd.Series:
     """A factor's values before the model's rows are known: the base, lagged if asked."""
     values = base_values(scores, sr_tables, factor.base, where, sr_failures, keys)
     if "lag" in factor.transforms:
         lagged = lag_values(values, keys.codes, keys.wave)
         if values.notna().any() and lagged.isna().all():
-            raise ModelError(f"{where}: lag({factor.base.text}) is missing on every row: no participant "
-                             f"has {factor.base.text} at two consecutive wave numbers (w - 1 and w)")
+            raise ModelError(
+                f"{where}: lag({factor.base.text}) is missing on every row: no participant "
+                f"has {factor.base.text} at two consecutive wave numbers (w - 1 and w)"
+            )
         values = lagged
     return values
 
 
-def _finish(values: pd.Series, factor: Factor, codes: np.ndarray, where: str) -> pd.Series | np.ndarray:
+def _finish(
+    values: pd.Series, factor: Factor, codes: np.ndarray, where: str
+) -> pd.Series | np.ndarray:
     """Apply the transforms that depend on the model's rows (within/between, then z)."""
     layers = [name for name in factor.transforms if name != "lag"]
     if not layers:
@@ -271,8 +303,9 @@ def _finish(values: pd.Series, factor: Factor, codes: np.ndarray, where: str) ->
     return x
 
 
-def _term_column(term: Term, atoms: Mapping[str, pd.Series | np.ndarray], where: str
-                 ) -> pd.Series | np.ndarray:
+def _term_column(
+    term: Term, atoms: Mapping[str, pd.Series | np.ndarray], where: str
+) -> pd.Series | np.ndarray:
     if not term.is_interaction and term.factors[0].power == 1:
         return atoms[term.factors[0].atom_text]
     product = None
@@ -280,18 +313,24 @@ def _term_column(term: Term, atoms: Mapping[str, pd.Series | np.ndarray], where:
         x = atoms[factor.atom_text]
         if isinstance(x, pd.Series):
             if not (pd.api.types.is_numeric_dtype(x) or pd.api.types.is_bool_dtype(x)):
-                raise ConfigError(f"{where}: {term.text!r} multiplies or powers the non-numeric "
-                                  f"{factor.atom_text}; pass its factors separately and expand the "
-                                  "categories in the design")
+                raise ConfigError(
+                    f"{where}: {term.text!r} multiplies or powers the non-numeric "
+                    f"{factor.atom_text}; pass its factors separately and expand the "
+                    "categories in the design"
+                )
             x = x.to_numpy(dtype=float)
-        x = x ** factor.power
+        x = x**factor.power
         product = x if product is None else product * x
     return product
 
 
-def resolve_variables(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame],
-                      expressions: Sequence[str], where: str = "model",
-                      sr_failures: Mapping[str, str] | None = None) -> ResolvedVariables:
+def resolve_variables(
+    scores: pd.DataFrame,
+    sr_tables: Mapping[str, pd.DataFrame],
+    expressions: Sequence[str],
+    where: str = "model",
+    sr_failures: Mapping[str, str] | None = None,
+) -> ResolvedVariables:
     """Resolve the terms of one model into columns on the model's rows (see the module docstring).
 
     Parameters
@@ -337,20 +376,27 @@ def resolve_variables(scores: pd.DataFrame, sr_tables: Mapping[str, pd.DataFrame
         raise InputError(f"{where}: the scores table lacks {', '.join(missing_keys)}")
     factors = {f.atom_text: f for term in terms for f in term.factors}
     keys = RowKeys.of(scores)
-    pre = {text: _pre_values(scores, sr_tables, f, where, sr_failures, keys) for text, f in factors.items()}
+    pre = {
+        text: _pre_values(scores, sr_tables, f, where, sr_failures, keys)
+        for text, f in factors.items()
+    }
     complete = np.ones(len(scores), bool)
     for values in pre.values():
         complete &= values.notna().to_numpy()
     if not complete.any():
         counts = ", ".join(f"{text}: {int(v.notna().sum())}" for text, v in pre.items())
-        raise ModelError(f"{where}: no row has a value for every variable of the model "
-                         f"(rows with a value: {counts})")
+        raise ModelError(
+            f"{where}: no row has a value for every variable of the model "
+            f"(rows with a value: {counts})"
+        )
     rows = np.flatnonzero(complete)
     participant = scores["participant_id"].iloc[rows].reset_index(drop=True)
     codes = np.unique(keys.codes[rows], return_inverse=True)[1]  # 0..G-1 over the model's rows
     atoms = {text: _finish(pre[text].iloc[rows], f, codes, where) for text, f in factors.items()}
-    columns = {"participant_id": participant,
-               "wave": scores["wave"].iloc[rows].reset_index(drop=True)}
+    columns = {
+        "participant_id": participant,
+        "wave": scores["wave"].iloc[rows].reset_index(drop=True),
+    }
     for term in terms:
         columns[term.text] = _term_column(term, atoms, where)
     return ResolvedVariables(frame=pd.DataFrame(columns), rows=rows)
