@@ -156,9 +156,9 @@ def test_fit_stage_reproduces_the_grid_and_records_impossible_fits(tmp_path):
     trajectory_fit_stage(SPEC, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet"))
     record = json.loads((tmp_path / "K2.json").read_text())
     direct, _ = fit_trajectory_grid(
-        pd.read_parquet(series), time="wave", outcome="P", classes=[2], degree=1, starts=4, seed=spec_seed(11, "c", "s")
+        pd.read_parquet(series), time="wave", outcome="P", classes=[2], degree=1, n_init=4, random_state=spec_seed(11, "c", "s")
     )
-    row = dict(zip(record["selection"]["columns"], record["selection"]["data"][0]))
+    row = dict(zip(record["selection"]["columns"], record["selection"]["data"][0], strict=False))
     assert record["status"] == "ok" and row["loglik"] == direct["loglik"].iloc[0]
     assert row["class_sizes"] in ("20/20",)  # the two simulated classes are recovered exactly
     classes = pd.read_parquet(tmp_path / "K2.parquet")
@@ -197,7 +197,7 @@ def test_select_stage_tables_formulas_and_bootstrap_pvalue(tmp_path):
     assert ok["npm"].tolist() == [3, 7, 11]  # K (intercept, slope, SD) + K - 1 proportions
     # bootstrap: the replicates simulate from the K - 1 fit of the grid itself
     replicates = [json.loads(Path(path).read_text()) for path in boots]
-    loglik = dict(zip(ok["K"], ok["loglik"]))
+    loglik = dict(zip(ok["K"], ok["loglik"], strict=False))
     for k in (2, 3):
         reps = [r for r in replicates if r["K"] == k]
         assert all(r["loglik_null_observed"] == loglik[k - 1] for r in reps)

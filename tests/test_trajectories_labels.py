@@ -24,7 +24,7 @@ def prototype_curves() -> pd.DataFrame:
         5: 14 + 2.0 * times,  # high and worsening: no prototype
     }
     return pd.DataFrame(
-        [{"K": 5, "class": c, "time": t, "fitted": y} for c, ys in shapes.items() for t, y in zip(times, ys)]
+        [{"K": 5, "class": c, "time": t, "fitted": y} for c, ys in shapes.items() for t, y in zip(times, ys, strict=False)]
     )
 
 
