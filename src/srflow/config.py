@@ -197,6 +197,8 @@ def _trajectory_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mappi
             problems.append(f"{where}.variable: '{variable}' is not P, E, an instrument or a covariate of cohort {cohort_name}")
         if spec["bootstrap"] > 0 and spec["method"] == "kmeans":
             problems.append(f"{where}.bootstrap: the bootstrap LR test needs a likelihood (method lcga or gmm); set 0 for kmeans")
+        if list(spec["random"]) not in (["intercept"], ["intercept", "slope"]):
+            problems.append(f"{where}.random: {list(spec['random'])} must be [intercept] or [intercept, slope]")
         if spec["classes"][0] > spec["classes"][1]:
             problems.append(f"{where}.classes: smallest {spec['classes'][0]} is above largest {spec['classes'][1]}")
     return problems

@@ -134,8 +134,7 @@ def model_settings(spec: Mapping[str, Any]) -> dict[str, Any]:
     settings = {"method": spec["method"], "degree": spec["degree"], "variance": spec["variance"],
                 "n_init": spec["starts"]}
     if spec["method"] == "gmm":
-        settings.update(random=tuple(spec.get("random", ["intercept"])),
-                        random_variance=spec.get("random_variance", "class"))
+        settings.update(random=tuple(spec["random"]), random_variance=spec["random_variance"])
     return settings
 
 
@@ -175,29 +174,35 @@ def trajectory_fit_stage(
         Parquet: ``participant_id, K, class, post_1 .. post_K`` (no rows when the fit failed).
     """
     from srflow import trajectories
-    from srflow.errors import ModelError
 
     series, time, outcome = _read_series(series_in, spec)
     seed = spec_seed(config_seed, cohort_name, spec_name)
     record: dict[str, Any] = {"spec": spec_name, "K": n_classes, "status": "ok", "reason": None}
     classes = pd.DataFrame({"participant_id": pd.Series(dtype="str"), "K": pd.Series(dtype="int64"), "class": pd.Series(dtype="int64")})
-    try:
-        selection, models = trajectories.fit_trajectory_grid(
-            series, participant="participant_id", time=time, outcome=outcome, classes=[n_classes],
-            random_state=seed, **model_settings(spec),
-        )
-    except ModelError as error:
+    # a mixture's K job fits K - 1 too (the same fit as that job's), to certify K against it
+    nested = spec["method"] != "kmeans" and n_classes >= 2
+    grid = trajectories.fit_trajectory_grid(
+        series, participant="participant_id", time=time, outcome=outcome,
+        classes=[n_classes - 1, n_classes] if nested else [n_classes], random_state=seed,
+        on_error="skip", **model_settings(spec),
+    )
+    selection, models = grid[0][grid[0]["K"] == n_classes].reset_index(drop=True), grid[1]
+    if n_classes not in models:
+        error = selection["error"].iloc[0]
         record.update(status="failed", reason=f"trajectory spec '{spec_name}' with K={n_classes}: {error}")
         say(record["reason"])
     else:
         model = models[n_classes]
         # column lists keep the tables' column order (the JSON's keys are sorted)
         record["selection"] = selection.to_dict(orient="split", index=False)
-        record["curves"] = trajectories.curves_table(models).to_dict(orient="split", index=False)
+        curves = trajectories.curves_table({n_classes: model})
+        record["curves"] = curves.to_dict(orient="split", index=False)
         classes = pd.DataFrame({"participant_id": model.participants_.astype("str"), "K": n_classes, "class": model.labels_})
         posterior = np.asarray(model.posterior_)
         for j in range(n_classes):
             classes[f"post_{j + 1}"] = posterior[:, j]
+        if selection["certification"].iloc[0] if "certification" in selection else "":
+            say(f"K={n_classes}: suspect: {selection['certification'].iloc[0]}")
         say(f"K={n_classes}: loglik {selection['loglik'].iloc[0]}")
     write_json(record, fit_out)
     write_table(classes, classes_out)

@@ -27,7 +27,7 @@ def bootstrap_lrt_replicate(
     variance: str = "class",
     n_init: int = 20,
     random: Sequence[str] = ("intercept",),
-    random_variance: str = "class",
+    random_variance: str = "shared",
     model_options: Mapping | None = None,
     null_seed: int | None = None,
 ) -> dict:

@@ -30,7 +30,7 @@ def bootstrap_columns(
     selection: pd.DataFrame, replicates: Sequence[Mapping[str, Any]], k_values: Iterable[int]
 ) -> pd.DataFrame:
     """blrt_lr, blrt_p, blrt_replicates per K (K - 1 against K), from the replicate records."""
-    ok = selection["status"] == "ok"
+    ok = selection["status"] != "failed"
     if "loglik" in selection.columns:
         fitted = selection.loc[ok, ["K", "loglik"]]
     else:
@@ -73,8 +73,10 @@ def gather_selection(
     Returns
     -------
     pandas.DataFrame
-        One row per K, the fit indices first and ``status`` (``ok`` or ``failed``) and
-        ``error`` (why it failed) last.
+        One row per K, the fit indices first and ``status`` (``ok``, ``suspect`` or
+        ``failed``) and ``error`` (why it failed) last; ``certification`` says why a fit is
+        suspect (its log-likelihood below that of a model nested in it: K - 1 classes, or
+        shared variances), empty otherwise.
     """
     records = sorted(records, key=lambda r: r["K"])
     fitted = [r for r in records if r["status"] == "ok"]
@@ -89,6 +91,7 @@ def gather_selection(
     if "error" not in selection.columns:
         selection["error"] = ""
     selection["error"] = selection["error"].fillna("").astype("str")
+    selection = _mark_suspect(selection)
     if replicates:
         replicates = sorted(replicates, key=lambda r: (r["K"], r["replicate"]))
         blrt = bootstrap_columns(selection, replicates, selection["K"].astype(int).tolist())
@@ -100,6 +103,28 @@ def gather_selection(
     # status and error last, so the fit indices come first whatever failed
     last = ("status", "error")
     return selection[[c for c in selection.columns if c not in last] + list(last)]
+
+
+def _mark_suspect(selection: pd.DataFrame) -> pd.DataFrame:
+    """Status ``suspect`` for fits whose certification failed or that lie below the K - 1 fit."""
+    if "loglik" not in selection.columns:
+        return selection
+    if "certification" not in selection.columns:
+        selection["certification"] = ""
+    notes = selection["certification"].fillna("").astype("str").tolist()
+    ok = (selection["status"] == "ok").to_numpy()
+    loglik = selection["loglik"].to_numpy(dtype=float)
+    ks = selection["K"].astype(int).tolist()
+    for i in range(1, len(ks)):  # loop over K
+        j = ks.index(ks[i] - 1) if ks[i] - 1 in ks else None
+        tol = max(1e-6, 1e-9 * abs(loglik[j])) if j is not None else 0.0
+        if j is not None and ok[i] and ok[j] and loglik[i] < loglik[j] - tol and not notes[i]:
+            notes[i] = (f"log-likelihood {loglik[i]:.4f} is below K - 1's {loglik[j]:.4f}; "
+                        "a local optimum: raise starts")
+    selection["certification"] = notes
+    suspect = ok & (selection["certification"] != "").to_numpy()
+    selection.loc[suspect, "status"] = "suspect"
+    return selection
 
 
 def gather_curves(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

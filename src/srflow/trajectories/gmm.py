@@ -35,7 +35,7 @@ class GMM(LCGA):
     random : sequence of str, default ("intercept",)
         ``("intercept",)`` or ``("intercept", "slope")`` (slope on linear time, full 2 x 2
         covariance).
-    random_variance : {"class", "shared"}, default "class"
+    random_variance : {"class", "shared"}, default "shared"
         Random-effect covariance per class or one shared by all classes.
     max_iter : int, default 5000
         Budget of the final stage in EM-step equivalents.
@@ -61,7 +61,7 @@ class GMM(LCGA):
     >>> data = pd.DataFrame({"participant_id": np.repeat(np.arange(n), 5),
     ...                      "time": np.tile(np.arange(5.0), n),
     ...                      "P": np.repeat(level, 5) + rng.normal(0, 1, 5 * n)})
-    >>> model = GMM(2, degree=1, random_variance="shared", n_init=5, random_state=0).fit(data)
+    >>> model = GMM(2, degree=1, n_init=5, random_state=0).fit(data)
     >>> bool(abs(np.sqrt(model.random_cov_[0, 0, 0]) - 1.5) < 0.3)
     True
     >>> model.loglik_ >= model.nested_logliks_["lcga"]
@@ -74,7 +74,7 @@ class GMM(LCGA):
         degree: int = 2,
         variance: str = "class",
         random: Sequence[str] = ("intercept",),
-        random_variance: str = "class",
+        random_variance: str = "shared",
         n_init: int = 50,
         n_short_iter: int = 25,
         n_final_starts: int | None = None,

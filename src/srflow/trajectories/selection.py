@@ -38,6 +38,7 @@ why) rather than reported as ``ok``.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -50,7 +51,8 @@ from srflow.trajectories.kmeans import LongitudinalKMeans
 from srflow.trajectories.mixture import LCGA
 from srflow.trajectories.panel import prepare_panel
 
-__all__ = ["METHODS", "fit_trajectory_grid", "make_model", "model_seed", "selection_row"]
+__all__ = ["METHODS", "certify_fit", "clone", "fit_trajectory_grid", "make_model", "model_seed",
+           "selection_row"]
 
 METHODS = ("lcga", "gmm", "kmeans")
 #: degenerate when a class is smaller than this many participants ...
@@ -86,7 +88,7 @@ def make_model(
     n_init: int = 50,
     random_state: int | None = None,
     random: Sequence[str] = ("intercept",),
-    random_variance: str = "class",
+    random_variance: str = "shared",
     options: Mapping | None = None,
 ):
     """An unfitted trajectory estimator for one method and K.
@@ -131,7 +133,7 @@ def fit_trajectory_grid(
     n_init: int = 50,
     random_state: int | None = 0,
     random: Sequence[str] = ("intercept",),
-    random_variance: str = "class",
+    random_variance: str = "shared",
     on_error: str = "raise",
     model_options: Mapping | None = None,
 ) -> tuple[pd.DataFrame, dict[int, object]]:
@@ -197,18 +199,74 @@ def fit_trajectory_grid(
                 model.fit(data, participant=participant, time=time, outcome=outcome)
             else:
                 model.fit(panel)
+                model, note = certify_fit(model, models.get(k - 1), panel)
         except ModelError as exc:
             if on_error == "raise":
                 raise
             rows.append({"method": method, "degree": degree, "K": k, "error": str(exc)})
             continue
         models[k] = model
-        rows.append(selection_row(model, method=method, degree=degree))
+        row = selection_row(model, method=method, degree=degree)
+        if method != "kmeans":
+            row["certification"] = note
+        rows.append(row)
     selection = pd.DataFrame(rows)
     if "error" not in selection.columns:
         selection["error"] = ""
     selection["error"] = selection["error"].fillna("").astype(str)
+    if "certification" in selection.columns:
+        selection["certification"] = selection["certification"].fillna("").astype(str)
     return selection, models
+
+
+def _below(loglik: float, reference: float) -> bool:
+    return loglik < reference - max(1e-6, 1e-9 * abs(reference))
+
+
+def certify_fit(model, nested_k, panel) -> tuple[object, str]:
+    """Check a mixture fit against the models nested in it; refit from the K - 1 optimum if below.
+
+    Parameters
+    ----------
+    model : LCGA or GMM
+        A fitted K-class model.
+    nested_k : LCGA or GMM or None
+        The fitted K - 1 class model of the same kind on the same data (None: not fitted).
+    panel : PanelData
+        The data both were fitted to.
+
+    Returns
+    -------
+    model : LCGA or GMM
+        ``model``, or its refit with starts seeded from ``nested_k`` when that is better.
+    note : str
+        Empty when certified; otherwise why the fit is ``suspect``.
+    """
+    notes = []
+    if nested_k is not None and _below(model.loglik_, nested_k.loglik_):
+        first = model.loglik_
+        refit = clone(model).fit(panel, init_from=nested_k)
+        if refit.loglik_ > model.loglik_:
+            model = refit
+        if _below(model.loglik_, nested_k.loglik_):
+            notes.append(
+                f"log-likelihood {model.loglik_:.4f} is below K - 1's {nested_k.loglik_:.4f} "
+                f"(first fit {first:.4f}, refitted from the K - 1 optimum); a local optimum: "
+                "raise starts"
+            )
+    if getattr(model, "below_nested_", False):
+        worst = max(model.nested_logliks_.items(), key=lambda item: item[1])
+        notes.append(
+            f"log-likelihood {model.loglik_:.4f} is below the nested {worst[0]} model's "
+            f"{worst[1]:.4f}"
+        )
+    return model, "; ".join(notes)
+
+
+def clone(model):
+    """An unfitted copy of an estimator with the same parameters."""
+    names = inspect.signature(type(model)).parameters
+    return type(model)(**{name: getattr(model, name) for name in names})
 
 
 def _fmt(values: np.ndarray, digits: int = 3) -> str:
