@@ -80,3 +80,27 @@ def predictor_cohort(
     long = _long_table(rng, classes, n_waves, intercept_sd, 0.0, sigma, missing)
     people = pd.DataFrame({"id": np.arange(n), "x": x, "true_class": classes + 1})
     return long, people
+
+
+def oracle_posterior(data, truth, participant="id", time="time", outcome="P", degree=2,
+                     n_random=1, shared=True, n_iter=3000):
+    """Posteriors of a Gaussian classifier fitted on the true classes (an upper reference).
+
+    The growth mixture likelihood of srflow's engine with the class memberships fixed at the
+    truth: class curves, variances and random-intercept covariance estimated by EM over the
+    random effects only, then every participant classified by Bayes' rule. Returns the
+    posterior (n, K) and the true class codes (0-based), both in sorted participant order.
+    """
+    from srflow.trajectories.gmm_engine import GmmEngine
+    from srflow.trajectories.panel import prepare_panel, sufficient_stats
+
+    panel = prepare_panel(data, participant, time, outcome)
+    codes, names = pd.factorize(truth.reindex(panel.participants).to_numpy(), sort=True)
+    engine = GmmEngine(sufficient_stats(panel, degree), len(names), shared, n_random, shared)
+    tau = np.eye(len(names))[codes][None]
+    params = engine.m_step(tau, init=True)
+    for _ in range(n_iter):  # EM over the random effects only: memberships stay the truth
+        _, _, moments, _ = engine.e_step(params)
+        params = engine.m_step(tau, moments)
+    _, posterior, _, _ = engine.e_step(params)
+    return posterior[0], codes
