@@ -197,6 +197,11 @@ def _trajectory_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mappi
             problems.append(f"{where}.variable: '{variable}' is not P, E, an instrument or a covariate of cohort {cohort_name}")
         if spec["bootstrap"] > 0 and spec["method"] == "kmeans":
             problems.append(f"{where}.bootstrap: the bootstrap LR test needs a likelihood (method lcga or gmm); set 0 for kmeans")
+        stray = [p for p in spec["predictors"] if p not in score_columns]
+        if stray:
+            problems.append(f"{where}.predictors: {', '.join(stray)} not P, E, an instrument or a covariate of cohort {cohort_name}")
+        if spec["predictors"] and spec["method"] == "kmeans":
+            problems.append(f"{where}.predictors: class-membership models need posteriors (method lcga or gmm)")
         if list(spec["random"]) not in (["intercept"], ["intercept", "slope"]):
             problems.append(f"{where}.random: {list(spec['random'])} must be [intercept] or [intercept, slope]")
         if spec["classes"][0] > spec["classes"][1]:

@@ -108,6 +108,11 @@ def trajectory_outputs(cohort):
     outputs += [
         f"results/{cohort}/trajectories/{name}/anchors.csv" for name in anchored
     ]
+    outputs += [
+        f"results/{cohort}/trajectories/{name}/predictors.csv"
+        for name in sorted(specs)
+        if specs[name].get("predictors")
+    ]
     return outputs
 
 
