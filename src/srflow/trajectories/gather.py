@@ -91,7 +91,7 @@ def gather_selection(
     if "error" not in selection.columns:
         selection["error"] = ""
     selection["error"] = selection["error"].fillna("").astype("str")
-    selection = _mark_suspect(selection)
+    selection = _selection_notes(_mark_suspect(selection))
     if replicates:
         replicates = sorted(replicates, key=lambda r: (r["K"], r["replicate"]))
         blrt = bootstrap_columns(selection, replicates, selection["K"].astype(int).tolist())
@@ -125,6 +125,35 @@ def _mark_suspect(selection: pd.DataFrame) -> pd.DataFrame:
     suspect = ok & (selection["certification"] != "").to_numpy()
     selection.loc[suspect, "status"] = "suspect"
     return selection
+
+
+#: a class this small is worth a note (Nylund-Gibson and Choi 2018 use 5%; 25 participants)
+SMALL_CLASS_SHARE = 0.05
+SMALL_CLASS_SIZE = 25
+#: BIC differences up to this are not evidence either way (Raftery 1995)
+BIC_NEAR = 2.0
+
+
+def _selection_notes(selection: pd.DataFrame) -> pd.DataFrame:
+    """``bic_near``: the other K whose BIC is within 2; ``small_classes``: classes < 5% or < 25."""
+    if "bic" not in selection.columns or "class_sizes" not in selection.columns:
+        return selection
+    fitted = selection["status"] != "failed"
+    bic = selection["bic"].to_numpy(dtype=float)
+    ks = selection["K"].astype(int).to_numpy()
+    near, small = [], []
+    for i in range(len(selection)):  # loop over K
+        close = fitted.to_numpy() & (np.abs(bic - bic[i]) <= BIC_NEAR) & (ks != ks[i])
+        near.append(";".join(map(str, ks[close])) if fitted.iloc[i] and np.isfinite(bic[i]) else "")
+        sizes = str(selection["class_sizes"].iloc[i]) if fitted.iloc[i] else ""
+        counts = [int(c) for c in sizes.split("/")] if sizes and sizes != "nan" else []
+        total = sum(counts)
+        small.append("; ".join(
+            f"class {c} has {n} participants ({100 * n / total:.1f}%)"
+            for c, n in enumerate(counts, start=1)
+            if n < SMALL_CLASS_SIZE or n < SMALL_CLASS_SHARE * total
+        ))
+    return selection.assign(bic_near=near, small_classes=small)
 
 
 def gather_curves(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -164,7 +193,8 @@ def gather_classes(
         course = curves
         if spec.get("anchor"):
             course = curves[curves["time"] >= 0] if (curves["time"] >= 0).any() else curves
-        labels = label_classes(course, thresholds)[["K", "class", "label"]]
+        kind = "sr" if str(spec.get("variable", "")).startswith("sr:") else "symptoms"
+        labels = label_classes(course, thresholds, kind=kind)[["K", "class", "label"]]
         classes = classes.merge(labels, on=["K", "class"], how="left", sort=False)
         curves = curves.merge(labels, on=["K", "class"], how="left", sort=False)
     else:
