@@ -133,7 +133,8 @@ class GmmEngine:
         zr = self._z_residual(params.beta)
         m, c, logdet = self._random_effect_posterior(params, zr)
         # Woodbury: r'V^-1 r = (r'r - (Z'r)'m) / sigma^2 ; lemma: log|V| adds log|D| + log|G|
-        quad = (rss - (zr * m).sum(axis=-1)) / sigma2
+        zm = zr[..., 0] * m[..., 0] if self.q == 1 else zr[..., 0] * m[..., 0] + zr[..., 1] * m[..., 1]
+        quad = (rss - zm) / sigma2
         log_comp = -0.5 * n_i * (LOG_2PI + np.log(sigma2)) - 0.5 * (logdet + quad)
         log_comp = log_comp + np.log(params.weights)[:, None, :]
         top = log_comp.max(axis=2, keepdims=True)
@@ -165,7 +166,15 @@ class GmmEngine:
         zr = self._z_residual(beta)
         second = m[..., :, None] * m[..., None, :] + c  # (S, n, K, q, q)
         zz = self.zz[None, :, None]  # (1, n, 1, q, q)
-        resid = rss - 2.0 * (zr * m).sum(axis=-1) + (zz * second).sum(axis=(-2, -1))
+        # tr(Z'Z E[bb']) and (Z'r)'m written out for q = 1, 2 (generic reductions are slow)
+        if self.q == 1:
+            trace = zz[..., 0, 0] * second[..., 0, 0]
+            cross = zr[..., 0] * m[..., 0]
+        else:
+            trace = (zz[..., 0, 0] * second[..., 0, 0] + 2.0 * zz[..., 0, 1] * second[..., 0, 1]
+                     + zz[..., 1, 1] * second[..., 1, 1])
+            cross = zr[..., 0] * m[..., 0] + zr[..., 1] * m[..., 1]
+        resid = rss - 2.0 * cross + trace
         return np.maximum(resid, 0.0), second
 
     def _variances(self, posterior: np.ndarray, resid: np.ndarray) -> np.ndarray:
