@@ -8,6 +8,7 @@ and 380/12/8 of 400 give the small classes listed (under 25 participants or 5%).
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from srflow.trajectories.gather import gather_selection
 
@@ -32,3 +33,16 @@ def test_suspect_fits_and_notes():
     assert table.loc[3, "small_classes"] == ("class 2 has 12 participants (3.0%); "
                                              "class 3 has 8 participants (2.0%)")
     assert list(table.columns[-2:]) == ["status", "error"]
+
+
+def test_classification_table_is_mean_posterior_by_assigned_class():
+    from srflow.trajectories.gather import classification_table
+
+    classes = pd.DataFrame({"participant_id": list("abcd"), "K": 2, "class": [1, 1, 2, 2],
+                            "label": ["low", "low", "high", "high"],
+                            "post_1": [0.9, 0.7, 0.2, 0.0], "post_2": [0.1, 0.3, 0.8, 1.0]})
+    table = classification_table(classes)
+    assert table["n"].tolist() == [2, 2]
+    assert table["mean_post_1"].tolist() == pytest.approx([0.8, 0.1])
+    assert table["mean_post_2"].tolist() == pytest.approx([0.2, 0.9])
+    assert list(table.columns) == ["K", "assigned_class", "label", "n", "mean_post_1", "mean_post_2"]

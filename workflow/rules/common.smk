@@ -102,7 +102,7 @@ def trajectory_outputs(cohort):
         "results/{cohort}/trajectories/{name}/{table}.csv",
         cohort=cohort,
         name=sorted(specs),
-        table=["selection", "classes", "curves"],
+        table=["selection", "classes", "curves", "classification"],
     )
     anchored = [name for name in sorted(specs) if specs[name].get("anchor")]
     outputs += [

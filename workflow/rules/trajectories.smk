@@ -96,6 +96,7 @@ rule select_trajectories:
         selection="results/{cohort}/trajectories/{name}/selection.csv",
         classes="results/{cohort}/trajectories/{name}/classes.csv",
         curves="results/{cohort}/trajectories/{name}/curves.csv",
+        classification="results/{cohort}/trajectories/{name}/classification.csv",
     log:
         "logs/select_trajectories/{cohort}.{name}.log",
     benchmark:

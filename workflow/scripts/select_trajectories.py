@@ -15,4 +15,5 @@ run_logged(
     selection_out=snakemake.output.selection,
     classes_out=snakemake.output.classes,
     curves_out=snakemake.output.curves,
+    classification_out=snakemake.output.classification,
 )

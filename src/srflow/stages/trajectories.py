@@ -267,6 +267,7 @@ def trajectory_select_stage(
     curves_out: str,
     bootstrap_in: list[str] | None = None,
     anchors_in: str | None = None,
+    classification_out: str | None = None,
 ) -> None:
     """Gather the per-K fits of a spec into the selection, classes (with labels) and curves tables.
 
@@ -287,6 +288,9 @@ def trajectory_select_stage(
         Replicate JSONs of :func:`trajectory_bootstrap_stage`.
     anchors_in : str, optional
         ``anchors.csv`` of an anchored spec.
+    classification_out : str, optional
+        CSV of the mean posteriors by assigned class per K
+        (:func:`srflow.trajectories.gather.classification_table`).
     """
     from srflow.trajectories import gather
 
@@ -302,6 +306,8 @@ def trajectory_select_stage(
     write_table(selection, selection_out)
     write_table(classes, classes_out)
     write_table(curves, curves_out)
+    if classification_out:
+        write_table(gather.classification_table(classes), classification_out)
 
 
 def _read_json(path: str) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import pandas as pd
 from srflow.trajectories.bootstrap import bootstrap_lrt_pvalue
 from srflow.trajectories.labels import label_classes
 
-__all__ = ["CURVE_COLUMNS", "bootstrap_columns", "gather_classes", "gather_curves", "gather_selection"]
+__all__ = ["CURVE_COLUMNS", "bootstrap_columns", "classification_table", "gather_classes",
+           "gather_curves", "gather_selection"]
 
 CURVE_COLUMNS = ["K", "class", "time", "fitted", "observed_mean", "observed_sd", "n_observed"]
 
@@ -204,3 +205,32 @@ def gather_classes(
                        key=lambda c: int(c.split("_")[1]))
     classes = classes[["participant_id", "K", "class", "label", *posterior]]
     return classes.sort_values(["K", "participant_id"], kind="stable"), curves
+
+
+def classification_table(classes: pd.DataFrame) -> pd.DataFrame:
+    """Mean posterior probabilities by assigned (modal) class, per K.
+
+    Row ``(K, assigned_class)`` holds the number of participants assigned to that class and
+    the mean of their posteriors for every class: the diagonal is the average posterior
+    probability of correct assignment, the off-diagonal the classification uncertainty
+    (a K x K matrix per K).
+
+    Parameters
+    ----------
+    classes : pandas.DataFrame
+        ``participant_id, K, class, label, post_1 .. post_Kmax``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``K, assigned_class, label, n, mean_post_1 .. mean_post_Kmax``.
+    """
+    posterior = [c for c in classes.columns if c.startswith("post_")]
+    if classes.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in
+                             ["K", "assigned_class", "label", "n", *("mean_" + p for p in posterior)]})
+    grouped = classes.groupby(["K", "class"], sort=True)
+    table = grouped[posterior].mean().add_prefix("mean_")
+    table.insert(0, "n", grouped.size())
+    table.insert(0, "label", grouped["label"].first())
+    return table.reset_index().rename(columns={"class": "assigned_class"})
