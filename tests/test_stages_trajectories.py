@@ -276,3 +276,46 @@ def test_job_seeds_depend_on_identity_only():
     seeds = {job_seed(1, "c", "s", f"K{k}", f"rep{r}") for k in (2, 3) for r in range(50)}
     assert len(seeds) == 100
     assert math.isfinite(spec_seed(1, "c", "s")) and spec_seed(1, "c", "s") != spec_seed(2, "c", "s")
+
+
+# ------------------------------------------------------------------ predictors
+
+
+def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
+    """x is higher in the falling class (odd participants: mean 1 against 0, SD 1); age has one
+    missing value (participant S000 dropped, said so); a constant predictor or a reference class
+    beyond K gives a message and an empty table, not a failure."""
+    from srflow.stages.trajectories import trajectory_predictors_stage
+
+    scores = _two_class_scores()
+    number = scores["participant_id"].str[1:].astype(int)
+    person_x = np.random.default_rng(0).normal(0.0, 1.0, 40) + (np.arange(40) % 2 == 1)
+    scores["x"] = person_x[number]
+    scores["age"] = 30.0 + number
+    scores.loc[scores["participant_id"] == "S000", "age"] = np.nan
+    scores["site"] = "A"
+    scores_path = tmp_path / "scores.parquet"
+    scores.to_parquet(scores_path, index=False)
+    series = _write_series(tmp_path, scores)
+    spec = {**SPEC, "classes": [1, 2], "predictor_method": "ml", "reference_class": 1}
+    fits = []
+    for k in (1, 2):
+        trajectory_fit_stage(spec, 11, "c", "s", k, str(series), str(tmp_path / f"K{k}.json"),
+                             str(tmp_path / f"K{k}.parquet"))
+        fits.append(k)
+    out = {name: str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")}
+    trajectory_select_stage(spec, "s", [str(tmp_path / f"K{k}.json") for k in fits],
+                            [str(tmp_path / f"K{k}.parquet") for k in fits],
+                            out["selection"], out["classes"], out["curves"])
+    target = tmp_path / "predictors.csv"
+    trajectory_predictors_stage({**spec, "predictors": ["x", "age"]}, 11, "c", "s", out["classes"],
+                                str(scores_path), str(series), str(target))
+    table = pd.read_csv(target)
+    assert set(table["term"]) == {"(intercept)", "x", "age"} and set(table["K"]) == {2}
+    assert "1 of 40 participants dropped for a missing baseline predictor (age 1)" in capsys.readouterr().err
+    trajectory_predictors_stage({**spec, "predictors": ["x", "site"]}, 11, "c", "s", out["classes"],
+                                str(scores_path), str(series), str(target))
+    assert pd.read_csv(target).empty and "single value" in capsys.readouterr().err
+    trajectory_predictors_stage({**spec, "predictors": ["x"], "reference_class": 3}, 11, "c", "s",
+                                out["classes"], str(scores_path), str(series), str(target))
+    assert pd.read_csv(target).empty and "reference_class 3 does not exist" in capsys.readouterr().err
