@@ -221,10 +221,12 @@ def test_select_stage_tables_formulas_and_bootstrap_pvalue(tmp_path):
 
 
 def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
-    """Pre-event waves are the baseline: low before the event, high at it and falling after it is 'recovery'."""
-    # label rules (srflow.trajectories.labels) with high = 10, change = 3:
-    #   from time 0: start 20 >= 10, change 8 - 20 = -12 <= -3 -> recovery
-    #   from time -1 it would be start 5 < 10, change 8 - 5 = +3 >= 3 -> delayed
+    """Pre-event waves are the baseline: low before the event, high at it and falling after it.
+
+    A one-class solution gets a descriptive name, never a prototype."""
+    # label rules (srflow.trajectories.labels) with high = 10, change = 3 (low = min(mean, high)):
+    #   from time 0: start 20 >= 10, change 8 - 20 = -12 <= -3 -> high falling
+    #   from time -1 it would be start 5 < 10, change 8 - 5 = +3 >= 3 -> low rising
     curves = pd.DataFrame(
         {"K": 1, "class": 1, "time": [-1.0, 0.0, 1.0, 2.0], "fitted": [5.0, 20.0, 14.0, 8.0],
          "observed_mean": [5.0, 20.0, 14.0, 8.0], "observed_sd": 2.0, "n_observed": 10}
@@ -241,11 +243,11 @@ def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
     fits, classes = [str(tmp_path / "K1.json")], [str(tmp_path / "K1.parquet")]
     trajectory_select_stage(spec, "s", fits, classes, *out, anchors_in=str(anchors))
     assert pd.read_csv(out[0])[["n_anchored", "n_unanchored"]].iloc[0].tolist() == [1, 1]
-    assert pd.read_csv(out[1])["label"].tolist() == ["recovery"]
-    assert pd.read_csv(out[2])["label"].tolist() == ["recovery"] * 4
+    assert pd.read_csv(out[1])["label"].tolist() == ["high falling"]
+    assert pd.read_csv(out[2])["label"].tolist() == ["high falling"] * 4
     unanchored = {key: value for key, value in spec.items() if key != "anchor"}
     trajectory_select_stage(unanchored, "s", fits, classes, *out)
-    assert pd.read_csv(out[1])["label"].tolist() == ["delayed"]
+    assert pd.read_csv(out[1])["label"].tolist() == ["low rising"]
 
 
 def test_select_stage_when_every_fit_failed(tmp_path):

@@ -27,7 +27,7 @@ change beyond ``change``. Bonanno's prototypes are never used for SR.
 Defaults, when a threshold is not given (pooled mean and SD recovered exactly from the curves
 table's per-class observed means, SDs and counts): ``high = mean + 0.5 SD``, ``low = mean``
 (a low class lies below the sample mean; without observed statistics ``low = high``),
-``change = 0.5 SD``; for SR ``high_sr = 0.5 SD`` (``high`` if given). Set explicit clinical
+``change = 0.5 SD`` (``low`` at most ``high``); for SR ``high_sr = 0.5 SD`` (``high`` if given). Set explicit clinical
 cut-offs (e.g. a questionnaire's caseness score) when they exist.
 """
 
@@ -104,7 +104,7 @@ def _thresholds(rows: pd.DataFrame, given: LabelThresholds, kind: str) -> tuple[
         mean, sd = _pooled_mean_sd(rows)  # raises a ConfigError without the statistics
         centre = 0.0 if kind == "sr" else mean
         high = centre + given.high_sd * sd if high is None else high
-        low = mean if low is None and kind != "sr" else low
+        low = min(mean, high) if low is None and kind != "sr" else low
         change = given.change_sd * sd if change is None else change
     low = high if low is None else low
     if not change > 0:
