@@ -321,3 +321,26 @@ def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
     trajectory_predictors_stage({**spec, "predictors": ["x"], "reference_class": 3}, 11, "c", "s",
                                 out["classes"], str(scores_path), str(series), str(target))
     assert pd.read_csv(target).empty and "reference_class 3 does not exist" in capsys.readouterr().err
+
+
+def test_distal_stage_writes_bch_means_and_reports_bad_outcomes(tmp_path, capsys):
+    """The two simulated classes are recovered exactly (posteriors 0/1), so BCH means equal the
+    plain class means of the last observed P: about 5 (flat) and 8 (20 - 3 x 4) by design."""
+    from srflow.stages.trajectories import trajectory_distal_stage
+
+    scores = _two_class_scores()
+    scores_path = tmp_path / "scores.parquet"
+    scores.assign(site="A").to_parquet(scores_path, index=False)
+    series = _write_series(tmp_path, scores)
+    spec = {**SPEC, "classes": [2, 2]}
+    trajectory_fit_stage(spec, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet"))
+    out = {name: str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")}
+    trajectory_select_stage(spec, "s", [str(tmp_path / "K2.json")], [str(tmp_path / "K2.parquet")],
+                            out["selection"], out["classes"], out["curves"])
+    target = tmp_path / "distal.csv"
+    trajectory_distal_stage({**spec, "distal": ["P", "site"]}, "s", out["classes"], str(scores_path), str(target))
+    table = pd.read_csv(target)
+    last = scores.sort_values("wave").groupby("participant_id")["P"].last()
+    falling = last.index.str[1:].astype(int) % 2 == 1
+    assert table["mean"].tolist() == pytest.approx([last[~falling].mean(), last[falling].mean()], rel=1e-9)
+    assert "distal outcome site is not numeric" in capsys.readouterr().err

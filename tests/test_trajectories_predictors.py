@@ -105,3 +105,37 @@ def test_predictor_table_skips_a_k_without_the_reference_class(fitted):
     table, notes = predictor_table(classes, people[["x"]], "ml", reference_class=1)
     assert notes == [] and set(table["class"]) == {2, 3, 4} and (table["reference_class"] == 1).all()
     assert table["method"].str.startswith("ml: bias-adjusted").all()
+
+
+def test_bch_distal_means_recover_class_means(fitted):
+    """Distal outcome y = 2 (true class - 1) + N(0, 1) (seed 3): BCH means within 2.5 SE of
+    0, 2, 4, 6; the modal-class means are pulled towards each other (attenuated spread)."""
+    from srflow.trajectories.predictors import bch_distal_means
+
+    model, people, mapping = fitted
+    rng = np.random.default_rng(3)
+    y = 2.0 * (people["true_class"].to_numpy() - 1) + rng.normal(0.0, 1.0, len(people))
+    fit = bch_distal_means(model.posterior_, y)
+    truth = np.array([2.0 * (mapping[c] - 1) for c in range(1, 5)])
+    assert np.all(np.abs(fit["mean"] - truth) <= 2.5 * fit["se"]), (fit["mean"], fit["se"])
+    modal = np.array([y[model.labels_ == c].mean() for c in range(1, 5)])
+    assert np.ptp(modal) < np.ptp(fit["mean"])
+    assert fit["wald_df"] == 3 and fit["wald_p"] < 1e-10
+
+
+def test_distal_table_rows(fitted):
+    from srflow.trajectories.membership import DISTAL_COLUMNS, distal_table, last_values
+
+    model, people, _ = fitted
+    classes = pd.DataFrame({"participant_id": model.participants_, "K": 4, "class": model.labels_,
+                            "label": "x"})
+    for j in range(4):
+        classes[f"post_{j + 1}"] = model.posterior_[:, j]
+    scores = pd.DataFrame({"participant_id": np.repeat(model.participants_, 2), "wave": np.tile([1, 2], len(people)),
+                           "y": np.repeat(people["x"].to_numpy(), 2)})
+    scores.loc[1, "y"] = np.nan  # participant 0's last wave is missing: the first value is used
+    outcomes, notes = last_values(scores, ["y"])
+    assert notes == [] and outcomes.loc[model.participants_[0], "y"] == people["x"].iloc[0]
+    table = distal_table(classes, outcomes)
+    assert list(table.columns) == DISTAL_COLUMNS and len(table) == 4
+    assert table["n"].sum() == len(people)

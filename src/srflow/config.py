@@ -200,8 +200,11 @@ def _trajectory_problems(cohort_name: str, cohort: Mapping[str, Any], cfg: Mappi
         stray = [p for p in spec["predictors"] if p not in score_columns]
         if stray:
             problems.append(f"{where}.predictors: {', '.join(stray)} not P, E, an instrument or a covariate of cohort {cohort_name}")
-        if spec["predictors"] and spec["method"] == "kmeans":
-            problems.append(f"{where}.predictors: class-membership models need posteriors (method lcga or gmm)")
+        stray = [p for p in spec["distal"] if p not in score_columns]
+        if stray:
+            problems.append(f"{where}.distal: {', '.join(stray)} not P, E, an instrument or a covariate of cohort {cohort_name}")
+        if (spec["predictors"] or spec["distal"]) and spec["method"] == "kmeans":
+            problems.append(f"{where}: predictors and distal outcomes need class posteriors (method lcga or gmm)")
         if list(spec["random"]) not in (["intercept"], ["intercept", "slope"]):
             problems.append(f"{where}.random: {list(spec['random'])} must be [intercept] or [intercept, slope]")
         if spec["classes"][0] > spec["classes"][1]:

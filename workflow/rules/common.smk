@@ -113,6 +113,11 @@ def trajectory_outputs(cohort):
         for name in sorted(specs)
         if specs[name].get("predictors")
     ]
+    outputs += [
+        f"results/{cohort}/trajectories/{name}/distal.csv"
+        for name in sorted(specs)
+        if specs[name].get("distal")
+    ]
     return outputs
 
 

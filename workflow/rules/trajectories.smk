@@ -1,6 +1,6 @@
 # Trajectory models, per cohort and spec: build the series (one job), fit each K (one job per K),
 # bootstrap LR replicates (one job per K >= 2 and replicate), gather (one job), and with
-# predictors the class-membership model (one job).
+# predictors the class-membership model (one job), with distal outcomes their BCH class means.
 
 
 rule trajectory_series:
@@ -135,3 +135,25 @@ rule trajectory_predictors:
         seed=SRFLOW.seed,
     script:
         "../scripts/trajectory_predictors.py"
+
+
+rule trajectory_distal:
+    input:
+        classes="results/{cohort}/trajectories/{name}/classes.csv",
+        scores="results/{cohort}/scores.parquet",
+    output:
+        distal="results/{cohort}/trajectories/{name}/distal.csv",
+    log:
+        "logs/trajectory_distal/{cohort}.{name}.log",
+    benchmark:
+        "logs/benchmarks/trajectory_distal/{cohort}.{name}.tsv"
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(100),
+        runtime=10,
+    params:
+        spec=lambda wc: trajectory_spec(wc.cohort, wc.name),
+    script:
+        "../scripts/trajectory_distal.py"

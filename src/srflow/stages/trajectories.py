@@ -45,6 +45,7 @@ __all__ = [
     "series_columns",
     "spec_seed",
     "trajectory_bootstrap_stage",
+    "trajectory_distal_stage",
     "trajectory_fit_stage",
     "trajectory_predictors_stage",
     "trajectory_select_stage",
@@ -373,3 +374,38 @@ def trajectory_predictors_stage(
     say(f"{spec_name}: class-membership effects ({method}) for K = "
         f"{', '.join(map(str, sorted(table['K'].unique()))) or 'none'}")
     write_table(table, predictors_out)
+
+
+def trajectory_distal_stage(
+    spec: Mapping[str, Any], spec_name: str, classes_in: str, scores_in: str, distal_out: str
+) -> None:
+    """BCH class means of the spec's distal outcomes for every fitted K >= 2 (``distal.csv``).
+
+    Each participant's last observed value of an outcome (a score or a numeric covariate)
+    enters; participants without one are left out of that outcome's means, and said so.
+
+    Parameters
+    ----------
+    spec, spec_name
+        The trajectory spec (``distal``) and its name.
+    classes_in : str
+        ``classes.csv`` of :func:`trajectory_select_stage`.
+    scores_in : str
+        ``scores.parquet``.
+    distal_out : str
+        CSV with :data:`srflow.trajectories.membership.DISTAL_COLUMNS`.
+    """
+    from srflow.errors import ModelError
+    from srflow.trajectories import membership
+
+    classes = pd.read_csv(classes_in, dtype={"participant_id": "str", "label": "str"})
+    scores = pd.read_parquet(scores_in).astype({"participant_id": "str"})
+    try:
+        outcomes, notes = membership.last_values(scores, list(spec["distal"]))
+        table = membership.distal_table(classes, outcomes)
+    except ModelError as error:
+        notes = [str(error)]
+        table = pd.DataFrame({c: pd.Series(dtype="float64") for c in membership.DISTAL_COLUMNS})
+    for note in notes:
+        say(f"{spec_name} distal outcomes: {note}")
+    write_table(table, distal_out)

@@ -13,10 +13,13 @@ import numpy as np
 import pandas as pd
 
 from srflow.errors import ModelError
-from srflow.trajectories.predictors import fit_class_predictors
+from srflow.trajectories.predictors import bch_distal_means, fit_class_predictors
 
-__all__ = ["PREDICTOR_COLUMNS", "baseline_predictors", "predictor_table"]
+__all__ = ["DISTAL_COLUMNS", "PREDICTOR_COLUMNS", "baseline_predictors", "distal_table",
+           "last_values", "predictor_table"]
 
+DISTAL_COLUMNS = ["K", "class", "label", "outcome", "mean", "se", "ci_low", "ci_high", "n",
+                  "wald_chi2", "wald_df", "wald_p", "method"]
 PREDICTOR_COLUMNS = ["K", "class", "reference_class", "label", "term", "estimate", "se",
                      "statistic", "p", "ci_low", "ci_high", "odds_ratio", "method"]
 
@@ -127,3 +130,53 @@ def _aligned(density: Callable, fitted: pd.Index, keep: pd.Index) -> Callable:
         return density(full)[position]
 
     return restricted
+
+
+def last_values(
+    scores: pd.DataFrame, names: Sequence[str], participant: str = "participant_id",
+    wave: str = "wave",
+) -> tuple[pd.DataFrame, list[str]]:
+    """Each participant's last observed value of every distal outcome (numeric), by wave."""
+    unknown = [name for name in names if name not in scores.columns]
+    if unknown:
+        raise ModelError(f"distal outcome(s) {', '.join(unknown)} are not columns of the scores "
+                         "table.")
+    columns, notes = {}, []
+    ordered = scores.sort_values([participant, wave], kind="mergesort")
+    everyone = ordered[participant].unique()
+    for name in names:
+        if not pd.api.types.is_numeric_dtype(ordered[name]):
+            notes.append(f"distal outcome {name} is not numeric; left out")
+            continue
+        observed = ordered.dropna(subset=[name]).groupby(participant)[name].last()
+        if len(observed) < len(everyone):
+            notes.append(f"{len(everyone) - len(observed)} of {len(everyone)} participants have "
+                         f"no value of {name}; left out of its means")
+        columns[name] = observed
+    return pd.DataFrame(columns), notes
+
+
+def distal_table(classes: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """BCH class means of every distal outcome for every K >= 2 (see ``bch_distal_means``)."""
+    frames = []
+    for k in sorted(int(k) for k in classes["K"].unique() if int(k) >= 2):  # loop over K
+        rows = classes[classes["K"] == k].set_index("participant_id")
+        labels = rows.groupby("class")["label"].first()
+        for name in outcomes.columns:  # loop over outcomes
+            values = outcomes[name].dropna()
+            keep = rows.index.intersection(values.index)
+            posterior = rows.loc[keep, [f"post_{j}" for j in range(1, k + 1)]].to_numpy(dtype=float)
+            fit = bch_distal_means(posterior, values.loc[keep].to_numpy(dtype=float))
+            frames.append(pd.DataFrame({
+                "K": k, "class": np.arange(1, k + 1),
+                "label": labels.reindex(np.arange(1, k + 1)).fillna("").astype(str).to_numpy(),
+                "outcome": name, "mean": fit["mean"], "se": fit["se"],
+                "ci_low": fit["mean"] - 1.959963984540054 * fit["se"],
+                "ci_high": fit["mean"] + 1.959963984540054 * fit["se"],
+                "n": np.bincount(posterior.argmax(axis=1), minlength=k),
+                "wald_chi2": fit["wald_chi2"], "wald_df": fit["wald_df"], "wald_p": fit["wald_p"],
+                "method": "bch: BCH-weighted class means, sandwich SEs, Wald test of equal means",
+            }))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in DISTAL_COLUMNS})
+    return pd.concat(frames, ignore_index=True)[DISTAL_COLUMNS]

@@ -29,7 +29,8 @@ from srflow.errors import ModelError
 from srflow.trajectories.em import MixtureParams
 from srflow.trajectories.panel import sufficient_stats
 
-__all__ = ["PREDICTOR_METHODS", "classification_error", "fit_class_predictors", "one_step_density"]
+__all__ = ["PREDICTOR_METHODS", "bch_distal_means", "classification_error", "fit_class_predictors",
+           "one_step_density"]
 
 PREDICTOR_METHODS = ("ml", "bch", "one_step", "modal")
 _Z975 = 1.959963984540054
@@ -260,3 +261,43 @@ def one_step_density(model):
         return np.log(np.maximum(posterior, 1e-300)) + loglik_i[0][:, None] + math.log(k)
 
     return density
+
+
+def bch_distal_means(posterior: np.ndarray, outcome: np.ndarray) -> dict:
+    """Class means of a distal outcome with BCH weights, sandwich SEs and a Wald test of equality.
+
+    With modal classes ``w_i`` and the classification error matrix ``D``, participant i weighs
+    ``D^-1[w_i, k]`` in class k (Bolck, Croon and Hagenaars 2004; Bakk and Vermunt 2016), so the
+    weighted class means are unbiased for the latent classes' means despite misclassification.
+
+    Parameters
+    ----------
+    posterior : ndarray (n, K)
+    outcome : ndarray (n,)
+
+    Returns
+    -------
+    dict
+        ``mean, se`` (K,), ``cov`` (K, K), ``wald_chi2, wald_df, wald_p`` (all means equal).
+
+    Examples
+    --------
+    >>> post = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> bch_distal_means(post, np.array([1.0, 3.0, 10.0, 12.0]))["mean"].tolist()
+    [2.0, 11.0]
+    """
+    k = posterior.shape[1]
+    weights = np.linalg.inv(classification_error(posterior))[posterior.argmax(axis=1)]
+    totals = weights.sum(axis=0)
+    mean = (weights * outcome[:, None]).sum(axis=0) / totals
+    scores = weights * (outcome[:, None] - mean) / totals  # (n, K) influence of each participant
+    cov = scores.T @ scores
+    contrast = np.eye(k)[1:] - np.eye(k)[0]
+    diff = contrast @ mean
+    middle = contrast @ cov @ contrast.T
+    try:
+        chi2 = float(diff @ np.linalg.solve(middle, diff)) if k > 1 else float("nan")
+    except np.linalg.LinAlgError:
+        chi2 = float("nan")
+    return {"mean": mean, "se": np.sqrt(np.diag(cov)), "cov": cov, "wald_chi2": chi2,
+            "wald_df": k - 1, "wald_p": float(special.gammaincc((k - 1) / 2, chi2 / 2)) if k > 1 else float("nan")}
