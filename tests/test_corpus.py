@@ -72,8 +72,14 @@ def test_srflow_validate_gives_the_expected_outcome(case, tmp_path, capsys, monk
 def _stages(config_path: Path, workdir: Path) -> None:
     """Every stage after ``srflow validate``, in-process, as the workflow's jobs run them."""
     from srflow.config import load_config
-    from srflow.stages import ingest_stage, mixed_stage, score_stage, sr_stage, validate_stage
-    from srflow.stages.trajectories import trajectory_series_stage
+    from srflow.stages import (
+        ingest_stage,
+        mixed_stage,
+        score_stage,
+        sr_stage,
+        trajectory_series_stage,
+        validate_stage,
+    )
 
     config = load_config(config_path)
     data = config.data

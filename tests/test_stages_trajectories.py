@@ -1,4 +1,4 @@
-"""Trajectory stages (srflow.stages.trajectories): series, fit, bootstrap and select, file to file.
+"""Trajectory stages (srflow.stages, one module per rule): series, fit, bootstrap and select, file to file.
 
 Known answers used here:
 * anchoring: hand-made series whose anchor waves, windows and counts are worked out by hand
@@ -23,14 +23,13 @@ import pandas as pd
 import pytest
 
 from srflow.errors import ConfigError
-from srflow.stages.trajectories import (
-    series_columns,
+from srflow.stages import (
     spec_seed,
     trajectory_bootstrap_stage,
     trajectory_fit_stage,
     trajectory_select_stage,
-    trajectory_series,
 )
+from srflow.trajectories.series import series_columns, trajectory_series
 
 SPEC = {
     "variable": "P", "time": "wave", "method": "lcga", "degree": 1, "variance": "class",
@@ -156,9 +155,9 @@ def test_fit_stage_reproduces_the_grid_and_records_impossible_fits(tmp_path):
     trajectory_fit_stage(SPEC, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet"))
     record = json.loads((tmp_path / "K2.json").read_text())
     direct, _ = fit_trajectory_grid(
-        pd.read_parquet(series), time="wave", outcome="P", classes=[2], degree=1, starts=4, seed=spec_seed(11, "c", "s")
+        pd.read_parquet(series), time="wave", outcome="P", classes=[2], degree=1, n_init=4, random_state=spec_seed(11, "c", "s")
     )
-    row = dict(zip(record["selection"]["columns"], record["selection"]["data"][0]))
+    row = dict(zip(record["selection"]["columns"], record["selection"]["data"][0], strict=False))
     assert record["status"] == "ok" and row["loglik"] == direct["loglik"].iloc[0]
     assert row["class_sizes"] in ("20/20",)  # the two simulated classes are recovered exactly
     classes = pd.read_parquet(tmp_path / "K2.parquet")
@@ -197,7 +196,7 @@ def test_select_stage_tables_formulas_and_bootstrap_pvalue(tmp_path):
     assert ok["npm"].tolist() == [3, 7, 11]  # K (intercept, slope, SD) + K - 1 proportions
     # bootstrap: the replicates simulate from the K - 1 fit of the grid itself
     replicates = [json.loads(Path(path).read_text()) for path in boots]
-    loglik = dict(zip(ok["K"], ok["loglik"]))
+    loglik = dict(zip(ok["K"], ok["loglik"], strict=False))
     for k in (2, 3):
         reps = [r for r in replicates if r["K"] == k]
         assert all(r["loglik_null_observed"] == loglik[k - 1] for r in reps)
@@ -221,10 +220,12 @@ def test_select_stage_tables_formulas_and_bootstrap_pvalue(tmp_path):
 
 
 def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
-    """Pre-event waves are the baseline: low before the event, high at it and falling after it is 'recovery'."""
-    # label rules (srflow.trajectories.labels) with high = 10, change = 3:
-    #   from time 0: start 20 >= 10, change 8 - 20 = -12 <= -3 -> recovery
-    #   from time -1 it would be start 5 < 10, change 8 - 5 = +3 >= 3 -> delayed
+    """Pre-event waves are the baseline: low before the event, high at it and falling after it.
+
+    A one-class solution gets a descriptive name, never a prototype."""
+    # label rules (srflow.trajectories.labels) with high = 10, change = 3 (low = min(mean, high)):
+    #   from time 0: start 20 >= 10, change 8 - 20 = -12 <= -3 -> high falling
+    #   from time -1 it would be start 5 < 10, change 8 - 5 = +3 >= 3 -> low rising
     curves = pd.DataFrame(
         {"K": 1, "class": 1, "time": [-1.0, 0.0, 1.0, 2.0], "fitted": [5.0, 20.0, 14.0, 8.0],
          "observed_mean": [5.0, 20.0, 14.0, 8.0], "observed_sd": 2.0, "n_observed": 10}
@@ -241,11 +242,11 @@ def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
     fits, classes = [str(tmp_path / "K1.json")], [str(tmp_path / "K1.parquet")]
     trajectory_select_stage(spec, "s", fits, classes, *out, anchors_in=str(anchors))
     assert pd.read_csv(out[0])[["n_anchored", "n_unanchored"]].iloc[0].tolist() == [1, 1]
-    assert pd.read_csv(out[1])["label"].tolist() == ["recovery"]
-    assert pd.read_csv(out[2])["label"].tolist() == ["recovery"] * 4
+    assert pd.read_csv(out[1])["label"].tolist() == ["high falling"]
+    assert pd.read_csv(out[2])["label"].tolist() == ["high falling"] * 4
     unanchored = {key: value for key, value in spec.items() if key != "anchor"}
     trajectory_select_stage(unanchored, "s", fits, classes, *out)
-    assert pd.read_csv(out[1])["label"].tolist() == ["delayed"]
+    assert pd.read_csv(out[1])["label"].tolist() == ["low rising"]
 
 
 def test_select_stage_when_every_fit_failed(tmp_path):
@@ -276,3 +277,69 @@ def test_job_seeds_depend_on_identity_only():
     seeds = {job_seed(1, "c", "s", f"K{k}", f"rep{r}") for k in (2, 3) for r in range(50)}
     assert len(seeds) == 100
     assert math.isfinite(spec_seed(1, "c", "s")) and spec_seed(1, "c", "s") != spec_seed(2, "c", "s")
+
+
+# ------------------------------------------------------------------ predictors
+
+
+def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
+    """x is higher in the falling class (odd participants: mean 1 against 0, SD 1); age has one
+    missing value (participant S000 dropped, said so); a constant predictor or a reference class
+    beyond K gives a message and an empty table, not a failure."""
+    from srflow.stages import trajectory_predictors_stage
+
+    scores = _two_class_scores()
+    number = scores["participant_id"].str[1:].astype(int)
+    person_x = np.random.default_rng(0).normal(0.0, 1.0, 40) + (np.arange(40) % 2 == 1)
+    scores["x"] = person_x[number]
+    scores["age"] = 30.0 + number
+    scores.loc[scores["participant_id"] == "S000", "age"] = np.nan
+    scores["site"] = "A"
+    scores_path = tmp_path / "scores.parquet"
+    scores.to_parquet(scores_path, index=False)
+    series = _write_series(tmp_path, scores)
+    spec = {**SPEC, "classes": [1, 2], "predictor_method": "ml", "reference_class": 1}
+    fits = []
+    for k in (1, 2):
+        trajectory_fit_stage(spec, 11, "c", "s", k, str(series), str(tmp_path / f"K{k}.json"),
+                             str(tmp_path / f"K{k}.parquet"))
+        fits.append(k)
+    out = {name: str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")}
+    trajectory_select_stage(spec, "s", [str(tmp_path / f"K{k}.json") for k in fits],
+                            [str(tmp_path / f"K{k}.parquet") for k in fits],
+                            out["selection"], out["classes"], out["curves"])
+    target = tmp_path / "predictors.csv"
+    trajectory_predictors_stage({**spec, "predictors": ["x", "age"]}, 11, "c", "s", out["classes"],
+                                str(scores_path), str(series), str(target))
+    table = pd.read_csv(target)
+    assert set(table["term"]) == {"(intercept)", "x", "age"} and set(table["K"]) == {2}
+    assert "1 of 40 participants dropped for a missing baseline predictor (age 1)" in capsys.readouterr().err
+    trajectory_predictors_stage({**spec, "predictors": ["x", "site"]}, 11, "c", "s", out["classes"],
+                                str(scores_path), str(series), str(target))
+    assert pd.read_csv(target).empty and "single value" in capsys.readouterr().err
+    trajectory_predictors_stage({**spec, "predictors": ["x"], "reference_class": 3}, 11, "c", "s",
+                                out["classes"], str(scores_path), str(series), str(target))
+    assert pd.read_csv(target).empty and "reference_class 3 does not exist" in capsys.readouterr().err
+
+
+def test_distal_stage_writes_bch_means_and_reports_bad_outcomes(tmp_path, capsys):
+    """The two simulated classes are recovered exactly (posteriors 0/1), so BCH means equal the
+    plain class means of the last observed P: about 5 (flat) and 8 (20 - 3 x 4) by design."""
+    from srflow.stages import trajectory_distal_stage
+
+    scores = _two_class_scores()
+    scores_path = tmp_path / "scores.parquet"
+    scores.assign(site="A").to_parquet(scores_path, index=False)
+    series = _write_series(tmp_path, scores)
+    spec = {**SPEC, "classes": [2, 2]}
+    trajectory_fit_stage(spec, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet"))
+    out = {name: str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")}
+    trajectory_select_stage(spec, "s", [str(tmp_path / "K2.json")], [str(tmp_path / "K2.parquet")],
+                            out["selection"], out["classes"], out["curves"])
+    target = tmp_path / "distal.csv"
+    trajectory_distal_stage({**spec, "distal": ["P", "site"]}, "s", out["classes"], str(scores_path), str(target))
+    table = pd.read_csv(target)
+    last = scores.sort_values("wave").groupby("participant_id")["P"].last()
+    falling = last.index.str[1:].astype(int) % 2 == 1
+    assert table["mean"].tolist() == pytest.approx([last[~falling].mean(), last[falling].mean()], rel=1e-9)
+    assert "distal outcome site is not numeric" in capsys.readouterr().err

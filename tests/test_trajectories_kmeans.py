@@ -32,17 +32,17 @@ def make_clusters(n_per: int = 60, missing: float = 0.2, seed: int = 0) -> tuple
 
 def test_recovers_separated_clusters_with_missing_cells():
     data, truth = make_clusters()
-    model = LongitudinalKMeans(3, n_redraws=10, random_state=1).fit(data)
+    model = LongitudinalKMeans(3, n_init=10, random_state=1).fit(data, time="wave")
     assert np.isnan(model.values_).mean() > 0.1
-    assert adjusted_rand_score(truth[model.participants_.astype(int)], model.classes_) == 1.0
+    assert adjusted_rand_score(truth[model.participants_.astype(int)], model.labels_) == 1.0
     # canonical order: flat low (mean 2) < falling (mean 5) < rising (mean 8)
     np.testing.assert_allclose(model.cluster_centers_.mean(axis=1), [2, 5, 8], atol=0.3)
 
 
 def test_criteria_match_direct_computation_on_complete_data():
     data, _ = make_clusters(missing=0.0)
-    model = LongitudinalKMeans(3, n_redraws=5, random_state=0).fit(data)
-    labels = model.classes_ - 1
+    model = LongitudinalKMeans(3, n_init=5, random_state=0).fit(data, time="wave")
+    labels = model.labels_ - 1
     x = model.values_
     assert model.calinski_harabasz_ == pytest.approx(calinski_harabasz_score(x, labels), rel=1e-10)
     assert model.davies_bouldin_ == pytest.approx(davies_bouldin_score(x, labels), rel=1e-10)
@@ -68,12 +68,12 @@ def test_missing_cell_distance_is_rescaled():
 
 def test_same_seed_identical_and_errors():
     data, _ = make_clusters()
-    a = LongitudinalKMeans(3, random_state=4).fit(data)
-    b = LongitudinalKMeans(3, random_state=4).fit(data)
+    a = LongitudinalKMeans(3, random_state=4).fit(data, time="wave")
+    b = LongitudinalKMeans(3, random_state=4).fit(data, time="wave")
     assert np.array_equal(a.cluster_centers_, b.cluster_centers_)
-    assert np.array_equal(a.classes_, b.classes_)
+    assert np.array_equal(a.labels_, b.labels_)
     with pytest.raises(ModelError, match="too few"):
-        LongitudinalKMeans(3).fit(data[data["participant_id"] < 4])
+        LongitudinalKMeans(3).fit(data[data["participant_id"] < 4], time="wave")
     same = data.assign(P=data["wave"] * 1.0)
     with pytest.raises(ModelError, match="identical"):
-        LongitudinalKMeans(2).fit(same)
+        LongitudinalKMeans(2).fit(same, time="wave")

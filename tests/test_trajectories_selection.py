@@ -29,7 +29,7 @@ COLUMNS = {"participant": "id", "time": "time", "outcome": "P"}
 
 @pytest.fixture(scope="module")
 def grid(lcga_cohort):
-    return fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=range(1, 5), starts=10, seed=2)
+    return fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=range(1, 5), degree=1, n_init=10, random_state=2)
 
 
 def test_indices_follow_documented_formulas(grid):
@@ -57,7 +57,7 @@ def test_occ_formula(grid):
     selection, models = grid
     model = models[3]
     row = selection.set_index("K").loc[3]
-    cls = model.classes_ - 1
+    cls = model.labels_ - 1
     appa = np.array([model.posterior_[cls == k, k].mean() for k in range(3)])
     np.testing.assert_allclose([float(v) for v in row["appa"].split(";")], appa, atol=5e-4)
     occ = np.array([float(v) for v in row["occ"].split(";")])
@@ -98,15 +98,15 @@ def test_on_error_skip_records_message():
          "P": np.random.default_rng(0).normal(size=18)}
     )
     with pytest.raises(ModelError):
-        fit_trajectory_grid(data, classes=[1, 2, 3])
-    selection, models = fit_trajectory_grid(data, classes=[1, 2, 3], on_error="skip")
+        fit_trajectory_grid(data, classes=[1, 2, 3], degree=1)
+    selection, models = fit_trajectory_grid(data, classes=[1, 2, 3], degree=1, on_error="skip")
     assert sorted(models) == [1, 2]
     assert "too few" in selection.set_index("K").loc[3, "error"]
 
 
 def test_kmeans_grid_rows(lcga_cohort):
     selection, models = fit_trajectory_grid(
-        lcga_cohort, **COLUMNS, classes=[1, 4], method="kmeans", starts=5, seed=0
+        lcga_cohort, **COLUMNS, classes=[1, 4], method="kmeans", n_init=5, random_state=0
     )
     row = selection.set_index("K").loc[4]
     assert row["class_sizes"] == "900/225/225/150"
@@ -122,11 +122,11 @@ def test_bootstrap_lrt_replicates_and_pvalue():
     data = pd.DataFrame(
         {"participant_id": np.repeat(np.arange(n), 4), "time": np.tile(times, n), "P": values.ravel()}
     )
-    reps = [bootstrap_lrt_replicate(data, 2, r, seed=9, starts=5) for r in range(4)]
-    again = bootstrap_lrt_replicate(data, 2, 1, seed=9, starts=5)
+    reps = [bootstrap_lrt_replicate(data, 2, r, random_state=9, n_init=5, degree=1) for r in range(4)]
+    again = bootstrap_lrt_replicate(data, 2, 1, random_state=9, n_init=5, degree=1)
     assert again == reps[1]  # deterministic per (seed, K, replicate)
     assert len({r["lr"] for r in reps}) == 4  # replicates differ
-    selection, _ = fit_trajectory_grid(data, classes=[1, 2], starts=5, seed=9)
+    selection, _ = fit_trajectory_grid(data, classes=[1, 2], degree=1, n_init=5, random_state=9)
     ll = selection.set_index("K")["loglik"]
     result = bootstrap_lrt_pvalue(ll[1], ll[2], reps)
     # two classes 8 SDs apart: observed LR dwarfs every null replicate -> p = 1 / (B + 1)

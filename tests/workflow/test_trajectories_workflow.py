@@ -122,7 +122,7 @@ def test_anchored_selection_formulas_and_bootstrap(run):
         selection["bic"], -2 * selection["loglik"] + selection["npm"] * np.log(selection["n_participants"]), rtol=1e-12
     )
     assert selection["npm"].tolist() == [3, 7, 11]
-    loglik = dict(zip(selection["K"], selection["loglik"]))
+    loglik = dict(zip(selection["K"], selection["loglik"], strict=True))
     for k in (2, 3):
         reps = [json.loads((folder / "bootstrap" / f"K{k}.rep{r}.json").read_text()) for r in range(B)]
         assert all(r["status"] == "ok" for r in reps)

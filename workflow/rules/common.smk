@@ -133,11 +133,21 @@ def trajectory_outputs(cohort):
         "results/{cohort}/trajectories/{name}/{table}.csv",
         cohort=cohort,
         name=sorted(specs),
-        table=["selection", "classes", "curves"],
+        table=["selection", "classes", "curves", "classification"],
     )
     anchored = [name for name in sorted(specs) if specs[name].get("anchor")]
     outputs += [
         f"results/{cohort}/trajectories/{name}/anchors.csv" for name in anchored
+    ]
+    outputs += [
+        f"results/{cohort}/trajectories/{name}/predictors.csv"
+        for name in sorted(specs)
+        if specs[name].get("predictors")
+    ]
+    outputs += [
+        f"results/{cohort}/trajectories/{name}/distal.csv"
+        for name in sorted(specs)
+        if specs[name].get("distal")
     ]
     return outputs
 

@@ -1,5 +1,6 @@
 # Trajectory models, per cohort and spec: build the series (one job), fit each K (one job per K),
-# bootstrap LR replicates (one job per K >= 2 and replicate), gather (one job).
+# bootstrap LR replicates (one job per K >= 2 and replicate), gather (one job), and with
+# predictors the class-membership model (one job), with distal outcomes their BCH class means.
 
 
 rule trajectory_series:
@@ -95,6 +96,7 @@ rule select_trajectories:
         selection="results/{cohort}/trajectories/{name}/selection.csv",
         classes="results/{cohort}/trajectories/{name}/classes.csv",
         curves="results/{cohort}/trajectories/{name}/curves.csv",
+        classification="results/{cohort}/trajectories/{name}/classification.csv",
     log:
         "logs/select_trajectories/{cohort}.{name}.log",
     benchmark:
@@ -109,3 +111,49 @@ rule select_trajectories:
         spec=lambda wc: trajectory_spec(wc.cohort, wc.name),
     script:
         "../scripts/select_trajectories.py"
+
+
+rule trajectory_predictors:
+    input:
+        classes="results/{cohort}/trajectories/{name}/classes.csv",
+        scores="results/{cohort}/scores.parquet",
+        series=lambda wc: trajectory_series_file(wc.cohort, wc.name),
+    output:
+        predictors="results/{cohort}/trajectories/{name}/predictors.csv",
+    log:
+        "logs/trajectory_predictors/{cohort}.{name}.log",
+    benchmark:
+        "logs/benchmarks/trajectory_predictors/{cohort}.{name}.tsv"
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(400),
+        runtime=60,
+    params:
+        spec=lambda wc: trajectory_spec(wc.cohort, wc.name),
+        seed=SRFLOW.seed,
+    script:
+        "../scripts/trajectory_predictors.py"
+
+
+rule trajectory_distal:
+    input:
+        classes="results/{cohort}/trajectories/{name}/classes.csv",
+        scores="results/{cohort}/scores.parquet",
+    output:
+        distal="results/{cohort}/trajectories/{name}/distal.csv",
+    log:
+        "logs/trajectory_distal/{cohort}.{name}.log",
+    benchmark:
+        "logs/benchmarks/trajectory_distal/{cohort}.{name}.tsv"
+    conda:
+        "../envs/srflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_for_input(100),
+        runtime=10,
+    params:
+        spec=lambda wc: trajectory_spec(wc.cohort, wc.name),
+    script:
+        "../scripts/trajectory_distal.py"

@@ -1,7 +1,7 @@
-"""One bootstrap LR replicate of K - 1 against K classes (see srflow.stages.trajectories.trajectory_bootstrap_stage)."""
+"""One bootstrap LR replicate of K - 1 against K classes (see srflow.stages.bootstrap_trajectories.trajectory_bootstrap_stage)."""
 
 from srflow.stages._common import run_logged
-from srflow.stages.trajectories import trajectory_bootstrap_stage
+from srflow.stages.bootstrap_trajectories import trajectory_bootstrap_stage
 
 run_logged(
     snakemake.log[0],

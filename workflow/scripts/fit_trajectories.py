@@ -1,7 +1,7 @@
-"""Fit one trajectory spec with K classes for one cohort (see srflow.stages.trajectories.trajectory_fit_stage)."""
+"""Fit one trajectory spec with K classes for one cohort (see srflow.stages.fit_trajectories.trajectory_fit_stage)."""
 
 from srflow.stages._common import run_logged
-from srflow.stages.trajectories import trajectory_fit_stage
+from srflow.stages.fit_trajectories import trajectory_fit_stage
 
 run_logged(
     snakemake.log[0],

@@ -1,7 +1,7 @@
 """Gather one trajectory spec's fits (and bootstrap replicates) into the selection, classes and curves tables."""
 
 from srflow.stages._common import run_logged
-from srflow.stages.trajectories import trajectory_select_stage
+from srflow.stages.select_trajectories import trajectory_select_stage
 
 run_logged(
     snakemake.log[0],
@@ -15,4 +15,5 @@ run_logged(
     selection_out=snakemake.output.selection,
     classes_out=snakemake.output.classes,
     curves_out=snakemake.output.curves,
+    classification_out=snakemake.output.classification,
 )

@@ -1,7 +1,7 @@
-"""Build the series one trajectory spec models (see srflow.stages.trajectories.trajectory_series_stage)."""
+"""Build the series one trajectory spec models (see srflow.stages.trajectory_series.trajectory_series_stage)."""
 
 from srflow.stages._common import run_logged
-from srflow.stages.trajectories import trajectory_series_stage
+from srflow.stages.trajectory_series import trajectory_series_stage
 
 run_logged(
     snakemake.log[0],

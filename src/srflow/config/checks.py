@@ -118,6 +118,21 @@ def _trajectory_problems(
             problems.append(
                 f"{where}.bootstrap: the bootstrap LR test needs a likelihood (method lcga or gmm); set 0 for kmeans"
             )
+        for key in ("predictors", "distal"):
+            stray = [p for p in spec[key] if p not in score_columns]
+            if stray:
+                problems.append(
+                    f"{where}.{key}: {', '.join(stray)} not P, E, an instrument or a covariate "
+                    f"of cohort {cohort_name}"
+                )
+        if (spec["predictors"] or spec["distal"]) and spec["method"] == "kmeans":
+            problems.append(
+                f"{where}: predictors and distal outcomes need class posteriors (method lcga or gmm)"
+            )
+        if list(spec["random"]) not in (["intercept"], ["intercept", "slope"]):
+            problems.append(
+                f"{where}.random: {list(spec['random'])} must be [intercept] or [intercept, slope]"
+            )
         if spec["classes"][0] > spec["classes"][1]:
             problems.append(
                 f"{where}.classes: smallest {spec['classes'][0]} is above largest {spec['classes'][1]}"

@@ -17,6 +17,9 @@ file (under ``results/{cohort}/``)          definition                    writte
 ``trajectories/{name}/selection.csv``       :data:`SELECTION_TABLE`       ``select_trajectories``
 ``trajectories/{name}/classes.csv``         :data:`CLASSES_TABLE`         ``select_trajectories``
 ``trajectories/{name}/curves.csv``          :data:`CURVES_TABLE`          ``select_trajectories``
+``trajectories/{name}/classification.csv`` :data:`CLASSIFICATION_TABLE`  ``select_trajectories``
+``trajectories/{name}/predictors.csv``      :data:`PREDICTORS_TABLE`      ``trajectory_predictors``
+``trajectories/{name}/distal.csv``          :data:`DISTAL_TABLE`          ``trajectory_distal``
 ``trajectories/{name}/anchors.csv``         :data:`ANCHORS_TABLE`         ``trajectory_series_anchored``
 ``trajectories/{name}/fits/K{k}.json``      :class:`TrajectoryFit`        ``fit_trajectories``
 ==========================================  ============================  =====================
@@ -83,14 +86,18 @@ from srflow.results.sr import (
 from srflow.results.trajectories import (
     ANCHORS_TABLE,
     CLASSES_TABLE,
+    CLASSIFICATION_TABLE,
     CURVES_TABLE,
+    DISTAL_TABLE,
+    PREDICTORS_TABLE,
     SELECTION_TABLE,
     SplitFrame,
     TrajectoryFit,
 )
 
 __all__ = [
-    "ABSENT", "ANCHORS_TABLE", "CLASSES_TABLE", "CURVES_TABLE", "Coefficient", "Column", "Comparison",
+    "ABSENT", "ANCHORS_TABLE", "CLASSES_TABLE", "CLASSIFICATION_TABLE", "DISTAL_TABLE",
+    "PREDICTORS_TABLE", "CURVES_TABLE", "Coefficient", "Column", "Comparison",
     "ANOVA_TABLE", "CooksDistance", "Counts", "Excluded", "FAILURES_TABLE", "FIXED_TABLE", "FormTest", "Json",
     "LEDGER_TABLE", "LineFit", "MixedFit", "Outliers", "RANDOM_TABLE", "RandomEffects", "Record",
     "ResidualQQ", "ResultContractError", "SCORES_TABLE", "SELECTION_TABLE", "SRLine", "SRSettings",

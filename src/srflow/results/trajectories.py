@@ -17,6 +17,8 @@ from srflow.results._table import TableContract, col, pattern
 SELECT_RULE = "select_trajectories"
 FIT_RULE = "fit_trajectories"
 ANCHOR_RULE = "trajectory_series_anchored"
+PREDICTOR_RULE = "trajectory_predictors"
+DISTAL_RULE = "trajectory_distal"
 
 #: ``selection.csv``: one row per K. A K whose fit failed has only method, degree, K,
 #: status ("failed") and error; fit indices are those of mixture models (LCGA, GMM) or, for
@@ -64,6 +66,9 @@ SELECTION_TABLE = TableContract(
         col("blrt_replicates", "int", required=False),
         col("n_anchored", "int", required=False),  # anchored specs
         col("n_unanchored", "int", required=False),
+        col("certification", "text", required=False),  # why a fit is suspect ("" when certified)
+        col("bic_near", "text", required=False),  # the other K whose BIC is within 2
+        col("small_classes", "text", required=False),  # classes under 5% or 25 participants
         col("status", "text"),
         col("error", "text"),
     ),
@@ -96,6 +101,62 @@ CURVES_TABLE = TableContract(
         col("observed_sd", "float"),
         col("n_observed", "float"),
         col("label", "text"),
+    ),
+)
+
+#: ``classification.csv``: per K, the mean posterior of every class among those assigned to each
+#: class (a K x K matrix per K; the diagonal is the average posterior of the assigned class).
+CLASSIFICATION_TABLE = TableContract(
+    what="trajectory classification table",
+    rule=SELECT_RULE,
+    columns=(
+        col("K", "int"),
+        col("assigned_class", "int"),
+        col("label", "text"),
+        col("n", "int"),
+        pattern(r"mean_post_[0-9]+", "float"),
+    ),
+)
+
+#: ``predictors.csv``: log-odds of each class against the reference class, per K >= 2 and term.
+PREDICTORS_TABLE = TableContract(
+    what="class-membership predictors table",
+    rule=PREDICTOR_RULE,
+    columns=(
+        col("K", "int"),
+        col("class", "int"),
+        col("reference_class", "int"),
+        col("label", "text"),
+        col("term", "text"),
+        col("estimate", "float"),
+        col("se", "float"),
+        col("statistic", "float"),
+        col("p", "float"),
+        col("ci_low", "float"),
+        col("ci_high", "float"),
+        col("odds_ratio", "float"),
+        col("method", "text"),
+    ),
+)
+
+#: ``distal.csv``: BCH-weighted class means of each distal outcome, with a Wald test of equality.
+DISTAL_TABLE = TableContract(
+    what="distal-outcomes table",
+    rule=DISTAL_RULE,
+    columns=(
+        col("K", "int"),
+        col("class", "int"),
+        col("label", "text"),
+        col("outcome", "text"),
+        col("mean", "float"),
+        col("se", "float"),
+        col("ci_low", "float"),
+        col("ci_high", "float"),
+        col("n", "float"),
+        col("wald_chi2", "float"),
+        col("wald_df", "float"),
+        col("wald_p", "float"),
+        col("method", "text"),
     ),
 )
 

@@ -27,11 +27,13 @@ _EXPORTS = {
     "job_seed": "_common",
     "run_logged": "_common",
     "say": "_common",
-    "trajectory_bootstrap_stage": "trajectories",
-    "trajectory_fit_stage": "trajectories",
-    "trajectory_select_stage": "trajectories",
-    "trajectory_series": "trajectories",
-    "trajectory_series_stage": "trajectories",
+    "spec_seed": "_trajectories",
+    "trajectory_bootstrap_stage": "bootstrap_trajectories",
+    "trajectory_distal_stage": "trajectory_distal",
+    "trajectory_fit_stage": "fit_trajectories",
+    "trajectory_predictors_stage": "trajectory_predictors",
+    "trajectory_select_stage": "select_trajectories",
+    "trajectory_series_stage": "trajectory_series",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -92,7 +92,7 @@ def _later_job_problems(cohort: CohortConfig, validated: pd.DataFrame) -> list[s
 
 def _series(scores: pd.DataFrame, validated: pd.DataFrame, spec: Mapping[str, Any]) -> None:
     """Build a trajectory spec's series as its job would (an SR variable needs the SR job)."""
-    from srflow.stages.trajectories import trajectory_series
+    from srflow.trajectories.series import trajectory_series
 
     anchor = spec.get("anchor")
     items = None

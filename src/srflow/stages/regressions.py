@@ -17,10 +17,13 @@ def _spec_name(path: str | Path, suffix: str) -> str:
     return name[: -len(suffix)] if name.endswith(suffix) else name
 
 
-def read_sr_inputs(tables_in: Sequence[str], lines_in: Sequence[str]
-                   ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def read_sr_inputs(
+    tables_in: Sequence[str], lines_in: Sequence[str]
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """SR tables by spec name (participant_id as text), and the reasons of the specs that failed."""
-    tables = {_spec_name(p, ".csv"): pd.read_csv(p, dtype={"participant_id": str}) for p in tables_in}
+    tables = {
+        _spec_name(p, ".csv"): pd.read_csv(p, dtype={"participant_id": str}) for p in tables_in
+    }
     failures = {}
     for path in lines_in:
         line = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -29,9 +32,16 @@ def read_sr_inputs(tables_in: Sequence[str], lines_in: Sequence[str]
     return tables, failures
 
 
-def regression_stage(config_data: Mapping[str, Any], cohort_name: str, regression_name: str,
-                     scores_in: str, sr_tables_in: Sequence[str], sr_lines_in: Sequence[str],
-                     coefficients_out: str, fit_out: str) -> None:
+def regression_stage(
+    config_data: Mapping[str, Any],
+    cohort_name: str,
+    regression_name: str,
+    scores_in: str,
+    sr_tables_in: Sequence[str],
+    sr_lines_in: Sequence[str],
+    coefficients_out: str,
+    fit_out: str,
+) -> None:
     """Fit one regression; one the data cannot support is written as failed, with the reason.
 
     Parameters

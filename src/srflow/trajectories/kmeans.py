@@ -158,9 +158,9 @@ class LongitudinalKMeans:
 
     Parameters
     ----------
-    n_clusters : int
+    n_classes : int
         Number of clusters K.
-    n_redraws : int, default 20
+    n_init : int, default 20
         Independent k-means++ starts; the one with the smallest inertia is kept.
     max_iter : int, default 100
         Maximum assignment/update rounds per redraw.
@@ -171,12 +171,13 @@ class LongitudinalKMeans:
     ----------
     cluster_centers_ : ndarray (K, n_times)
         Centre trajectories on ``times_`` (canonical order: mean level, then slope).
-    classes_ : ndarray (n_participants,)
+    labels_ : ndarray (n_participants,)
         1-based cluster per participant.
     participants_, times_ : ndarray
         Row and column labels of the series matrix.
     posterior_ : ndarray (n_participants, K)
-        One-hot memberships (for tables shared with the mixture models).
+        One-hot memberships (for tables shared with the mixture models); also
+        returned by :meth:`predict_proba`.
     weights_ : ndarray (K,)
         Cluster shares.
     inertia_ : float
@@ -191,13 +192,13 @@ class LongitudinalKMeans:
 
     def __init__(
         self,
-        n_clusters: int,
-        n_redraws: int = 20,
+        n_classes: int,
+        n_init: int = 20,
         max_iter: int = 100,
         random_state: int | None = None,
     ):
-        self.n_clusters = n_clusters
-        self.n_redraws = n_redraws
+        self.n_classes = n_classes
+        self.n_init = n_init
         self.max_iter = max_iter
         self.random_state = random_state
 
@@ -205,7 +206,7 @@ class LongitudinalKMeans:
         self,
         data: pd.DataFrame,
         participant: str = "participant_id",
-        time: str = "wave",
+        time: str = "time",
         outcome: str = "P",
     ) -> LongitudinalKMeans:
         """Cluster the participants' series.
@@ -227,10 +228,10 @@ class LongitudinalKMeans:
             Fewer participants than clusters, or all series identical.
         """
         values, participants, times = pivot_series(data, participant, time, outcome)
-        k = int(self.n_clusters)
+        k = int(self.n_classes)
         n = values.shape[0]
         if k < 1:
-            raise ModelError(f"n_clusters must be >= 1, got {k}.")
+            raise ModelError(f"n_classes must be >= 1, got {k}.")
         if n < 2 * k:
             raise ModelError(
                 f"{n} participant(s) are too few for {k} clusters (need at least {2 * k}); "
@@ -246,7 +247,7 @@ class LongitudinalKMeans:
         rng = np.random.default_rng(self.random_state)
         column_mean = np.nanmean(values, axis=0)
         best = None
-        for _ in range(max(1, int(self.n_redraws)) if k > 1 else 1):
+        for _ in range(max(1, int(self.n_init)) if k > 1 else 1):
             result = self._one_run(values, observed, column_mean, k, rng)
             if best is None or result[0] < best[0]:
                 best = result
@@ -261,7 +262,7 @@ class LongitudinalKMeans:
         centres = centres[order]
         imputed = np.where(observed, values, centres[labels])
         self.cluster_centers_ = centres
-        self.classes_ = labels + 1
+        self.labels_ = labels + 1
         self.participants_ = participants
         self.times_ = times
         self.posterior_ = np.eye(k)[labels]
@@ -289,7 +290,7 @@ class LongitudinalKMeans:
         labels = np.full(n, -1)
         converged = False
         n_iter = 0
-        for n_iter in range(1, int(self.max_iter) + 1):
+        for n_iter in range(1, int(self.max_iter) + 1):  # noqa: B007 (n_iter is read after the loop)
             dist = _squared_distances(values, observed, centres)
             new_labels = dist.argmin(axis=1)
             if np.array_equal(new_labels, labels):
@@ -301,6 +302,23 @@ class LongitudinalKMeans:
         inertia = float(dist[np.arange(n), labels].sum())
         return inertia, labels, centres, n_iter, converged
 
+    def predict_proba(self, data: pd.DataFrame | None = None) -> np.ndarray:
+        """One-hot memberships of the fitted participants (k-means has no probabilities).
+
+        Parameters
+        ----------
+        data : None
+            Only the fitted participants are supported; pass None.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``posterior_``, shape ``(n_participants, K)``.
+        """
+        if data is not None:
+            raise ModelError("LongitudinalKMeans.predict_proba only covers the fitted participants.")
+        return self.posterior_
+
     def predict_curves(self, times: np.ndarray) -> np.ndarray:
         """Centre trajectories at ``times`` by linear interpolation, shape (K, len(times))."""
         times = np.asarray(times, dtype=float)
@@ -309,9 +327,9 @@ class LongitudinalKMeans:
     @property
     def summary(self) -> pd.DataFrame:
         """One row per cluster: share, size and the centre at each grid time."""
-        counts = np.bincount(self.classes_ - 1, minlength=self.n_clusters)
+        counts = np.bincount(self.labels_ - 1, minlength=self.n_classes)
         table = pd.DataFrame(
-            {"class": np.arange(1, self.n_clusters + 1), "weight": self.weights_, "n_map": counts}
+            {"class": np.arange(1, self.n_classes + 1), "weight": self.weights_, "n_map": counts}
         )
         for j, t in enumerate(self.times_):
             table[f"centre_t{t:g}"] = self.cluster_centers_[:, j]
