@@ -23,13 +23,15 @@ from srflow.errors import InputError
 
 #: The file name of each SR, mixed-model and trajectory output, as ``report_inputs`` lists them.
 _SR_FILE = re.compile(r"(?:^|.*/)sr/(?P<name>[^/]+?)\.(?P<part>csv|line\.json)$")
-_MIXED_FILE = re.compile(r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|fit\.json|random\.csv)$")
+_MIXED_FILE = re.compile(
+    r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|anova\.csv|fit\.json|random\.csv)$"
+)
 _TRAJECTORY_FILE = re.compile(
     r"(?:^|.*/)trajectories/(?P<name>[^/]+)/(?P<part>selection|classes|curves|anchors)\.csv$"
 )
 _PARTS = {
     "sr": {"csv": "table", "line.json": "line"},
-    "mixed": {"fixed.csv": "fixed", "fit.json": "fit", "random.csv": "random"},
+    "mixed": {"fixed.csv": "fixed", "anova.csv": "anova", "fit.json": "fit", "random.csv": "random"},
     "trajectories": {"selection": "selection", "classes": "classes", "curves": "curves", "anchors": "anchors"},
 }
 
@@ -45,7 +47,7 @@ class ReportFiles:
     sr : Mapping
         spec -> {"table": path, "line": path}.
     mixed : Mapping
-        model -> {"fixed": path, "fit": path, "random": path}.
+        model -> {"fixed": path, "anova": path, "fit": path, "random": path}.
     trajectories : Mapping
         spec -> {"selection", "classes", "curves"[, "anchors"]: path}.
     """
@@ -77,7 +79,7 @@ class ReportFiles:
             ledger=Path(str(inputs["ledger"])),
             failures=Path(str(inputs["failures"])),
             sr=_group(_paths(inputs, "sr"), _SR_FILE, "sr", ("table", "line")),
-            mixed=_group(_paths(inputs, "mixed"), _MIXED_FILE, "mixed", ("fixed", "fit", "random")),
+            mixed=_group(_paths(inputs, "mixed"), _MIXED_FILE, "mixed", ("fixed", "anova", "fit", "random")),
             trajectories=_group(
                 _paths(inputs, "trajectories"), _TRAJECTORY_FILE, "trajectories", ("selection", "classes", "curves")
             ),
@@ -100,7 +102,7 @@ class ReportFiles:
             failures=base / "validation" / "failures.csv",
             sr={n: {"table": base / "sr" / f"{n}.csv", "line": base / "sr" / f"{n}.line.json"} for n in cohort_config.sr},
             mixed={
-                n: {p: base / "mixed" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("fixed", "fit", "random")}
+                n: {p: base / "mixed" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("fixed", "anova", "fit", "random")}
                 for n in cohort_config.mixed_models
             },
             trajectories=trajectories,
@@ -139,9 +141,10 @@ class SRResults:
 
 @dataclasses.dataclass(frozen=True)
 class MixedResults:
-    """One mixed model's fixed effects, fit and random effects."""
+    """One mixed model's fixed effects, Type III tests, fit and random effects."""
 
     fixed: pd.DataFrame
+    anova: pd.DataFrame
     fit: results.MixedFit
     random: pd.DataFrame
 
@@ -239,6 +242,7 @@ def load_report_inputs(
         mixed={
             name: MixedResults(
                 fixed=results.FIXED_TABLE.read(paths["fixed"]),
+                anova=results.ANOVA_TABLE.read(paths["anova"]),
                 fit=results.MixedFit.read(paths["fit"]),
                 random=results.RANDOM_TABLE.read(paths["random"]),
             )
