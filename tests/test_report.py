@@ -48,7 +48,8 @@ N_PARTICIPANTS = 40
 IDS = [f"pid{i:03d}x" for i in range(1, N_PARTICIPANTS + 1)]  # distinctive, so a search cannot hit by chance
 
 
-def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", combine="sum", report=None):
+def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", combine="sum", report=None,
+                regressions=None):
     """A validated config with one cohort 'demo'; the analysis blocks are given per test."""
     raw = {
         "seed": 7,
@@ -71,6 +72,7 @@ def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", co
         "sr": sr if sr is not None else {},
         "mixed_models": mixed if mixed is not None else {},
         "trajectories": trajectories if trajectories is not None else {},
+        "regressions": regressions if regressions is not None else {},
         "report": report if report is not None else {"min_cell": 5, "max_points": 100},
     }
     config = load_config(raw)
@@ -86,6 +88,9 @@ FULL_SR = {
 # site is constant in the fixture: the 'broken' model cannot be fitted
 FULL_MIXED = {"reactivity": {"fixed": ["E", "wave"], "random": ["E"]}, "intercepts": {"fixed": ["E"]},
               "broken": {"fixed": ["E", "site"]}}
+# person-level regressions of the period SR on baseline age and E, and one on the constant site (fails)
+FULL_REG = {"rf_person": {"outcome": "sr_z:person", "predictors": ["z(age)", "E"], "aggregate": "first"},
+            "on_site": {"outcome": "sr:person", "predictors": ["site"]}}
 FULL_TRAJ = {"problems": {"variable": "P", "classes": [1, 3], "degree": 2, "starts": 20}}
 
 
@@ -181,7 +186,8 @@ PROVENANCE = {"input_sha256": "ab" * 32, "input_file": "demo.csv", "seed": 7,
 
 def write_results(base: Path, config, cohort, with_results: bool = True) -> None:
     """Write the fixture's result files under ``base`` as the pipeline does (stages and contracts)."""
-    from srflow.stages import mixed_stage, sr_stage
+    from srflow.config import RegressionSpec
+    from srflow.stages import mixed_stage, regression_stage, sr_stage
 
     scores = make_scores()
     ledger = make_ledger(scores)
@@ -198,6 +204,12 @@ def write_results(base: Path, config, cohort, with_results: bool = True) -> None
         fixed, fit, random, anova = (str(base / "mixed" / f"{name}.{part}")
                                      for part in ("fixed.csv", "fit.json", "random.csv", "anova.csv"))
         mixed_stage(config.data, "demo", name, scores_in, fixed, fit, random, anova_out=anova)
+    for name in cohort.regressions:
+        specs = RegressionSpec.from_config(name, cohort.regressions[name]).sr_specs()
+        regression_stage(config.data, "demo", name, scores_in, [str(base / "sr" / f"{s}.csv") for s in specs],
+                         [str(base / "sr" / f"{s}.line.json") for s in specs],
+                         str(base / "regressions" / f"{name}.coefficients.csv"),
+                         str(base / "regressions" / f"{name}.fit.json"))
     for name in cohort.trajectories:
         tables = make_trajectory_tables()
         for part, contract in (("selection", results.SELECTION_TABLE), ("classes", results.CLASSES_TABLE),
@@ -205,9 +217,13 @@ def write_results(base: Path, config, cohort, with_results: bool = True) -> None
             contract.write(tables[part], base / "trajectories" / name / f"{part}.csv")
 
 
-def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, **config_kwargs) -> ReportInputs:
+def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, regressions=None,
+                **config_kwargs) -> ReportInputs:
     """The report's inputs, read back through the contracts from files the stages wrote."""
-    config, cohort = make_config(sr=sr, mixed=mixed, trajectories=trajectories, **config_kwargs)
+    if regressions is None:  # the full fixture's regressions need its SR specs
+        regressions = FULL_REG if sr is FULL_SR else {}
+    config, cohort = make_config(sr=sr, mixed=mixed, trajectories=trajectories, regressions=regressions,
+                                 **config_kwargs)
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder) / "results" / "demo"
         write_results(base, config, cohort, with_results)
@@ -572,7 +588,7 @@ def test_footer_provenance(full_html):
 
 def test_report_reads_the_rule_inputs_only(tmp_path, full_html):
     """The rule's inputs, grouped by spec, give the same report; a stale spec's files are refused."""
-    config, cohort = make_config(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ)
+    config, cohort = make_config(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, regressions=FULL_REG)
     base = tmp_path / "results" / "demo"
     write_results(base, config, cohort)
     folder = ReportFiles.in_folder(base, cohort)
@@ -581,6 +597,7 @@ def test_report_reads_the_rule_inputs_only(tmp_path, full_html):
         "sr": [str(p) for name in cohort.sr for p in folder.sr[name].values()],
         "mixed": [str(p) for name in cohort.mixed_models for p in folder.mixed[name].values()],
         "trajectories": [str(p) for name in cohort.trajectories for p in folder.trajectories[name].values()],
+        "regressions": [str(p) for name in cohort.regressions for p in folder.regressions[name].values()],
     }
     files = ReportFiles.from_rule_inputs(rule_inputs)
     assert files == folder

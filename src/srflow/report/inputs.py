@@ -1,8 +1,8 @@
 """What the report reads: the files the rule declares, loaded through :mod:`srflow.results`.
 
 The report rule's inputs (``report_inputs`` in ``workflow/rules/common.smk``) list the
-scores, the validation ledger and failures, and every file of every SR spec, mixed model and
-trajectory spec in the config. :meth:`ReportFiles.from_rule_inputs` groups those paths by
+scores, the validation ledger and failures, and every file of every SR spec, mixed model,
+trajectory spec and person-level regression in the config. :meth:`ReportFiles.from_rule_inputs` groups those paths by
 spec, :func:`load_report_inputs` reads each through its contract, and nothing else is read:
 a spec removed from the config is gone from the rule's inputs and so from the report.
 """
@@ -26,12 +26,14 @@ _SR_FILE = re.compile(r"(?:^|.*/)sr/(?P<name>[^/]+?)\.(?P<part>csv|line\.json)$"
 _MIXED_FILE = re.compile(
     r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|anova\.csv|fit\.json|random\.csv)$"
 )
+_REGRESSION_FILE = re.compile(r"(?:^|.*/)regressions/(?P<name>[^/]+?)\.(?P<part>coefficients\.csv|fit\.json)$")
 _TRAJECTORY_FILE = re.compile(
     r"(?:^|.*/)trajectories/(?P<name>[^/]+)/(?P<part>selection|classes|curves|anchors)\.csv$"
 )
 _PARTS = {
     "sr": {"csv": "table", "line.json": "line"},
     "mixed": {"fixed.csv": "fixed", "anova.csv": "anova", "fit.json": "fit", "random.csv": "random"},
+    "regressions": {"coefficients.csv": "coefficients", "fit.json": "fit"},
     "trajectories": {"selection": "selection", "classes": "classes", "curves": "curves", "anchors": "anchors"},
 }
 
@@ -50,6 +52,8 @@ class ReportFiles:
         model -> {"fixed": path, "anova": path, "fit": path, "random": path}.
     trajectories : Mapping
         spec -> {"selection", "classes", "curves"[, "anchors"]: path}.
+    regressions : Mapping
+        name -> {"coefficients": path, "fit": path}.
     """
 
     scores: Path
@@ -58,6 +62,7 @@ class ReportFiles:
     sr: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
     mixed: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
     trajectories: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
+    regressions: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_rule_inputs(cls, inputs: Mapping[str, Any]) -> ReportFiles:
@@ -67,7 +72,7 @@ class ReportFiles:
         ----------
         inputs : Mapping
             ``scores``, ``ledger``, ``failures`` (one path each) and ``sr``, ``mixed``,
-            ``trajectories`` (lists of paths named as :func:`report_inputs` writes them).
+            ``trajectories``, ``regressions`` (lists of paths named as :func:`report_inputs` writes them).
 
         Raises
         ------
@@ -83,6 +88,7 @@ class ReportFiles:
             trajectories=_group(
                 _paths(inputs, "trajectories"), _TRAJECTORY_FILE, "trajectories", ("selection", "classes", "curves")
             ),
+            regressions=_group(_paths(inputs, "regressions"), _REGRESSION_FILE, "regressions", ("coefficients", "fit")),
         )
 
     @classmethod
@@ -106,6 +112,10 @@ class ReportFiles:
                 for n in cohort_config.mixed_models
             },
             trajectories=trajectories,
+            regressions={
+                n: {p: base / "regressions" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("coefficients", "fit")}
+                for n in cohort_config.regressions
+            },
         )
 
 
@@ -150,6 +160,14 @@ class MixedResults:
 
 
 @dataclasses.dataclass(frozen=True)
+class RegressionResults:
+    """One person-level regression's coefficients and fit."""
+
+    coefficients: pd.DataFrame
+    fit: results.RegressionFit
+
+
+@dataclasses.dataclass(frozen=True)
 class TrajectoryResults:
     """One trajectory spec's selection, classes and curves tables."""
 
@@ -174,8 +192,9 @@ class ReportInputs:
         The scores table (:data:`srflow.results.SCORES_TABLE`).
     ledger, failures : DataFrame
         Validation ledger and failures (:data:`srflow.results.LEDGER_TABLE`, ``FAILURES_TABLE``).
-    sr, mixed, trajectories : Mapping
-        Name -> :class:`SRResults`, :class:`MixedResults`, :class:`TrajectoryResults`, for
+    sr, mixed, trajectories, regressions : Mapping
+        Name -> :class:`SRResults`, :class:`MixedResults`, :class:`TrajectoryResults`,
+        :class:`RegressionResults`, for
         the specs of the config (a configured spec without results is reported as missing).
     provenance : Mapping
         config_sha256, input_sha256, input_file, seed, packages (name -> version).
@@ -190,6 +209,7 @@ class ReportInputs:
     sr: Mapping[str, SRResults] = dataclasses.field(default_factory=dict)
     mixed: Mapping[str, MixedResults] = dataclasses.field(default_factory=dict)
     trajectories: Mapping[str, TrajectoryResults] = dataclasses.field(default_factory=dict)
+    regressions: Mapping[str, RegressionResults] = dataclasses.field(default_factory=dict)
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -224,6 +244,7 @@ def load_report_inputs(
         ("SR spec", cohort_config.sr, files.sr),
         ("mixed model", cohort_config.mixed_models, files.mixed),
         ("trajectory spec", cohort_config.trajectories, files.trajectories),
+        ("regression", cohort_config.regressions, files.regressions),
     ):
         stale = sorted(set(given) - set(configured))
         if stale:
@@ -255,6 +276,13 @@ def load_report_inputs(
                 curves=results.CURVES_TABLE.read(paths["curves"]),
             )
             for name, paths in files.trajectories.items()
+        },
+        regressions={
+            name: RegressionResults(
+                coefficients=results.REGRESSION_COEFFICIENTS_TABLE.read(paths["coefficients"]),
+                fit=results.RegressionFit.read(paths["fit"]),
+            )
+            for name, paths in files.regressions.items()
         },
         provenance=dict(provenance or {}),
     )

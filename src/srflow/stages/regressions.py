@@ -47,6 +47,7 @@ def regression_stage(config_data: Mapping[str, Any], cohort_name: str, regressio
     coefficients_out, fit_out : str
         ``results/<cohort>/regressions/<name>.coefficients.csv`` and ``.fit.json``.
     """
+    from srflow import results
     from srflow.config import RegressionSpec
     from srflow.regression import safe_fit_regression
 
@@ -58,4 +59,6 @@ def regression_stage(config_data: Mapping[str, Any], cohort_name: str, regressio
         say(f"regression '{regression_name}' could not be fitted: {result.reason}")
     elif result.status != "ok":
         say(f"regression '{regression_name}' is {result.status}: {result.reason}")
-    result.write(coefficients_out, fit_out)
+    # through the contract: the same bytes as RegressionResult.write, checked on the way out
+    results.REGRESSION_COEFFICIENTS_TABLE.write(result.coefficients, coefficients_out)
+    results.RegressionFit.from_json(result.fit, fit_out).write(fit_out)
