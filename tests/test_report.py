@@ -446,15 +446,38 @@ def test_failed_results_shown_with_reason(full_html):
     assert "Could not be computed: constant predictor: site takes one value in the rows used" in mixed
 
 
+def shown(cell: str) -> float:
+    """A number as the report shows it (thousands separators, a unicode minus)."""
+    return float(cell.replace(",", "").replace("−", "-"))
+
+
 def test_mixed_model_shows_what_the_writer_wrote(full_html):
-    """Every number is the one in the model's fixed.csv / fit.json (the stage's own output)."""
+    """Every number is the one in the model's fixed.csv / anova.csv / fit.json (the stage's own output)."""
     inputs = make_inputs()
     reactivity, intercepts = inputs.mixed["reactivity"], inputs.mixed["intercepts"]
     fixed = table_with(full_html, "Fixed effects")
-    assert fixed["header"][:4] == ["term", "estimate", "SE", "df"]
-    e_row = reactivity.fixed.set_index("term").loc["E"]
-    assert fixed["rows"][1][:3] == ["E", f"{e_row['estimate']:.3f}", f"{e_row['se']:.3f}"]
+    assert fixed["header"] == ["term", "estimate", "SE", "df", "t", "p", "95% CI low", "95% CI high"]
+    assert fixed["caption"].startswith("Fixed effects: t tests on Satterthwaite degrees of freedom (as lmerTest)")
+    assert reactivity.fit.df_method == "satterthwaite"
+    for row, (_, expected) in zip(fixed["rows"], reactivity.fixed.iterrows(), strict=True):
+        assert row[0] == expected["term"]
+        for column in ("estimate", "se", "df", "statistic", "ci_low", "ci_high"):  # shown to 3 decimals or 1 above 1000
+            cell = row[fixed["header"].index({"se": "SE", "statistic": "t", "ci_low": "95% CI low",
+                                               "ci_high": "95% CI high"}.get(column, column))]
+            assert shown(cell) == pytest.approx(expected[column], abs=5e-4 if abs(expected[column]) < 1000 else 0.05)
     assert fixed["rows"][1][5] == "<0.001"  # p = 7.5e-20 in fixed.csv
+    # the Type III table: one row per term of anova.csv, the same numbers
+    anova = table_with(full_html, "Type III tests")
+    assert anova["header"] == ["term", "numerator df", "denominator df", "F", "p"]
+    assert "F on Satterthwaite denominator df" in anova["caption"]
+    assert [r[0] for r in anova["rows"]] == reactivity.anova["term"].tolist() == ["E", "wave"]
+    for row, (_, expected) in zip(anova["rows"], reactivity.anova.iterrows(), strict=True):
+        assert shown(row[1]) == expected["num_df"]
+        assert shown(row[2]) == pytest.approx(expected["den_df"], abs=5e-4)
+        assert shown(row[3]) == pytest.approx(expected["F"], abs=5e-4)
+    # a one-df term's F is its t squared (a check on the files themselves, to the display precision)
+    e_fixed = reactivity.fixed.set_index("term").loc["E"]
+    assert reactivity.anova.set_index("term").loc["E", "F"] == pytest.approx(e_fixed["statistic"] ** 2, rel=1e-8)
     mixed = visible_text(section_html(full_html, "mixed"))
     fit = reactivity.fit
     assert fit.singular and not intercepts.fit.singular  # a random E slope the data cannot support
@@ -778,3 +801,48 @@ def test_every_intercept_and_sd_says_where_it_is_centred(full_html):
     assert details["rows"][0][details["header"].index("E center")] == f"{centre:.3f}"
     assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Fixed effects")["caption"]
     assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Variance components")["caption"]
+
+
+def test_variance_components_show_their_profile_intervals_and_r2(full_html):
+    fit = make_inputs().mixed["intercepts"].fit
+    vc = fit.variance_components
+    table = [t for t in tables(full_html) if t["caption"].startswith("Variance components")][1]  # 'intercepts'
+    assert table["header"] == ["component", "estimate", "95% CI low", "95% CI high"]
+    assert f"95% intervals: {vc.ci_method}." in table["caption"]
+    rows = {r[0]: r for r in table["rows"]}
+    for name, value, interval in (("SD Intercept", vc.sd["Intercept"], vc.ci["sd"]["Intercept"]),
+                                  ("residual SD", vc.residual_sd, vc.ci["residual_sd"])):
+        assert [shown(c) for c in rows[name][1:]] == pytest.approx([value, *interval], abs=5e-4)
+        assert interval[0] < value < interval[1]
+    mixed = visible_text(section_html(full_html, "mixed"))
+    assert (f"R² marginal (variance explained by the fixed effects) = {fit.r2_marginal:.3f}; R² conditional "
+            f"(fixed and random effects) = {fit.r2_conditional:.3f}") in mixed
+    assert 0 < fit.r2_marginal < fit.r2_conditional < 1
+
+
+def test_suspect_fit_and_suspect_lr_test_are_said_in_the_warning_box(monkeypatch):
+    """A real suspect fit (an optimiser that stalls at its start, as in test_mixed_certify) and the LR test on it."""
+    from srflow.mixed import certify
+    from srflow.mixed.optimise import Candidate
+
+    def stalled(problem, start, x0, optimisers=()):
+        theta = np.asarray(x0, float)
+        return Candidate(start, theta, problem.deviance(theta), False, 1.0, 1.0, 0.0, "none", [])
+
+    monkeypatch.setattr(certify, "minimise_from", stalled)
+    models = {"small": {"fixed": ["E"], "method": "ml"},
+              "large": {"fixed": ["E"], "random": ["E"], "method": "ml", "compare_to": "small"}}
+    with pytest.warns(Warning):
+        inputs = make_inputs(sr={}, mixed=models, trajectories={})
+    large = inputs.mixed["large"].fit
+    assert large.status == "suspect" and large.comparison.status == "suspect"
+    html = build_report(inputs)
+    mixed = section_html(html, "mixed")
+    boxes = [visible_text(b) for b in re.findall(r'<p class="note note-warn">(.*?)</p>', mixed, flags=re.S)]
+    reason = large.reason.removeprefix("the optimum could not be certified: ")
+    assert f"Model 'large': the optimum could not be certified ({reason}); treat the estimates as provisional" in boxes[1]
+    assert ("The likelihood-ratio test of 'small' against 'large': the optimum could not be certified "
+            f"({large.comparison.reason})") in " ".join(boxes)
+    text = visible_text(mixed)
+    assert "chi-square =" not in text and "No chi-square is reported" in text
+    assert "Provisional: the optimum could not be certified." in table_with(html, "Fixed effects")["caption"]
