@@ -846,3 +846,80 @@ def test_suspect_fit_and_suspect_lr_test_are_said_in_the_warning_box(monkeypatch
     text = visible_text(mixed)
     assert "chi-square =" not in text and "No chi-square is reported" in text
     assert "Provisional: the optimum could not be certified." in table_with(html, "Fixed effects")["caption"]
+
+
+def test_resilience_section_forest_plot_table_and_sentences(full_html):
+    """rf_person (the stage's real output): one interval per non-intercept term, the file's numbers, the sign in words."""
+    inputs = make_inputs()
+    coefficients = inputs.regressions["rf_person"].coefficients
+    effects = coefficients[coefficients["term"] != "Intercept"]
+    section = section_html(full_html, "resilience")
+    subsection = section[section.index('id="regression-rf-person"'):section.index('id="regression-on-site"')]
+    svgs = re.findall(r"<svg.*?</svg>", subsection, flags=re.S)
+    assert len(svgs) == 1
+    assert len(re.findall(r'<g id="fig\d+-interval-(\d+)"', svgs[0])) == len(effects) == 2
+    table = table_with(full_html, "Coefficients: t tests on the residual df")
+    assert [r[0] for r in table["rows"]] == coefficients["term"].tolist() == ["Intercept", "z(age)", "E"]
+    for row, (_, expected) in zip(table["rows"], coefficients.iterrows(), strict=True):
+        assert shown(row[table["header"].index("estimate")]) == pytest.approx(expected["estimate"], abs=5e-4)
+        assert shown(row[table["header"].index("df")]) == expected["df"]
+    sentences = re.findall(r"<li>(.*?)</li>", subsection.split('<ul class="sentences">')[1].split("</ul>")[0])
+    assert len(sentences) == len(effects)
+    for sentence, (_, effect) in zip(sentences, effects.iterrows(), strict=True):
+        sentence = visible_text(sentence)
+        std = effect["std_estimate"]
+        # sr_z outcome: one SD more of the predictor goes with an SR |std| SD higher/lower; higher SR = less resilient
+        direction, meaning = ("higher", "less resilient") if std > 0 else ("lower", "more resilient")
+        assert sentence.startswith(f"One SD more {effect['term'].removeprefix('z(').removesuffix(')')} goes with an "
+                                   f"SR {abs(std):.3f} SD {direction}")
+        assert sentence.endswith(f"i.e. {meaning}.")
+        assert ("the interval includes zero" in sentence) == (effect["ci_low"] <= 0 <= effect["ci_high"])
+    failed = visible_text(section[section.index('id="regression-on-site"'):])
+    assert "Could not be computed: regressions.on_site.predictors: 'site' is" in failed
+
+
+def test_effect_sentence_sign_convention():
+    """Higher SR = more problems than expected = less resilient; the CI is rescaled with the estimate."""
+    from srflow.report.resilience_section import effect_sentence
+
+    lower = effect_sentence("z(optimism)", "sr_z:person", -0.6, -1.0, -0.2, 0.004, -0.3)
+    assert lower == ("One SD more optimism goes with an SR 0.300 SD lower (95% CI -0.500 to -0.100 SD, p = 0.004): "
+                     "fewer problems than expected for the stressors met, i.e. more resilient.")
+    higher = effect_sentence("neuroticism", "sr:person", 2.0, 1.0, 3.0, 0.01, 0.4)
+    assert higher.startswith("One SD more neuroticism goes with an SR 0.400 SD higher (95% CI 0.200 to 0.600 SD")
+    assert higher.endswith("more problems than expected for the stressors met, i.e. less resilient.")
+    group = effect_sentence("arm[T.intervention]", "sr:person", -0.5, -1.5, 0.5, 0.3, -0.1)
+    assert group.startswith("The group arm = intervention (against the reference level) goes with an SR 0.500 lower "
+                            "(in P's units) (95% CI -1.500 to 0.500, p = 0.300; the interval includes zero")
+    on_p = effect_sentence("sr_z:person", "P", 0.6, 0.2, 1.0, 0.004)
+    assert on_p == "One SD more SR (spec person; higher = less resilient) goes with P 0.600 higher (95% CI 0.200 to 1.000, p = 0.004)."
+
+
+def test_standardize_key_is_said_only_when_the_line_file_has_it():
+    inputs = make_inputs(sr={"per_wave": FULL_SR["per_wave"]}, mixed={}, trajectories={})
+    result = inputs.sr["per_wave"]
+    assert not result.line.has("standardize")
+    assert "standardised within each normative line" not in build_report(inputs)
+    for value, words in (("line", "sr_z is standardised within each normative line (each wave or window on its own)"),
+                         ("pooled", "sr_z is standardised over all normative lines pooled")):
+        line = results.SRLine.from_json({**result.line.to_json(), "standardize": value}, "sr/per_wave.line.json")
+        inputs.sr = {"per_wave": SRResults(table=result.table, line=line)}
+        assert words in visible_text(section_html(build_report(inputs), "sr"))
+
+
+def test_methods_describe_mixed_inference_and_regressions(full_html):
+    methods = visible_text(section_html(full_html, "methods"))
+    assert "with t tests on Satterthwaite degrees of freedom (Kuznetsova et al., 2017)" in methods
+    assert "Type III F test" in methods and "Nakagawa & Schielzeth, 2013" in methods
+    assert ("Regression 'rf_person' related sr_z:person to z(age) and E, each predictor taken at the first wave with "
+            "a value (baseline), with classical standard errors.") in methods
+    references = visible_text(full_html[full_html.index('id="references"'):])
+    assert "Kuznetsova A, Brockhoff PB, Christensen RHB (2017)" in references and "Johnson PCD (2014)" in references
+
+
+def test_mixed_models_on_sr_scores_are_picked_for_the_resilience_section():
+    from srflow.report.resilience_section import uses_sr
+
+    assert uses_sr({"outcome": "sr_z:observation", "fixed": ["within(OPT)", "between(OPT)"]})
+    assert uses_sr({"outcome": "P", "fixed": ["E", "E:sr:person"]})
+    assert not uses_sr({"outcome": "P", "fixed": ["E", "wave"], "random": ["E"]})
