@@ -64,7 +64,13 @@ def resilience_section(ctx: ReportContext, figures: FigureNumbers, regressions: 
 
 
 def uses_sr(spec) -> bool:
-    """Whether a mixed model's outcome or any of its terms is an SR score."""
+    """Whether a mixed model's outcome or any of its terms is an SR score.
+
+    Examples
+    --------
+    >>> uses_sr({"outcome": "sr_z:observation", "fixed": ["within(OPT)"]}), uses_sr({"fixed": ["E"]})
+    (True, False)
+    """
     names = [spec.get("outcome", "P"), *spec.get("fixed", []), *spec.get("random", [])]
     return any("sr:" in str(n) or "sr_z:" in str(n) for n in names)
 
@@ -136,7 +142,13 @@ def _p(p: float | None) -> str:
 
 
 def variable_words(name: str) -> tuple[str, bool]:
-    """A variable as said in a sentence, and whether its unit is one SD ("z(age)" -> ("age", True))."""
+    """A variable as said in a sentence, and whether its unit is one SD.
+
+    Examples
+    --------
+    >>> variable_words("z(age)"), variable_words("sr:person")
+    (('age', True), ('SR (spec person; higher = less resilient)', False))
+    """
     z = _Z.match(name)
     inner = z["inner"] if z else name
     sr = _SR_VARIABLE.match(inner)

@@ -43,6 +43,18 @@ class RegressionFit(Record):
     says why) or failed (every statistic null). The spec is echoed (``name``, ``outcome``,
     ``predictors``, ``aggregate``, ``se``) and two conventions are written in words
     (``aic_convention``, ``std_estimate``). ``f`` and its df are null without slopes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from srflow.config import RegressionSpec
+    >>> from srflow.regression import fit_regression
+    >>> scores = pd.DataFrame({"participant_id": list("abcde"), "wave": 1, "P": [1.0, 3, 4, 7, 9],
+    ...                        "x": [0.0, 1, 2, 3, 4]})
+    >>> result = fit_regression(scores, {}, RegressionSpec.from_config("r", {"outcome": "P", "predictors": ["x"]}))
+    >>> fit = RegressionFit.from_json(result.fit, "regressions/r.fit.json")
+    >>> fit.status, fit.n_obs, fit.f_df1, fit.to_json() == result.fit
+    ('ok', 5, 1, True)
     """
 
     RULE: ClassVar[str] = REGRESSION_RULE
