@@ -923,3 +923,19 @@ def test_mixed_models_on_sr_scores_are_picked_for_the_resilience_section():
     assert uses_sr({"outcome": "sr_z:observation", "fixed": ["within(OPT)", "between(OPT)"]})
     assert uses_sr({"outcome": "P", "fixed": ["E", "E:sr:person"]})
     assert not uses_sr({"outcome": "P", "fixed": ["E", "wave"], "random": ["E"]})
+
+
+def test_suspect_regression_is_said_in_the_warning_box(monkeypatch):
+    """The regression stage's real output with a zero orthogonality tolerance (as in test_regressions)."""
+    from srflow.regression import ols
+
+    monkeypatch.setattr(ols, "ORTHOGONALITY_TOLERANCE", 0.0)
+    inputs = make_inputs(sr={"person": FULL_SR["person"]}, mixed={}, trajectories={},
+                         regressions={"rf_person": FULL_REG["rf_person"]})
+    fit = inputs.regressions["rf_person"].fit
+    assert fit.status == "suspect" and fit.reason.startswith("regressions.rf_person.predictors: the residuals")
+    html = build_report(inputs)
+    boxes = re.findall(r'<p class="note note-warn">(.*?)</p>', section_html(html, "resilience"), flags=re.S)
+    assert len(boxes) == 1
+    assert visible_text(boxes[0]).startswith(f"Regression 'rf_person': the optimum could not be certified ({fit.reason})")
+    assert table_with(html, "Coefficients: t tests")["caption"].endswith("Provisional: the fit could not be certified.")
