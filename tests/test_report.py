@@ -939,3 +939,26 @@ def test_suspect_regression_is_said_in_the_warning_box(monkeypatch):
     assert len(boxes) == 1
     assert visible_text(boxes[0]).startswith(f"Regression 'rf_person': the optimum could not be certified ({fit.reason})")
     assert table_with(html, "Coefficients: t tests")["caption"].endswith("Provisional: the fit could not be certified.")
+
+
+def test_lr_test_refitted_from_the_smaller_optimum_is_said(monkeypatch):
+    """The larger model's first ML fit comes back 50 units too low (as in test_mixed_certify): refit, then the test."""
+    from srflow.mixed import models as mixed_models
+
+    real = mixed_models.fit_lmm
+
+    def lowering(y, X, Z, groups, **kwargs):
+        fit = real(y, X, Z, groups, **kwargs)
+        return dataclasses.replace(fit, loglik=fit.loglik - 50.0) if Z.shape[1] == 2 and not kwargs.get("starts") else fit
+
+    monkeypatch.setattr(mixed_models, "fit_lmm", lowering)
+    models = {"small": {"fixed": ["E"], "method": "ml"},
+              "large": {"fixed": ["E"], "random": ["E"], "method": "ml", "compare_to": "small"}}
+    comparison = make_inputs(sr={}, mixed=models, trajectories={}).mixed["large"].fit.comparison
+    refit = comparison.refit_from_smaller
+    assert comparison.status == "ok" and refit["loglik_before"] < comparison.loglik_small < refit["loglik_after"]
+    mixed = visible_text(section_html(build_report(make_inputs(sr={}, mixed=models, trajectories={})), "mixed"))
+    assert (f"The larger model's first ML fit (log-likelihood {refit['loglik_before']:.3f}) was below the nested "
+            f"model's, which cannot happen at the optimum, so 'large' was refitted from the nested model's optimum "
+            f"(log-likelihood {refit['loglik_after']:.3f}).") in mixed
+    assert f"chi-square = {comparison.chi2:.3f}" in mixed

@@ -219,10 +219,13 @@ def _comparison(section: Section, name: str, test: results.Comparison) -> None:
         return
     if test.has("refit_from_smaller") and test.refit_from_smaller:
         before, after = (test.refit_from_smaller.get(k) for k in ("loglik_before", "loglik_after"))
+        small_loglik = test.loglik_small if test.has("loglik_small") else None
+        why = ("was below the nested model's, which cannot happen at the optimum"
+               if small_loglik is not None and before is not None and before < small_loglik
+               else "could not be certified")
         section.add("p", text=(
-            f"The larger model's first ML fit (log-likelihood {format_number(before)}) was below what the nested "
-            f"model reaches, which cannot happen at the optimum, so '{large}' was refitted from the nested "
-            f"model's optimum (log-likelihood {format_number(after)})."
+            f"The larger model's first ML fit (log-likelihood {format_number(before)}) {why}, so '{large}' was "
+            f"refitted from the nested model's optimum (log-likelihood {format_number(after)})."
         ))
     if test.status == "suspect":
         fit_warning(section, f"The likelihood-ratio test of '{small}' against '{large}'", singular=test.singular
