@@ -48,7 +48,8 @@ N_PARTICIPANTS = 40
 IDS = [f"pid{i:03d}x" for i in range(1, N_PARTICIPANTS + 1)]  # distinctive, so a search cannot hit by chance
 
 
-def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", combine="sum", report=None):
+def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", combine="sum", report=None,
+                regressions=None):
     """A validated config with one cohort 'demo'; the analysis blocks are given per test."""
     raw = {
         "seed": 7,
@@ -71,6 +72,7 @@ def make_config(sr=None, mixed=None, trajectories=None, on_invalid="exclude", co
         "sr": sr if sr is not None else {},
         "mixed_models": mixed if mixed is not None else {},
         "trajectories": trajectories if trajectories is not None else {},
+        "regressions": regressions if regressions is not None else {},
         "report": report if report is not None else {"min_cell": 5, "max_points": 100},
     }
     config = load_config(raw)
@@ -86,6 +88,9 @@ FULL_SR = {
 # site is constant in the fixture: the 'broken' model cannot be fitted
 FULL_MIXED = {"reactivity": {"fixed": ["E", "wave"], "random": ["E"]}, "intercepts": {"fixed": ["E"]},
               "broken": {"fixed": ["E", "site"]}}
+# person-level regressions of the period SR on baseline age and E, and one on the constant site (fails)
+FULL_REG = {"rf_person": {"outcome": "sr_z:person", "predictors": ["z(age)", "E"], "aggregate": "first"},
+            "on_site": {"outcome": "sr:person", "predictors": ["site"]}}
 FULL_TRAJ = {"problems": {"variable": "P", "classes": [1, 3], "degree": 2, "starts": 20}}
 
 
@@ -181,7 +186,8 @@ PROVENANCE = {"input_sha256": "ab" * 32, "input_file": "demo.csv", "seed": 7,
 
 def write_results(base: Path, config, cohort, with_results: bool = True) -> None:
     """Write the fixture's result files under ``base`` as the pipeline does (stages and contracts)."""
-    from srflow.stages import mixed_stage, sr_stage
+    from srflow.config import RegressionSpec
+    from srflow.stages import mixed_stage, regression_stage, sr_stage
 
     scores = make_scores()
     ledger = make_ledger(scores)
@@ -195,8 +201,15 @@ def write_results(base: Path, config, cohort, with_results: bool = True) -> None
         sr_stage(config.data, "demo", name, scores_in, str(base / "sr" / f"{name}.csv"),
                  str(base / "sr" / f"{name}.line.json"))
     for name in cohort.mixed_models:
-        mixed_stage(config.data, "demo", name, scores_in, *(str(base / "mixed" / f"{name}.{part}")
-                                                          for part in ("fixed.csv", "fit.json", "random.csv")))
+        fixed, fit, random, anova = (str(base / "mixed" / f"{name}.{part}")
+                                     for part in ("fixed.csv", "fit.json", "random.csv", "anova.csv"))
+        mixed_stage(config.data, "demo", name, scores_in, fixed, fit, random, anova_out=anova)
+    for name in cohort.regressions:
+        specs = RegressionSpec.from_config(name, cohort.regressions[name]).sr_specs()
+        regression_stage(config.data, "demo", name, scores_in, [str(base / "sr" / f"{s}.csv") for s in specs],
+                         [str(base / "sr" / f"{s}.line.json") for s in specs],
+                         str(base / "regressions" / f"{name}.coefficients.csv"),
+                         str(base / "regressions" / f"{name}.fit.json"))
     for name in cohort.trajectories:
         tables = make_trajectory_tables()
         for part, contract in (("selection", results.SELECTION_TABLE), ("classes", results.CLASSES_TABLE),
@@ -204,9 +217,13 @@ def write_results(base: Path, config, cohort, with_results: bool = True) -> None
             contract.write(tables[part], base / "trajectories" / name / f"{part}.csv")
 
 
-def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, **config_kwargs) -> ReportInputs:
+def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, regressions=None,
+                **config_kwargs) -> ReportInputs:
     """The report's inputs, read back through the contracts from files the stages wrote."""
-    config, cohort = make_config(sr=sr, mixed=mixed, trajectories=trajectories, **config_kwargs)
+    if regressions is None:  # the full fixture's regressions need its SR specs
+        regressions = FULL_REG if sr is FULL_SR else {}
+    config, cohort = make_config(sr=sr, mixed=mixed, trajectories=trajectories, regressions=regressions,
+                                 **config_kwargs)
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder) / "results" / "demo"
         write_results(base, config, cohort, with_results)
@@ -429,15 +446,38 @@ def test_failed_results_shown_with_reason(full_html):
     assert "Could not be computed: constant predictor: site takes one value in the rows used" in mixed
 
 
+def shown(cell: str) -> float:
+    """A number as the report shows it (thousands separators, a unicode minus)."""
+    return float(cell.replace(",", "").replace("−", "-"))
+
+
 def test_mixed_model_shows_what_the_writer_wrote(full_html):
-    """Every number is the one in the model's fixed.csv / fit.json (the stage's own output)."""
+    """Every number is the one in the model's fixed.csv / anova.csv / fit.json (the stage's own output)."""
     inputs = make_inputs()
     reactivity, intercepts = inputs.mixed["reactivity"], inputs.mixed["intercepts"]
     fixed = table_with(full_html, "Fixed effects")
-    assert fixed["header"] == ["term", "estimate", "SE", "z", "p", "95% CI low", "95% CI high"]
-    e_row = reactivity.fixed.set_index("term").loc["E"]
-    assert fixed["rows"][1][:3] == ["E", f"{e_row['estimate']:.3f}", f"{e_row['se']:.3f}"]
-    assert fixed["rows"][1][4] == "<0.001"  # p = 7.5e-20 in fixed.csv
+    assert fixed["header"] == ["term", "estimate", "SE", "df", "t", "p", "95% CI low", "95% CI high"]
+    assert fixed["caption"].startswith("Fixed effects: t tests on Satterthwaite degrees of freedom (as lmerTest)")
+    assert reactivity.fit.df_method == "satterthwaite"
+    for row, (_, expected) in zip(fixed["rows"], reactivity.fixed.iterrows(), strict=True):
+        assert row[0] == expected["term"]
+        for column in ("estimate", "se", "df", "statistic", "ci_low", "ci_high"):  # shown to 3 decimals or 1 above 1000
+            cell = row[fixed["header"].index({"se": "SE", "statistic": "t", "ci_low": "95% CI low",
+                                               "ci_high": "95% CI high"}.get(column, column))]
+            assert shown(cell) == pytest.approx(expected[column], abs=5e-4 if abs(expected[column]) < 1000 else 0.05)
+    assert fixed["rows"][1][5] == "<0.001"  # p = 7.5e-20 in fixed.csv
+    # the Type III table: one row per term of anova.csv, the same numbers
+    anova = table_with(full_html, "Type III tests")
+    assert anova["header"] == ["term", "numerator df", "denominator df", "F", "p"]
+    assert "F on Satterthwaite denominator df" in anova["caption"]
+    assert [r[0] for r in anova["rows"]] == reactivity.anova["term"].tolist() == ["E", "wave"]
+    for row, (_, expected) in zip(anova["rows"], reactivity.anova.iterrows(), strict=True):
+        assert shown(row[1]) == expected["num_df"]
+        assert shown(row[2]) == pytest.approx(expected["den_df"], abs=5e-4)
+        assert shown(row[3]) == pytest.approx(expected["F"], abs=5e-4)
+    # a one-df term's F is its t squared (a check on the files themselves, to the display precision)
+    e_fixed = reactivity.fixed.set_index("term").loc["E"]
+    assert reactivity.anova.set_index("term").loc["E", "F"] == pytest.approx(e_fixed["statistic"] ** 2, rel=1e-8)
     mixed = visible_text(section_html(full_html, "mixed"))
     fit = reactivity.fit
     assert fit.singular and not intercepts.fit.singular  # a random E slope the data cannot support
@@ -571,7 +611,7 @@ def test_footer_provenance(full_html):
 
 def test_report_reads_the_rule_inputs_only(tmp_path, full_html):
     """The rule's inputs, grouped by spec, give the same report; a stale spec's files are refused."""
-    config, cohort = make_config(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ)
+    config, cohort = make_config(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, regressions=FULL_REG)
     base = tmp_path / "results" / "demo"
     write_results(base, config, cohort)
     folder = ReportFiles.in_folder(base, cohort)
@@ -580,6 +620,7 @@ def test_report_reads_the_rule_inputs_only(tmp_path, full_html):
         "sr": [str(p) for name in cohort.sr for p in folder.sr[name].values()],
         "mixed": [str(p) for name in cohort.mixed_models for p in folder.mixed[name].values()],
         "trajectories": [str(p) for name in cohort.trajectories for p in folder.trajectories[name].values()],
+        "regressions": [str(p) for name in cohort.regressions for p in folder.regressions[name].values()],
     }
     files = ReportFiles.from_rule_inputs(rule_inputs)
     assert files == folder
@@ -760,3 +801,164 @@ def test_every_intercept_and_sd_says_where_it_is_centred(full_html):
     assert details["rows"][0][details["header"].index("E center")] == f"{centre:.3f}"
     assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Fixed effects")["caption"]
     assert "the intercept is at E = 0, wave = 0" in table_with(full_html, "Variance components")["caption"]
+
+
+def test_variance_components_show_their_profile_intervals_and_r2(full_html):
+    fit = make_inputs().mixed["intercepts"].fit
+    vc = fit.variance_components
+    table = [t for t in tables(full_html) if t["caption"].startswith("Variance components")][1]  # 'intercepts'
+    assert table["header"] == ["component", "estimate", "95% CI low", "95% CI high"]
+    assert f"95% intervals: {vc.ci_method}." in table["caption"]
+    rows = {r[0]: r for r in table["rows"]}
+    for name, value, interval in (("SD Intercept", vc.sd["Intercept"], vc.ci["sd"]["Intercept"]),
+                                  ("residual SD", vc.residual_sd, vc.ci["residual_sd"])):
+        assert [shown(c) for c in rows[name][1:]] == pytest.approx([value, *interval], abs=5e-4)
+        assert interval[0] < value < interval[1]
+    mixed = visible_text(section_html(full_html, "mixed"))
+    assert (f"R² marginal (variance explained by the fixed effects) = {fit.r2_marginal:.3f}; R² conditional "
+            f"(fixed and random effects) = {fit.r2_conditional:.3f}") in mixed
+    assert 0 < fit.r2_marginal < fit.r2_conditional < 1
+
+
+def test_suspect_fit_and_suspect_lr_test_are_said_in_the_warning_box(monkeypatch):
+    """A real suspect fit (an optimiser that stalls at its start, as in test_mixed_certify) and the LR test on it."""
+    from srflow.mixed import certify
+    from srflow.mixed.optimise import Candidate
+
+    def stalled(problem, start, x0, optimisers=()):
+        theta = np.asarray(x0, float)
+        return Candidate(start, theta, problem.deviance(theta), False, 1.0, 1.0, 0.0, "none", [])
+
+    monkeypatch.setattr(certify, "minimise_from", stalled)
+    models = {"small": {"fixed": ["E"], "method": "ml"},
+              "large": {"fixed": ["E"], "random": ["E"], "method": "ml", "compare_to": "small"}}
+    with pytest.warns(Warning):
+        inputs = make_inputs(sr={}, mixed=models, trajectories={})
+    large = inputs.mixed["large"].fit
+    assert large.status == "suspect" and large.comparison.status == "suspect"
+    html = build_report(inputs)
+    mixed = section_html(html, "mixed")
+    boxes = [visible_text(b) for b in re.findall(r'<p class="note note-warn">(.*?)</p>', mixed, flags=re.S)]
+    reason = large.reason.removeprefix("the optimum could not be certified: ")
+    assert f"Model 'large': the optimum could not be certified ({reason}); treat the estimates as provisional" in boxes[1]
+    assert ("The likelihood-ratio test of 'small' against 'large': the optimum could not be certified "
+            f"({large.comparison.reason})") in " ".join(boxes)
+    text = visible_text(mixed)
+    assert "chi-square =" not in text and "No chi-square is reported" in text
+    assert "Provisional: the optimum could not be certified." in table_with(html, "Fixed effects")["caption"]
+
+
+def test_resilience_section_forest_plot_table_and_sentences(full_html):
+    """rf_person (the stage's real output): one interval per non-intercept term, the file's numbers, the sign in words."""
+    inputs = make_inputs()
+    coefficients = inputs.regressions["rf_person"].coefficients
+    effects = coefficients[coefficients["term"] != "Intercept"]
+    section = section_html(full_html, "resilience")
+    subsection = section[section.index('id="regression-rf-person"'):section.index('id="regression-on-site"')]
+    svgs = re.findall(r"<svg.*?</svg>", subsection, flags=re.S)
+    assert len(svgs) == 1
+    assert len(re.findall(r'<g id="fig\d+-interval-(\d+)"', svgs[0])) == len(effects) == 2
+    table = table_with(full_html, "Coefficients: t tests on the residual df")
+    assert [r[0] for r in table["rows"]] == coefficients["term"].tolist() == ["Intercept", "z(age)", "E"]
+    for row, (_, expected) in zip(table["rows"], coefficients.iterrows(), strict=True):
+        assert shown(row[table["header"].index("estimate")]) == pytest.approx(expected["estimate"], abs=5e-4)
+        assert shown(row[table["header"].index("df")]) == expected["df"]
+    sentences = re.findall(r"<li>(.*?)</li>", subsection.split('<ul class="sentences">')[1].split("</ul>")[0])
+    assert len(sentences) == len(effects)
+    for sentence, (_, effect) in zip(sentences, effects.iterrows(), strict=True):
+        sentence = visible_text(sentence)
+        std = effect["std_estimate"]
+        # sr_z outcome: one SD more of the predictor goes with an SR |std| SD higher/lower; higher SR = less resilient
+        direction, meaning = ("higher", "less resilient") if std > 0 else ("lower", "more resilient")
+        assert sentence.startswith(f"One SD more {effect['term'].removeprefix('z(').removesuffix(')')} goes with an "
+                                   f"SR {abs(std):.3f} SD {direction}")
+        assert sentence.endswith(f"i.e. {meaning}.")
+        assert ("the interval includes zero" in sentence) == (effect["ci_low"] <= 0 <= effect["ci_high"])
+    failed = visible_text(section[section.index('id="regression-on-site"'):])
+    assert "Could not be computed: regressions.on_site.predictors: 'site' is" in failed
+
+
+def test_effect_sentence_sign_convention():
+    """Higher SR = more problems than expected = less resilient; the CI is rescaled with the estimate."""
+    from srflow.report.resilience_section import effect_sentence
+
+    lower = effect_sentence("z(optimism)", "sr_z:person", -0.6, -1.0, -0.2, 0.004, -0.3)
+    assert lower == ("One SD more optimism goes with an SR 0.300 SD lower (95% CI -0.500 to -0.100 SD, p = 0.004): "
+                     "fewer problems than expected for the stressors met, i.e. more resilient.")
+    higher = effect_sentence("neuroticism", "sr:person", 2.0, 1.0, 3.0, 0.01, 0.4)
+    assert higher.startswith("One SD more neuroticism goes with an SR 0.400 SD higher (95% CI 0.200 to 0.600 SD")
+    assert higher.endswith("more problems than expected for the stressors met, i.e. less resilient.")
+    group = effect_sentence("arm[T.intervention]", "sr:person", -0.5, -1.5, 0.5, 0.3, -0.1)
+    assert group.startswith("The group arm = intervention (against the reference level) goes with an SR 0.500 lower "
+                            "(in P's units) (95% CI -1.500 to 0.500, p = 0.300; the interval includes zero")
+    on_p = effect_sentence("sr_z:person", "P", 0.6, 0.2, 1.0, 0.004)
+    assert on_p == "One SD more SR (spec person; higher = less resilient) goes with P 0.600 higher (95% CI 0.200 to 1.000, p = 0.004)."
+
+
+def test_standardize_key_is_said_only_when_the_line_file_has_it():
+    inputs = make_inputs(sr={"per_wave": FULL_SR["per_wave"]}, mixed={}, trajectories={})
+    result = inputs.sr["per_wave"]
+    assert not result.line.has("standardize")
+    assert "standardised within each normative line" not in build_report(inputs)
+    for value, words in (("line", "sr_z is standardised within each normative line (each wave or window on its own)"),
+                         ("pooled", "sr_z is standardised over all normative lines pooled")):
+        line = results.SRLine.from_json({**result.line.to_json(), "standardize": value}, "sr/per_wave.line.json")
+        inputs.sr = {"per_wave": SRResults(table=result.table, line=line)}
+        assert words in visible_text(section_html(build_report(inputs), "sr"))
+
+
+def test_methods_describe_mixed_inference_and_regressions(full_html):
+    methods = visible_text(section_html(full_html, "methods"))
+    assert "with t tests on Satterthwaite degrees of freedom (Kuznetsova et al., 2017)" in methods
+    assert "Type III F test" in methods and "Nakagawa & Schielzeth, 2013" in methods
+    assert ("Regression 'rf_person' related sr_z:person to z(age) and E, each predictor taken at the first wave with "
+            "a value (baseline), with classical standard errors.") in methods
+    references = visible_text(full_html[full_html.index('id="references"'):])
+    assert "Kuznetsova A, Brockhoff PB, Christensen RHB (2017)" in references and "Johnson PCD (2014)" in references
+
+
+def test_mixed_models_on_sr_scores_are_picked_for_the_resilience_section():
+    from srflow.report.resilience_section import uses_sr
+
+    assert uses_sr({"outcome": "sr_z:observation", "fixed": ["within(OPT)", "between(OPT)"]})
+    assert uses_sr({"outcome": "P", "fixed": ["E", "E:sr:person"]})
+    assert not uses_sr({"outcome": "P", "fixed": ["E", "wave"], "random": ["E"]})
+
+
+def test_suspect_regression_is_said_in_the_warning_box(monkeypatch):
+    """The regression stage's real output with a zero orthogonality tolerance (as in test_regressions)."""
+    from srflow.regression import ols
+
+    monkeypatch.setattr(ols, "ORTHOGONALITY_TOLERANCE", 0.0)
+    inputs = make_inputs(sr={"person": FULL_SR["person"]}, mixed={}, trajectories={},
+                         regressions={"rf_person": FULL_REG["rf_person"]})
+    fit = inputs.regressions["rf_person"].fit
+    assert fit.status == "suspect" and fit.reason.startswith("regressions.rf_person.predictors: the residuals")
+    html = build_report(inputs)
+    boxes = re.findall(r'<p class="note note-warn">(.*?)</p>', section_html(html, "resilience"), flags=re.S)
+    assert len(boxes) == 1
+    assert visible_text(boxes[0]).startswith(f"Regression 'rf_person': the optimum could not be certified ({fit.reason})")
+    assert table_with(html, "Coefficients: t tests")["caption"].endswith("Provisional: the fit could not be certified.")
+
+
+def test_lr_test_refitted_from_the_smaller_optimum_is_said(monkeypatch):
+    """The larger model's first ML fit comes back 50 units too low (as in test_mixed_certify): refit, then the test."""
+    from srflow.mixed import models as mixed_models
+
+    real = mixed_models.fit_lmm
+
+    def lowering(y, X, Z, groups, **kwargs):
+        fit = real(y, X, Z, groups, **kwargs)
+        return dataclasses.replace(fit, loglik=fit.loglik - 50.0) if Z.shape[1] == 2 and not kwargs.get("starts") else fit
+
+    monkeypatch.setattr(mixed_models, "fit_lmm", lowering)
+    models = {"small": {"fixed": ["E"], "method": "ml"},
+              "large": {"fixed": ["E"], "random": ["E"], "method": "ml", "compare_to": "small"}}
+    comparison = make_inputs(sr={}, mixed=models, trajectories={}).mixed["large"].fit.comparison
+    refit = comparison.refit_from_smaller
+    assert comparison.status == "ok" and refit["loglik_before"] < comparison.loglik_small < refit["loglik_after"]
+    mixed = visible_text(section_html(build_report(make_inputs(sr={}, mixed=models, trajectories={})), "mixed"))
+    assert (f"The larger model's first ML fit (log-likelihood {refit['loglik_before']:.3f}) was below the nested "
+            f"model's, which cannot happen at the optimum, so 'large' was refitted from the nested model's optimum "
+            f"(log-likelihood {refit['loglik_after']:.3f}).") in mixed
+    assert f"chi-square = {comparison.chi2:.3f}" in mixed

@@ -99,6 +99,50 @@ def test_mixed_fit_of_every_outcome_round_trips(scores, tmp_path):
     results.RANDOM_TABLE.check(fitted.random)
 
 
+@pytest.mark.parametrize("case", ["ok", "no_slopes", "failed"])
+def test_regression_outputs_round_trip_exactly(scores, case, tmp_path):
+    """The regression stage's writer output (ok, intercept-only, failed) read back and rewritten byte for byte."""
+    from srflow.config import RegressionSpec
+    from srflow.regression import fit_regression, safe_fit_regression
+
+    frame = scores.assign(age=np.repeat(np.arange(20.0, 80.0), 4))
+    predictors = {"ok": ["z(age)", "E"], "no_slopes": [], "failed": ["P"]}[case]  # P as predictor of P: aliased
+    spec = RegressionSpec.from_config("r", {"outcome": "P", "predictors": predictors, "aggregate": "mean"})
+    result = safe_fit_regression(frame, {}, spec)
+    assert result.status == ("failed" if case == "failed" else "ok")
+    record = results.RegressionFit.from_json(result.fit, "regressions/r.fit.json")
+    assert record.to_json() == result.fit
+    result.write(tmp_path / "direct.csv", tmp_path / "direct.json")  # the library's own writer
+    record.write(tmp_path / "via.json")
+    results.REGRESSION_COEFFICIENTS_TABLE.write(result.coefficients, tmp_path / "via.csv")
+    assert (tmp_path / "via.json").read_bytes() == (tmp_path / "direct.json").read_bytes()
+    assert (tmp_path / "via.csv").read_bytes() == (tmp_path / "direct.csv").read_bytes()
+    table = results.REGRESSION_COEFFICIENTS_TABLE.read(tmp_path / "via.csv")
+    back = results.RegressionFit.read(tmp_path / "via.json")
+    if case == "failed":
+        assert table.empty and back.failed and back.r2 is None and "regressions.r" in back.reason
+    else:
+        assert table["term"].tolist()[0] == "Intercept" and np.isnan(table["std_estimate"].iloc[0])
+        assert back.n_obs == 60 and (back.f is None) == (case == "no_slopes")
+        direct = fit_regression(frame, {}, spec).coefficients
+        np.testing.assert_allclose(table["estimate"], direct["estimate"], rtol=1e-15)
+
+
+def test_regression_fit_refuses_unknown_and_wrong_keys(scores):
+    from srflow.config import RegressionSpec
+    from srflow.regression import fit_regression
+
+    spec = RegressionSpec.from_config("r", {"outcome": "P", "predictors": ["E"]})
+    fit = fit_regression(scores, {}, spec).fit
+    with pytest.raises(results.ResultContractError, match=r"unknown key\(s\) \['rsquared'\].*rule 'regressions'"):
+        results.RegressionFit.from_json({**fit, "rsquared": 0.5}, "regressions/r.fit.json")
+    with pytest.raises(results.ResultContractError, match="at n_obs: expected an integer"):
+        results.RegressionFit.from_json({**fit, "n_obs": "60"}, "regressions/r.fit.json")
+    with pytest.raises(results.ResultContractError, match=r"lacks column\(s\) \['std_estimate'\]"):
+        results.REGRESSION_COEFFICIENTS_TABLE.check(fit_regression(scores, {}, spec).coefficients.drop(
+            columns="std_estimate"))
+
+
 def test_trajectory_fit_record_round_trips():
     selection = pd.DataFrame({"method": ["lcga"], "degree": [2], "K": [2], "loglik": [-10.5]})
     data = {"spec": "problems", "K": 2, "status": "ok", "reason": None,

@@ -167,6 +167,7 @@ def report_inputs(wildcards):
         "sr": sr_outputs(cohort),
         "mixed": mixed_outputs(cohort),
         "trajectories": trajectory_outputs(cohort),
+        "regressions": regression_outputs(cohort),
     }
 
 

@@ -270,12 +270,16 @@ def fit_warning(section: Section, what: str, *, singular: bool | None, status: s
     detail : str
         Text inserted after "at ±1" (e.g. the estimated correlation).
     """
+    sentences = []
     if status == "suspect":
-        section.add("note", tone="warn", text=f"{what}: the optimum could not be certified ({reason or 'no reason given'}); "
-                                              "treat the estimates as provisional.")
+        why = str(reason or "no reason given").removeprefix("the optimum could not be certified: ")
+        sentences.append(f"{what}: the optimum could not be certified ({why}); "
+                         "treat the estimates as provisional, not as an ok fit.")
     if singular:
-        section.add("note", tone="warn", text=(
+        sentences.append(
             f"{what} is singular: a random-effect SD is estimated near zero or a correlation at ±1{detail}, so the "
             "random part is richer than the data support and its SDs and correlation are not reliable; consider "
             "dropping the random slope."
-        ))
+        )
+    if sentences:  # one box however many problems the fit has
+        section.add("note", tone="warn", text=" ".join(sentences))

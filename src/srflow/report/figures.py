@@ -357,3 +357,27 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
         for row in axes:
             row[0].set_ylabel(y_label)
     return fig
+
+
+def forest_plot(labels: Sequence[str], estimates: np.ndarray, lows: np.ndarray, highs: np.ndarray,
+                xlabel: str) -> Figure:
+    """One horizontal 95% interval and point per effect, first effect on top, a line at zero.
+
+    Each interval is its own SVG group (``gid`` ``interval-<i>``), so the figure can be
+    checked for one interval per effect.
+    """
+    n = len(labels)
+    fig, axes = new_figure(width=7.2, height=0.9 + 0.38 * n)
+    ax = axes[0, 0]
+    longest = max((len(str(t)) for t in labels), default=4)
+    fig.subplots_adjust(left=min(0.5, (0.25 + 0.065 * longest) / 7.2))
+    y = np.arange(n)[::-1].astype(float)
+    for i in range(n):
+        ax.plot([lows[i], highs[i]], [y[i], y[i]], color=PALETTE[0], linewidth=1.8, gid=f"interval-{i}")
+    ax.plot(estimates, y, "o", color=PALETTE[0], markersize=5)
+    ax.axvline(0.0, color="#6b7280", linestyle="--", linewidth=0.9)
+    ax.set_yticks(y, [str(t) for t in labels])
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    return fig

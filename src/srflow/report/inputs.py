@@ -1,8 +1,8 @@
 """What the report reads: the files the rule declares, loaded through :mod:`srflow.results`.
 
 The report rule's inputs (``report_inputs`` in ``workflow/rules/common.smk``) list the
-scores, the validation ledger and failures, and every file of every SR spec, mixed model and
-trajectory spec in the config. :meth:`ReportFiles.from_rule_inputs` groups those paths by
+scores, the validation ledger and failures, and every file of every SR spec, mixed model,
+trajectory spec and person-level regression in the config. :meth:`ReportFiles.from_rule_inputs` groups those paths by
 spec, :func:`load_report_inputs` reads each through its contract, and nothing else is read:
 a spec removed from the config is gone from the rule's inputs and so from the report.
 """
@@ -23,14 +23,20 @@ from srflow.errors import InputError
 
 #: The file name of each SR, mixed-model and trajectory output, as ``report_inputs`` lists them.
 _SR_FILE = re.compile(r"(?:^|.*/)sr/(?P<name>[^/]+?)\.(?P<part>csv|line\.json)$")
-_MIXED_FILE = re.compile(r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|fit\.json|random\.csv)$")
+_MIXED_FILE = re.compile(
+    r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|anova\.csv|fit\.json|random\.csv)$"
+)
+_REGRESSION_FILE = re.compile(r"(?:^|.*/)regressions/(?P<name>[^/]+?)\.(?P<part>coefficients\.csv|fit\.json)$")
 _TRAJECTORY_FILE = re.compile(
-    r"(?:^|.*/)trajectories/(?P<name>[^/]+)/(?P<part>selection|classes|curves|anchors)\.csv$"
+    r"(?:^|.*/)trajectories/(?P<name>[^/]+)/(?P<part>selection|classes|curves|anchors|classification|predictors|distal)\.csv$"
 )
 _PARTS = {
     "sr": {"csv": "table", "line.json": "line"},
-    "mixed": {"fixed.csv": "fixed", "fit.json": "fit", "random.csv": "random"},
-    "trajectories": {"selection": "selection", "classes": "classes", "curves": "curves", "anchors": "anchors"},
+    "mixed": {"fixed.csv": "fixed", "anova.csv": "anova", "fit.json": "fit", "random.csv": "random"},
+    "regressions": {"coefficients.csv": "coefficients", "fit.json": "fit"},
+    "trajectories": {
+        p: p for p in ("selection", "classes", "curves", "anchors", "classification", "predictors", "distal")
+    },
 }
 
 
@@ -45,9 +51,11 @@ class ReportFiles:
     sr : Mapping
         spec -> {"table": path, "line": path}.
     mixed : Mapping
-        model -> {"fixed": path, "fit": path, "random": path}.
+        model -> {"fixed": path, "anova": path, "fit": path, "random": path}.
     trajectories : Mapping
         spec -> {"selection", "classes", "curves"[, "anchors"]: path}.
+    regressions : Mapping
+        name -> {"coefficients": path, "fit": path}.
     """
 
     scores: Path
@@ -56,6 +64,7 @@ class ReportFiles:
     sr: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
     mixed: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
     trajectories: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
+    regressions: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_rule_inputs(cls, inputs: Mapping[str, Any]) -> ReportFiles:
@@ -65,7 +74,7 @@ class ReportFiles:
         ----------
         inputs : Mapping
             ``scores``, ``ledger``, ``failures`` (one path each) and ``sr``, ``mixed``,
-            ``trajectories`` (lists of paths named as :func:`report_inputs` writes them).
+            ``trajectories``, ``regressions`` (lists of paths named as :func:`report_inputs` writes them).
 
         Raises
         ------
@@ -77,10 +86,11 @@ class ReportFiles:
             ledger=Path(str(inputs["ledger"])),
             failures=Path(str(inputs["failures"])),
             sr=_group(_paths(inputs, "sr"), _SR_FILE, "sr", ("table", "line")),
-            mixed=_group(_paths(inputs, "mixed"), _MIXED_FILE, "mixed", ("fixed", "fit", "random")),
+            mixed=_group(_paths(inputs, "mixed"), _MIXED_FILE, "mixed", ("fixed", "anova", "fit", "random")),
             trajectories=_group(
                 _paths(inputs, "trajectories"), _TRAJECTORY_FILE, "trajectories", ("selection", "classes", "curves")
             ),
+            regressions=_group(_paths(inputs, "regressions"), _REGRESSION_FILE, "regressions", ("coefficients", "fit")),
         )
 
     @classmethod
@@ -93,6 +103,9 @@ class ReportFiles:
         trajectories = {}
         for name, spec in cohort_config.trajectories.items():
             parts = ["selection", "classes", "curves"] + (["anchors"] if spec.get("anchor") else [])
+            parts += ["classification"]
+            parts += ["predictors"] if spec.get("predictors") else []
+            parts += ["distal"] if spec.get("distal") else []
             trajectories[name] = {p: base / "trajectories" / name / f"{p}.csv" for p in parts}
         return cls(
             scores=base / "scores.parquet",
@@ -100,11 +113,20 @@ class ReportFiles:
             failures=base / "validation" / "failures.csv",
             sr={n: {"table": base / "sr" / f"{n}.csv", "line": base / "sr" / f"{n}.line.json"} for n in cohort_config.sr},
             mixed={
-                n: {p: base / "mixed" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("fixed", "fit", "random")}
+                n: {p: base / "mixed" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("fixed", "anova", "fit", "random")}
                 for n in cohort_config.mixed_models
             },
             trajectories=trajectories,
+            regressions={
+                n: {p: base / "regressions" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("coefficients", "fit")}
+                for n in cohort_config.regressions
+            },
         )
+
+
+def _optional(contract: Any, path: Path | None) -> pd.DataFrame | None:
+    """A table the spec may not have: read through its contract when the rule gave it."""
+    return None if path is None else contract.read(path)
 
 
 def _paths(inputs: Mapping[str, Any], key: str) -> list[str]:
@@ -139,20 +161,32 @@ class SRResults:
 
 @dataclasses.dataclass(frozen=True)
 class MixedResults:
-    """One mixed model's fixed effects, fit and random effects."""
+    """One mixed model's fixed effects, Type III tests, fit and random effects."""
 
     fixed: pd.DataFrame
+    anova: pd.DataFrame
     fit: results.MixedFit
     random: pd.DataFrame
 
 
 @dataclasses.dataclass(frozen=True)
+class RegressionResults:
+    """One person-level regression's coefficients and fit."""
+
+    coefficients: pd.DataFrame
+    fit: results.RegressionFit
+
+
+@dataclasses.dataclass(frozen=True)
 class TrajectoryResults:
-    """One trajectory spec's selection, classes and curves tables."""
+    """One trajectory spec's selection, classes and curves tables, and those its spec asks for."""
 
     selection: pd.DataFrame
     classes: pd.DataFrame
     curves: pd.DataFrame
+    classification: pd.DataFrame | None = None
+    predictors: pd.DataFrame | None = None  # a spec with predictors
+    distal: pd.DataFrame | None = None  # a spec with distal outcomes
 
 
 @dataclasses.dataclass
@@ -171,8 +205,9 @@ class ReportInputs:
         The scores table (:data:`srflow.results.SCORES_TABLE`).
     ledger, failures : DataFrame
         Validation ledger and failures (:data:`srflow.results.LEDGER_TABLE`, ``FAILURES_TABLE``).
-    sr, mixed, trajectories : Mapping
-        Name -> :class:`SRResults`, :class:`MixedResults`, :class:`TrajectoryResults`, for
+    sr, mixed, trajectories, regressions : Mapping
+        Name -> :class:`SRResults`, :class:`MixedResults`, :class:`TrajectoryResults`,
+        :class:`RegressionResults`, for
         the specs of the config (a configured spec without results is reported as missing).
     provenance : Mapping
         config_sha256, input_sha256, input_file, seed, packages (name -> version).
@@ -187,6 +222,7 @@ class ReportInputs:
     sr: Mapping[str, SRResults] = dataclasses.field(default_factory=dict)
     mixed: Mapping[str, MixedResults] = dataclasses.field(default_factory=dict)
     trajectories: Mapping[str, TrajectoryResults] = dataclasses.field(default_factory=dict)
+    regressions: Mapping[str, RegressionResults] = dataclasses.field(default_factory=dict)
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -221,6 +257,7 @@ def load_report_inputs(
         ("SR spec", cohort_config.sr, files.sr),
         ("mixed model", cohort_config.mixed_models, files.mixed),
         ("trajectory spec", cohort_config.trajectories, files.trajectories),
+        ("regression", cohort_config.regressions, files.regressions),
     ):
         stale = sorted(set(given) - set(configured))
         if stale:
@@ -239,6 +276,7 @@ def load_report_inputs(
         mixed={
             name: MixedResults(
                 fixed=results.FIXED_TABLE.read(paths["fixed"]),
+                anova=results.ANOVA_TABLE.read(paths["anova"]),
                 fit=results.MixedFit.read(paths["fit"]),
                 random=results.RANDOM_TABLE.read(paths["random"]),
             )
@@ -249,8 +287,18 @@ def load_report_inputs(
                 selection=results.SELECTION_TABLE.read(paths["selection"]),
                 classes=results.CLASSES_TABLE.read(paths["classes"]),
                 curves=results.CURVES_TABLE.read(paths["curves"]),
+                classification=_optional(results.CLASSIFICATION_TABLE, paths.get("classification")),
+                predictors=_optional(results.PREDICTORS_TABLE, paths.get("predictors")),
+                distal=_optional(results.DISTAL_TABLE, paths.get("distal")),
             )
             for name, paths in files.trajectories.items()
+        },
+        regressions={
+            name: RegressionResults(
+                coefficients=results.REGRESSION_COEFFICIENTS_TABLE.read(paths["coefficients"]),
+                fit=results.RegressionFit.read(paths["fit"]),
+            )
+            for name, paths in files.regressions.items()
         },
         provenance=dict(provenance or {}),
     )

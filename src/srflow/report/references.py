@@ -78,6 +78,50 @@ REFERENCES: dict[str, dict[str, str]] = {
             "90–95. doi:10.1109/MCSE.2007.55"
         ),
     },
+    "bates2015": {
+        "cite": "Bates et al., 2015",
+        "text": (
+            "Bates D, Mächler M, Bolker B, Walker S (2015). Fitting linear mixed-effects models using lme4. "
+            "Journal of Statistical Software, 67(1), 1–48. doi:10.18637/jss.v067.i01"
+        ),
+    },
+    "kuznetsova2017": {
+        "cite": "Kuznetsova et al., 2017",
+        "text": (
+            "Kuznetsova A, Brockhoff PB, Christensen RHB (2017). lmerTest package: tests in linear mixed effects "
+            "models. Journal of Statistical Software, 82(13), 1–26. doi:10.18637/jss.v082.i13"
+        ),
+    },
+    "kenward1997": {
+        "cite": "Kenward & Roger, 1997",
+        "text": (
+            "Kenward MG, Roger JH (1997). Small sample inference for fixed effects from restricted maximum "
+            "likelihood. Biometrics, 53(3), 983–997. doi:10.2307/2533558"
+        ),
+    },
+    "nakagawa2013": {
+        "cite": "Nakagawa & Schielzeth, 2013",
+        "text": (
+            "Nakagawa S, Schielzeth H (2013). A general and simple method for obtaining R² from generalized "
+            "linear mixed-effects models. Methods in Ecology and Evolution, 4(2), 133–142. "
+            "doi:10.1111/j.2041-210x.2012.00261.x"
+        ),
+    },
+    "johnson2014": {
+        "cite": "Johnson, 2014",
+        "text": (
+            "Johnson PCD (2014). Extension of Nakagawa & Schielzeth's R²GLMM to random slopes models. Methods "
+            "in Ecology and Evolution, 5(9), 944–946. doi:10.1111/2041-210X.12225"
+        ),
+    },
+    "mackinnon1985": {
+        "cite": "MacKinnon & White, 1985",
+        "text": (
+            "MacKinnon JG, White H (1985). Some heteroskedasticity-consistent covariance matrix estimators with "
+            "improved finite sample properties. Journal of Econometrics, 29(3), 305–325. "
+            "doi:10.1016/0304-4076(85)90158-7"
+        ),
+    },
 }
 
 

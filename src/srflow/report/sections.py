@@ -25,6 +25,7 @@ from srflow.report.formatting import DASH
 from srflow.report.inputs import ReportInputs, config_sha256
 from srflow.report.mixed_section import mixed_section
 from srflow.report.references import REFERENCES
+from srflow.report.resilience_section import resilience_section
 from srflow.report.sr_section import sr_section
 from srflow.report.trajectory_section import TrajectoryFacts, trajectories_section
 
@@ -37,9 +38,10 @@ def build_sections(inputs: ReportInputs, ctx: ReportContext) -> list[Section]:
     scores = scores_section(ctx, figures)
     sr = sr_section(ctx, figures, dict(inputs.sr))
     mixed = mixed_section(ctx, dict(inputs.mixed))
+    resilience = resilience_section(ctx, figures, dict(inputs.regressions), dict(inputs.mixed))
     trajectories, trajectory_facts = trajectories_section(ctx, figures, dict(inputs.trajectories))
     return [
-        overview, validation, scores, sr, mixed, trajectories,
+        overview, validation, scores, sr, mixed, resilience, trajectories,
         grolts_section(ctx, trajectory_facts),
         methods_section(ctx, inputs.provenance, overview_facts, excluded),
     ]

@@ -38,6 +38,14 @@ _LINE_TOP_SKIP = _LINE_SKIP | {"spec", "line_key", "level", "outcome", "exposure
                                "form_requested", "reference"}
 
 
+#: How sr_z was standardised, as the line file says (``standardize``; absent in older files: nothing said).
+STANDARDIZE_WORDS = {
+    "line": "sr_z is standardised within each normative line (each wave or window on its own), as the authors' "
+            "recipe does.",
+    "pooled": "sr_z is standardised over all normative lines pooled (one mean and SD over every scored unit).",
+}
+
+
 def sr_section(ctx: ReportContext, figures: FigureNumbers, sr: dict[str, SRResults]) -> Section:
     """One subsection per configured SR spec: description, line tables, scatter, QQ, SR distribution, SR by wave."""
     section = Section("sr", "Stressor-reactivity (SR) scores")
@@ -86,6 +94,8 @@ def _sr_spec(ctx: ReportContext, figures: FigureNumbers, section: Section, name:
         items += [("Mean raw SR", format_number(raw.mean())),
                   ("SD of raw SR", format_number(raw.std(ddof=1) if raw.size > 1 else np.nan))]
     section.add("dl", items=items)
+    if line.has("standardize"):
+        section.add("p", text=STANDARDIZE_WORDS.get(line.standardize, f"sr_z standardised: {line.standardize}."))
     _line_tables(ctx, section, line)
     line_group = line.line_key if line.line_key and line.line_key in table else None
     _scatter(ctx, figures, section, name, table, line_group, line.exposure)

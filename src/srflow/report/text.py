@@ -193,7 +193,9 @@ def methods_paragraphs(cohort: Any, facts: Mapping[str, Any], packages: Mapping[
     if cohort.sr:
         paragraphs.append(_sr_paragraph(cohort, used))
     if cohort.mixed_models:
-        paragraphs.append(_mixed_paragraph(cohort))
+        paragraphs.append(_mixed_paragraph(cohort, used))
+    if cohort.regressions:
+        paragraphs.append(_regression_paragraph(cohort, used))
     if cohort.trajectories:
         paragraphs.append(_trajectory_paragraph(cohort, used))
     paragraphs.append(_software_paragraph(packages, used))
@@ -269,18 +271,54 @@ def _sr_paragraph(cohort: Any, used: list[str]) -> str:
     return " ".join([intro, *(describe_sr_spec(n, s) for n, s in cohort.sr.items())])
 
 
-def _mixed_paragraph(cohort: Any) -> str:
+#: How each df method is said in the methods text, and the reference it cites.
+DF_METHOD_TEXT = {
+    "satterthwaite": ("t tests on Satterthwaite degrees of freedom", "kuznetsova2017"),
+    "kenward_roger": ("t tests on Kenward-Roger degrees of freedom with the adjusted covariance of the fixed effects",
+                      "kenward1997"),
+    "wald": ("Wald z tests", None),
+}
+
+
+def _mixed_paragraph(cohort: Any, used: list[str]) -> str:
     sentences = []
     for name, spec in cohort.mixed_models.items():
         method = "restricted maximum likelihood (REML)" if spec.get("method", "reml") == "reml" else "maximum likelihood (ML)"
-        sentence = f"Model '{name}', {mixed_formula(spec)}, was fitted by {method}"
+        words, key = DF_METHOD_TEXT.get(spec.get("df", "satterthwaite"), (f"df method {spec.get('df')}", None))
+        sentence = (f"Model '{name}', {mixed_formula(spec)}, was fitted by {method}, with {words}"
+                    + (f" ({cite(key, used)})" if key else ""))
         if spec.get("compare_to"):
-            sentence += f" and compared with model '{spec['compare_to']}' by a likelihood-ratio test on ML fits"
+            sentence += f", and compared with model '{spec['compare_to']}' by a likelihood-ratio test on ML fits"
         sentences.append(sentence + ".")
     return (
-        "Linear mixed models with participants as the grouping factor were fitted by profiled likelihood, trying "
-        "several optimisers and flagging singular fits (a variance near zero or a correlation at ±1). "
-        + " ".join(sentences)
+        "Linear mixed models with participants as the grouping factor were fitted by profiled likelihood "
+        f"(the deviance of {cite('bates2015', used)}) from several starts; an optimum was reported as certified only "
+        "when the restarts agreed, it was at least as good as the nested and the fixed-effects-only models and its "
+        "gradient and curvature passed, otherwise as suspect with the reason. Singular fits (a variance near zero or "
+        "a correlation at ±1) were flagged. " + " ".join(sentences) + " Each fixed term was tested by a Type III F "
+        "test (all other terms in the model) on the same df; marginal and conditional R² follow "
+        f"{cite('nakagawa2013', used)}, with random slopes as {cite('johnson2014', used)}; 95% intervals of the "
+        "random-effect SDs, their correlations and the residual SD are profile-likelihood intervals of the ML "
+        "deviance."
+    )
+
+
+def _regression_paragraph(cohort: Any, used: list[str]) -> str:
+    sentences = []
+    for name, spec in cohort.regressions.items():
+        aggregate = ("the first wave with a value (baseline)" if spec.get("aggregate", "first") == "first"
+                     else "the participant's mean over the waves")
+        se = (f"HC3 heteroskedasticity-consistent standard errors ({cite('mackinnon1985', used)})"
+              if spec.get("se") == "hc3" else "classical standard errors")
+        predictors = join_words([str(p) for p in spec.get("predictors", [])]) or "an intercept only"
+        sentences.append(f"Regression '{name}' related {spec['outcome']} to {predictors}, each predictor taken at "
+                         f"{aggregate}, with {se}.")
+    return (
+        "Resilience factors were related to SR (and to P) in person-level regressions: one row per participant, "
+        "ordinary least squares, t tests and 95% confidence intervals on the residual df, and standardised "
+        "coefficients (estimate x SD of the predictor / SD of the outcome). z() marks a predictor z-scored over the "
+        "model's participants. Higher SR means more problems than expected for the stressors met, i.e. less "
+        "resilience. " + " ".join(sentences)
     )
 
 

@@ -2,27 +2,29 @@
 
 Each file has one definition here, used by its writer and by its readers:
 
-==========================================  ============================  =====================
-file (under ``results/{cohort}/``)          definition                    written by rule
-==========================================  ============================  =====================
-``validation/failures.csv``                 :data:`FAILURES_TABLE`        ``validate``
-``validation/ledger.csv``                   :data:`LEDGER_TABLE`          ``validate``
-``scores.parquet``, ``scores.csv``          :data:`SCORES_TABLE`          ``score``
-``sr/{spec}.csv``                           :data:`SR_TABLE`              ``sr_scores``
-``sr/{spec}.line.json``                     :class:`SRLine`               ``sr_scores``
-``mixed/{model}.fixed.csv``                 :data:`FIXED_TABLE`           ``fit_mixed_model``
-``mixed/{model}.anova.csv``                 :data:`ANOVA_TABLE`           ``fit_mixed_model``
-``mixed/{model}.fit.json``                  :class:`MixedFit`             ``fit_mixed_model``
-``mixed/{model}.random.csv``                :data:`RANDOM_TABLE`          ``fit_mixed_model``
-``trajectories/{name}/selection.csv``       :data:`SELECTION_TABLE`       ``select_trajectories``
-``trajectories/{name}/classes.csv``         :data:`CLASSES_TABLE`         ``select_trajectories``
-``trajectories/{name}/curves.csv``          :data:`CURVES_TABLE`          ``select_trajectories``
-``trajectories/{name}/classification.csv`` :data:`CLASSIFICATION_TABLE`  ``select_trajectories``
-``trajectories/{name}/predictors.csv``      :data:`PREDICTORS_TABLE`      ``trajectory_predictors``
-``trajectories/{name}/distal.csv``          :data:`DISTAL_TABLE`          ``trajectory_distal``
-``trajectories/{name}/anchors.csv``         :data:`ANCHORS_TABLE`         ``trajectory_series_anchored``
-``trajectories/{name}/fits/K{k}.json``      :class:`TrajectoryFit`        ``fit_trajectories``
-==========================================  ============================  =====================
+==========================================  =====================================  ==============================
+file (under ``results/{cohort}/``)          definition                             written by rule
+==========================================  =====================================  ==============================
+``validation/failures.csv``                 :data:`FAILURES_TABLE`                 ``validate``
+``validation/ledger.csv``                   :data:`LEDGER_TABLE`                   ``validate``
+``scores.parquet``, ``scores.csv``          :data:`SCORES_TABLE`                   ``score``
+``sr/{spec}.csv``                           :data:`SR_TABLE`                       ``sr_scores``
+``sr/{spec}.line.json``                     :class:`SRLine`                        ``sr_scores``
+``mixed/{model}.fixed.csv``                 :data:`FIXED_TABLE`                    ``fit_mixed_model``
+``mixed/{model}.anova.csv``                 :data:`ANOVA_TABLE`                    ``fit_mixed_model``
+``mixed/{model}.fit.json``                  :class:`MixedFit`                      ``fit_mixed_model``
+``mixed/{model}.random.csv``                :data:`RANDOM_TABLE`                   ``fit_mixed_model``
+``regressions/{name}.coefficients.csv``     :data:`REGRESSION_COEFFICIENTS_TABLE`  ``regressions``
+``regressions/{name}.fit.json``             :class:`RegressionFit`                 ``regressions``
+``trajectories/{name}/selection.csv``       :data:`SELECTION_TABLE`                ``select_trajectories``
+``trajectories/{name}/classes.csv``         :data:`CLASSES_TABLE`                  ``select_trajectories``
+``trajectories/{name}/curves.csv``          :data:`CURVES_TABLE`                   ``select_trajectories``
+``trajectories/{name}/classification.csv``  :data:`CLASSIFICATION_TABLE`           ``select_trajectories``
+``trajectories/{name}/predictors.csv``      :data:`PREDICTORS_TABLE`               ``trajectory_predictors``
+``trajectories/{name}/distal.csv``          :data:`DISTAL_TABLE`                   ``trajectory_distal``
+``trajectories/{name}/anchors.csv``         :data:`ANCHORS_TABLE`                  ``trajectory_series_anchored``
+``trajectories/{name}/fits/K{k}.json``      :class:`TrajectoryFit`                 ``fit_trajectories``
+==========================================  =====================================  ==============================
 
 JSON files are :class:`Record` classes: frozen dataclasses with one field per key.
 ``Record.from_json`` (and ``Record.read``) refuses an unknown key, a missing required key
@@ -69,6 +71,7 @@ from srflow.results.mixed import (
     MixedFit,
     VarianceComponents,
 )
+from srflow.results.regressions import REGRESSION_COEFFICIENTS_TABLE, RegressionFit
 from srflow.results.sr import (
     SR_TABLE,
     Coefficient,
@@ -99,7 +102,8 @@ __all__ = [
     "ABSENT", "ANCHORS_TABLE", "CLASSES_TABLE", "CLASSIFICATION_TABLE", "DISTAL_TABLE",
     "PREDICTORS_TABLE", "CURVES_TABLE", "Coefficient", "Column", "Comparison",
     "ANOVA_TABLE", "CooksDistance", "Counts", "Excluded", "FAILURES_TABLE", "FIXED_TABLE", "FormTest", "Json",
-    "LEDGER_TABLE", "LineFit", "MixedFit", "Outliers", "RANDOM_TABLE", "RandomEffects", "Record",
+    "LEDGER_TABLE", "LineFit", "MixedFit", "Outliers", "RANDOM_TABLE", "REGRESSION_COEFFICIENTS_TABLE",
+    "RandomEffects", "Record", "RegressionFit",
     "ResidualQQ", "ResultContractError", "SCORES_TABLE", "SELECTION_TABLE", "SRLine", "SRSettings",
     "SR_TABLE", "SplitFrame", "Source", "TableContract", "TrajectoryFit", "VarianceComponents", "col",
     "pattern", "record",

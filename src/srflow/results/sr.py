@@ -210,6 +210,7 @@ class SRLine(Record):
     sign_convention: str
     sr_z: str
     n: Counts
+    standardize: str = ABSENT  # "line" (sr_z within each normative line) or "pooled" (over all lines)
     n_lines: int = ABSENT
     line_key: str | None = ABSENT
     form_test: FormTest = ABSENT

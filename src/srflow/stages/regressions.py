@@ -57,6 +57,7 @@ def regression_stage(
     coefficients_out, fit_out : str
         ``results/<cohort>/regressions/<name>.coefficients.csv`` and ``.fit.json``.
     """
+    from srflow import results
     from srflow.config import RegressionSpec
     from srflow.regression import safe_fit_regression
 
@@ -68,4 +69,6 @@ def regression_stage(
         say(f"regression '{regression_name}' could not be fitted: {result.reason}")
     elif result.status != "ok":
         say(f"regression '{regression_name}' is {result.status}: {result.reason}")
-    result.write(coefficients_out, fit_out)
+    # through the contract: the same bytes as RegressionResult.write, checked on the way out
+    results.REGRESSION_COEFFICIENTS_TABLE.write(result.coefficients, coefficients_out)
+    results.RegressionFit.from_json(result.fit, fit_out).write(fit_out)
