@@ -69,11 +69,10 @@ def write_cohort(
     messy_dir = out / "messy"
     messy_dir.mkdir(exist_ok=True)
     keep_ids = data["subject_id"].drop_duplicates().iloc[:messy_participants]
-    # The messy variants test readers and validation, not resilience factors: without the
-    # traits they stay as they were.
-    subset = (
-        data.loc[data["subject_id"].isin(keep_ids)].drop(columns=list(TRAITS)).reset_index(drop=True)
-    )
+    with_traits = data.loc[data["subject_id"].isin(keep_ids)].reset_index(drop=True)
+    # The format variants test readers, not resilience factors: without the traits they stay
+    # as they were. The dirty file keeps them, so the default config validates it as it is.
+    subset = with_traits.drop(columns=list(TRAITS))
     paths.update(
         {
             "wide": messy_dir / "cohort_wide.csv",
@@ -91,7 +90,7 @@ def write_cohort(
     write_dta(subset, paths["dta"])
     write_xlsx(subset, paths["xlsx"])
     subset.to_parquet(paths["parquet"], index=False, engine="pyarrow")
-    dirty, faults = dirty_table(subset, seed)
+    dirty, faults = dirty_table(with_traits, seed)
     write_csv(dirty, paths["dirty"], index=True)
     write_csv(faults, paths["dirty_faults"], index=False)
     paths["r_export"].write_text(r_export(seed), encoding="utf-8", newline="\n")

@@ -70,6 +70,15 @@ def draw_traits(seed: int, reactivity: np.ndarray, baseline: np.ndarray) -> dict
     -------
     dict
         Trait name -> values (length N), in the order of ``TRAITS``.
+
+    Examples
+    --------
+    >>> traits = draw_traits(1, np.array([0.5, 0.9, 0.1]), np.array([0.0, -2.0, 2.0]))
+    >>> list(traits), traits["openness"].shape
+    (['optimism', 'neuroticism', 'openness'], (3,))
+    >>> bool((draw_traits(1, np.array([0.5]), np.array([0.0]))["optimism"]
+    ...       == draw_traits(1, np.array([0.5]), np.array([0.0]))["optimism"]).all())
+    True
     """
     child = np.random.SeedSequence(seed).spawn(TRAIT_STREAM + 1)[TRAIT_STREAM]
     rng = np.random.default_rng(child)
@@ -104,5 +113,6 @@ def trait_effects() -> dict[str, dict[str, float]]:
     for j, (value, sd) in enumerate((("reactivity", REACTIVITY_SD), ("baseline", BASELINE_SD))):
         cov_with_value = TRAIT_SD * sd * loadings[:, j]
         beta = np.linalg.solve(cov_traits, cov_with_value)
+        # + 0.0 turns a -0.0 (no effect) into 0.0 in the JSON.
         effects[value] = {name: float(b) + 0.0 for name, b in zip(TRAITS, beta, strict=True)}
     return effects
