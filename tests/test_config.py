@@ -127,6 +127,7 @@ def test_cohort_blocks_override_top_level(raw):
     raw["sr"] = {"person": {"level": "period"}}
     other = copy.deepcopy(raw["cohorts"]["synthetic"])
     other["sr"] = {"waves": {"level": "wave", "form": "quadratic"}}
+    other["regressions"] = {}  # the default's rf_traits needs the SR spec person
     raw["cohorts"]["second"] = other
     cfg = load_config(raw)
     assert list(cfg.cohort("synthetic").sr) == ["person"]

@@ -12,6 +12,11 @@ Inputs (tests/data/sr_reference/<cohort>_scores.csv, made by srflow's own io/val
 items); ``synthetic_gaps`` = ``synthetic`` with some waves deleted, so that wave gaps break change
 intervals and empty some sliding windows.
 
+Standardisation: srflow's default ``standardize: line`` z-scores SR within each line (wave,
+window); R writes that as ``sr_z_line`` for the wave and sliding definitions, and the pooled
+z-score over all lines as ``sr_z``, which ``standardize: pooled`` must reproduce. The definitions
+with one line have only ``sr_z`` (both ways give the same numbers there).
+
 Tolerances: the brief's r(srflow sr, R sr) >= 0.9999 for every definition, and tighter checks
 where the arithmetic allows it. OLS levels agree to rounding (observed 1 - r <= 3e-16, max
 |delta sr| <= 1e-12), so they must agree within 1e-9 and coefficients within 1e-6 relative. The
@@ -74,6 +79,11 @@ def srflow_result(cohort: str, definition: str) -> SRResult:
 
 
 @functools.cache
+def srflow_pooled(cohort: str, definition: str) -> SRResult:
+    return compute_sr(scores(cohort), {**SPECS[definition], "standardize": "pooled"}, definition)
+
+
+@functools.cache
 def r_coefficients(cohort: str) -> pd.DataFrame:
     return pd.read_csv(DATA / f"{cohort}__coefficients.csv", dtype={"line": "str"})
 
@@ -81,6 +91,8 @@ def r_coefficients(cohort: str) -> pd.DataFrame:
 def merged(cohort: str, definition: str) -> pd.DataFrame:
     keys = ["participant_id", *KEYS[SPECS[definition]["level"]]]
     ours = srflow_result(cohort, definition).table
+    pooled = srflow_pooled(cohort, definition).table
+    ours = ours.assign(sr_z_pooled=pooled["sr_z"].to_numpy())
     theirs = pd.read_csv(DATA / f"{cohort}__{definition}.csv", dtype={"participant_id": "str"})
     assert not theirs.duplicated(keys).any()
     return ours.merge(
@@ -103,7 +115,21 @@ def test_scores_match_r(cohort: str, definition: str) -> None:
     assert r >= MIN_R
     assert r >= tol["min_r"]
     assert np.abs(m["sr"] - m["sr_r"]).max() <= tol["sr_atol"]
-    assert np.abs(m["sr_z"] - m["sr_z_r"]).max() <= tol["sr_atol"]
+    # Pooled z-scores equal R's sr_z; the default (per line) equals R's sr_z_line where
+    # there are several lines and R's sr_z where there is one.
+    assert np.abs(m["sr_z_pooled"] - m["sr_z_r"]).max() <= tol["sr_atol"]
+    per_line = m["sr_z_line"] if "sr_z_line" in m else m["sr_z_r"]
+    assert np.abs(m["sr_z"] - per_line).max() <= tol["sr_atol"]
+
+
+@pytest.mark.parametrize("cohort", COHORTS)
+@pytest.mark.parametrize("definition", ["wave", "sliding"])
+def test_per_line_standardisation_is_not_vacuous(cohort: str, definition: str) -> None:
+    """On these data per-line and pooled z-scores differ (by > 0.01), so each check bites."""
+    m = merged(cohort, definition)
+    assert np.abs(m["sr_z_line"] - m["sr_z_r"]).max() > 0.01
+    assert srflow_result(cohort, definition).line["standardize"] == "line"
+    assert srflow_pooled(cohort, definition).line["standardize"] == "pooled"
 
 
 @pytest.mark.parametrize(("cohort", "definition"), CASES)

@@ -6,7 +6,7 @@ next to each assertion.
 
 Speed (recorded, not asserted, to avoid a flaky timing test): on the 2-core
 development machine ``simulate_cohort(100_000, 10, seed=1)`` took about 3 s
-(840,274 rows x 54 columns) and ``write_cohort`` with the defaults about 2 s.
+(840,274 rows x 57 columns, the 3 traits included; not re-timed) and ``write_cohort`` with the defaults about 2 s.
 """
 
 from __future__ import annotations
@@ -25,16 +25,19 @@ from srflow.synthetic import (
     LIFE_ITEMS,
     POSITIVE_ITEMS,
     PROBLEM_ITEMS,
+    TRAITS,
     TRAJECTORY_CLASSES,
     class_curve,
+    effects_document,
     simulate_cohort,
+    trait_effects,
     write_cohort,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "data" / "synthetic"
 ITEMS = [*PROBLEM_ITEMS, *GENERAL_ITEMS, *LIFE_ITEMS]
-CONTRACT_COLUMNS = ["subject_id", "wave", "date", "age", "gender", "arm", *ITEMS]
+CONTRACT_COLUMNS = ["subject_id", "wave", "date", "age", "gender", "arm", *ITEMS, *TRAITS]
 TRUTH_COLUMNS = [
     "participant_id",
     "wave",
@@ -49,6 +52,7 @@ TRUTH_COLUMNS = [
     "n_missing_problem_items",
     "n_missing_general_items",
     "n_missing_life_items",
+    *TRAITS,
 ]
 
 
@@ -101,6 +105,7 @@ def test_write_cohort_is_byte_identical(written: dict[str, Path], tmp_path: Path
         == {
             "cohort",
             "truth",
+            "truth_effects",
             "wide",
             "sav",
             "dta",
@@ -117,7 +122,7 @@ def test_write_cohort_is_byte_identical(written: dict[str, Path], tmp_path: Path
 
 def test_committed_csv_files_match_generator(written: dict[str, Path]) -> None:
     # The committed data/synthetic files are write_cohort(data/synthetic) with the defaults.
-    for name in ["cohort", "truth", "wide", "dirty", "dirty_faults", "r_export"]:
+    for name in ["cohort", "truth", "truth_effects", "wide", "dirty", "dirty_faults", "r_export"]:
         relative = written[name].relative_to(written["cohort"].parent)
         committed = COMMITTED / relative
         assert committed.exists(), f"missing committed file {committed}"
@@ -172,10 +177,10 @@ def test_life_events_are_rare_and_major_events_severe(
 
 def test_options_items_extra_and_errors() -> None:
     data, truth = simulate_cohort(30, 3, 1, items=False)
-    assert list(data.columns) == ["subject_id", "wave", "date", "age", "gender", "arm"]
+    assert list(data.columns) == ["subject_id", "wave", "date", "age", "gender", "arm", *TRAITS]
     assert truth["P_full"].notna().all()
     data, truth_extra = simulate_cohort(30, 3, 1, n_extra_items=2)
-    assert list(data.columns[-2:]) == ["Q_001", "Q_002"]
+    assert list(data.columns[-5:-3]) == ["Q_001", "Q_002"]
     pd.testing.assert_frame_equal(truth_extra, truth)  # extra items do not disturb the other draws
     assert data[["Q_001", "Q_002"]].stack().dropna().between(1, 5).all()
     with pytest.raises(InputError, match="probability"):
@@ -189,7 +194,7 @@ def test_options_items_extra_and_errors() -> None:
 def test_large_cohort_shape() -> None:
     # Speed for 100,000 x 10: see the simulate_cohort docstring; here only the shape at 20,000 x 10.
     data, truth = simulate_cohort(20_000, 10, 11)
-    assert data.shape[1] == 54 and len(truth) == len(data)
+    assert data.shape[1] == 57 and len(truth) == len(data)
     assert data["subject_id"].iloc[-1] == "S20000"
     assert 0.6 * 200_000 < len(data) < 0.9 * 200_000  # ~4 % dropout per wave over 9 waves
 
@@ -425,6 +430,7 @@ def test_binary_formats_hold_the_same_values(written: dict[str, Path]) -> None:
 
     long = pd.read_csv(written["cohort"])
     subset = long[long["subject_id"].isin(long["subject_id"].unique()[:60])].reset_index(drop=True)
+    subset = subset.drop(columns=list(TRAITS))  # the messy variants have no traits
     sav, meta = pyreadstat.read_sav(written["sav"], apply_value_formats=True)
     assert meta.variable_value_labels["gender"] == {1.0: "female", 2.0: "male", 3.0: "diverse"}
     assert meta.column_names_to_labels["GHQ_01"].startswith("GHQ-12-like item 1")
@@ -440,3 +446,134 @@ def test_binary_formats_hold_the_same_values(written: dict[str, Path]) -> None:
         assert (pd.to_datetime(frame["date"]) == pd.to_datetime(subset["date"])).all(), name
         assert (frame["gender"].astype(str) == subset["gender"]).all(), name
         assert (frame["subject_id"] == subset["subject_id"]).all(), name
+
+
+# --- resilience factors (baseline traits with known effects) -------------------------------
+
+#: sha256 of data/synthetic/cohort.csv and truth.csv as committed before the traits existed
+#: (git show 5f0cade:data/synthetic/<file>): without the trait columns the files are unchanged.
+BEFORE_TRAITS = {
+    "cohort": "8822a482a934da9d0fc0a87262d8eda98fa887985ed43419a72a88e73928cdb0",
+    "truth": "028c0213e2d8c46cfa5493865eab3d77dea00524514081244a09d72bd3d11c2e",
+}
+
+
+def test_traits_leave_every_other_column_byte_identical(written: dict[str, Path]) -> None:
+    import hashlib
+
+    for name, digest in BEFORE_TRAITS.items():
+        lines = written[name].read_text(encoding="utf-8").splitlines(keepends=True)
+        header = lines[0].rstrip("\n").split(",")
+        assert header[-3:] == list(TRAITS)
+        stripped = "".join(line.rstrip("\n").rsplit(",", 3)[0] + "\n" for line in lines)
+        assert hashlib.sha256(stripped.encode()).hexdigest() == digest, name
+
+
+def test_trait_effects_equal_the_hand_computed_joint_regression() -> None:
+    """Two correlated traits (optimism, neuroticism) and an independent one (openness).
+
+    In z units Corr(optimism, neuroticism) = (-0.6)(0) + (-0.3)(0.6) = -0.18; their
+    covariances with z(reactivity) are (-0.6, 0) and with z(baseline) (-0.3, 0.6). Solving the
+    2 x 2 normal equations by hand (determinant 1 - 0.18^2 = 0.9676) and rescaling by
+    SD(value) / SD(trait) (0.2 / 10 and 2 / 10) gives the effects per trait point.
+    """
+    det = 1 - 0.18**2
+    # beta_z = C^-1 c with C = [[1, -0.18], [-0.18, 1]]: (c1 + 0.18 c2, c2 + 0.18 c1) / det
+    hand = {
+        "reactivity": {"optimism": (-0.6 + 0.18 * 0) / det * 0.02,
+                       "neuroticism": (0 + 0.18 * -0.6) / det * 0.02},
+        "baseline": {"optimism": (-0.3 + 0.18 * 0.6) / det * 0.2,
+                     "neuroticism": (0.6 + 0.18 * -0.3) / det * 0.2},
+    }
+    effects = trait_effects()
+    for value, by_trait in hand.items():
+        for trait, beta in by_trait.items():
+            assert effects[value][trait] == pytest.approx(beta, rel=1e-12), (value, trait)
+        assert effects[value]["openness"] == 0.0
+    assert effects_document()["effects"] == effects
+
+
+def test_trait_effects_are_recovered_from_a_large_sample() -> None:
+    """Seed 4, 100,000 people: the OLS of the true reactivity and baseline on the traits
+    recovers every effect within 4 standard errors (and the traits are T-scores)."""
+    _, truth = simulate_cohort(100_000, 1, 4, items=False)
+    X = np.column_stack([np.ones(len(truth)), truth[list(TRAITS)].to_numpy()])
+    np.testing.assert_allclose(X[:, 1:].mean(axis=0), 50, atol=0.1)
+    np.testing.assert_allclose(X[:, 1:].std(axis=0, ddof=1), 10, rtol=0.01)
+    XtX_inv = np.linalg.inv(X.T @ X)
+    for value, by_trait in trait_effects().items():
+        y = truth[value].to_numpy()
+        beta = XtX_inv @ X.T @ y
+        resid = y - X @ beta
+        se = np.sqrt(np.diag(XtX_inv) * (resid @ resid) / (len(y) - X.shape[1]))
+        for k, trait in enumerate(TRAITS, start=1):
+            assert abs(beta[k] - by_trait[trait]) < 4 * se[k], (value, trait, beta[k], se[k])
+
+
+def test_traits_are_constant_within_a_participant(
+    cohort: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    data, truth = cohort
+    assert (data.groupby("subject_id")[list(TRAITS)].nunique() == 1).all().all()
+    np.testing.assert_array_equal(data[list(TRAITS)].to_numpy(), truth[list(TRAITS)].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def bundled_scores() -> pd.DataFrame:
+    """The bundled cohort's scores (P, E from srflow's scoring, stored for the R reference)
+    with the trait covariates of data/synthetic/cohort.csv."""
+    scores = pd.read_csv(REPO / "tests" / "data" / "sr_reference" / "synthetic_scores.csv",
+                         dtype={"participant_id": str, "arm": str})
+    traits = pd.read_csv(COMMITTED / "cohort.csv", usecols=["subject_id", "wave", *TRAITS],
+                         dtype={"subject_id": str})
+    traits = traits.rename(columns={"subject_id": "participant_id"})
+    return scores.merge(traits, on=["participant_id", "wave"], how="left", validate="1:1")
+
+
+def test_period_sr_regression_recovers_the_baseline_effects(bundled_scores: pd.DataFrame) -> None:
+    """The default config's regression rf_traits (sr:person on the traits, seed 20261121).
+
+    Period SR centres E, so what a trait does to it is its effect on the baseline offset
+    (see srflow.synthetic.traits): each 95 % CI covers that truth, optimism (-0.040) and
+    neuroticism (+0.113) are significant with the right sign, openness' CI covers 0.
+    """
+    from srflow.config import RegressionSpec, load_config
+    from srflow.regression import fit_regression
+    from srflow.sr import compute_sr
+
+    cohort = load_config(REPO / "config" / "config.yaml").cohort("synthetic")
+    assert {t: cohort.columns.covariates[t] for t in TRAITS} == dict.fromkeys(TRAITS, "numeric")
+    person = compute_sr(bundled_scores, cohort.sr["person"], "person")
+    spec = RegressionSpec.from_config("rf_traits", cohort.regressions["rf_traits"])
+    result = fit_regression(bundled_scores, {"person": person.table}, spec)
+    table = result.coefficients.set_index("term")
+    truth = trait_effects()["baseline"]
+    for trait in TRAITS:
+        assert table.at[trait, "ci_low"] < truth[trait] < table.at[trait, "ci_high"], trait
+    assert table.at["optimism", "ci_high"] < 0 < table.at["neuroticism", "ci_low"]
+    assert result.status == "ok" and result.fit["n_obs"] >= 350
+
+
+def test_moderation_model_recovers_the_reactivity_effects(bundled_scores: pd.DataFrame) -> None:
+    """P ~ E + wave + traits + E:traits + (1 + E | participant) by REML on the bundled cohort.
+
+    The E:trait coefficients estimate the traits' effects on reactivity (truth -0.0124 for
+    optimism, -0.0022 for neuroticism, 0 for openness); each lies inside its 99 % Wald CI
+    (99 %: three joint checks), and optimism's CI excludes 0.
+    """
+    from scipy import stats
+
+    from srflow.mixed import fit_lmm
+
+    ok = bundled_scores.dropna(subset=["P", "E"])
+    traits = ok[list(TRAITS)].to_numpy()
+    X = np.column_stack([np.ones(len(ok)), ok["E"], ok["wave"], traits, traits * ok[["E"]].to_numpy()])
+    Z = np.column_stack([np.ones(len(ok)), ok["E"]])
+    fit = fit_lmm(ok["P"].to_numpy(), X, Z, ok["participant_id"].to_numpy())
+    assert fit.converged and not fit.singular
+    z = stats.norm.ppf(0.995)
+    truth = trait_effects()["reactivity"]
+    for k, trait in enumerate(TRAITS):
+        estimate, se = fit.beta[6 + k], fit.beta_se[6 + k]
+        assert abs(estimate - truth[trait]) < z * se, (trait, estimate, se)
+    assert fit.beta[6] + z * fit.beta_se[6] < 0

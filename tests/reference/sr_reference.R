@@ -18,7 +18,9 @@
 #   * A unit is scored only when every value it needs is observed.
 #   * sr_z = (sr - mean(sr)) / sd(sr) over ALL scored units of a definition, with
 #     sd() using n - 1; for definitions with several lines (one per wave or window)
-#     the z-score is pooled over the lines, not computed per line.
+#     the z-score is pooled over the lines (srflow's standardize: pooled). Those
+#     definitions also get sr_z_line, the same z-score computed within each line
+#     (each wave, each window: srflow's standardize: line, the default).
 #   * Lines are fitted with base R lm() (QR decomposition) and lme4::lmer(); nothing is
 #     centred or rescaled by hand, so the numbers do not share srflow's arithmetic.
 
@@ -40,6 +42,7 @@ read_scores <- function(path) {
 }
 
 zscore <- function(x) (x - mean(x)) / sd(x)       # sd(): denominator n - 1
+zscore_within <- function(x, line) ave(x, line, FUN = zscore)
 
 observed <- function(d) d[!is.na(d$P) & !is.na(d$E), , drop = FALSE]
 
@@ -71,7 +74,7 @@ fmt <- function(x) sprintf("%.17g", x)             # round-trips every double ex
 
 write_units <- function(units, cohort, definition) {
   out <- units
-  for (col in c("sr", "sr_z")) out[[col]] <- fmt(out[[col]])
+  for (col in intersect(c("sr", "sr_z", "sr_z_line"), names(out))) out[[col]] <- fmt(out[[col]])
   write.csv(out, file.path(out_dir, sprintf("%s__%s.csv", cohort, definition)),
             row.names = FALSE, quote = FALSE)
 }
@@ -82,7 +85,8 @@ write_units <- function(units, cohort, definition) {
 # ---------------------------------------------------------------------------------------
 
 # wave: one OLS line P ~ E per wave, fitted on that wave's observed rows; SR per
-# (participant, wave) = residual from its own wave's line; z pooled over all waves.
+# (participant, wave) = residual from its own wave's line; z pooled over all waves
+# (sr_z) and within each wave (sr_z_line).
 sr_wave <- function(d, definition) {
   ok <- observed(d)
   units <- list(); coefs <- list()
@@ -96,6 +100,7 @@ sr_wave <- function(d, definition) {
   units <- do.call(rbind, units)
   units <- units[order(units$participant_id, units$wave, method = "radix"), ]
   units$sr_z <- zscore(units$sr)
+  units$sr_z_line <- zscore_within(units$sr, units$wave)
   list(units = units, coefs = do.call(rbind, coefs))
 }
 
@@ -167,7 +172,8 @@ lmer_control <- lmerControl(optimizer = "bobyqa",
 # the data (any row) and shifted by one until the window's last wave is the last wave
 # present. In each window a participant's means of P and E over the window's waves with
 # both observed; participants with >= min_in_window such waves are scored. One OLS line
-# per window, named by its first wave; z pooled over all windows.
+# per window, named by its first wave; z pooled over all windows (sr_z) and within each
+# window (sr_z_line).
 sr_sliding <- function(d, definition, window = 3, min_in_window = 1) {
   ok <- observed(d)
   starts <- seq.int(min(d$wave), max(d$wave) - window + 1)
@@ -185,6 +191,7 @@ sr_sliding <- function(d, definition, window = 3, min_in_window = 1) {
   units <- do.call(rbind, units)
   units <- units[order(units$participant_id, units$window, method = "radix"), ]
   units$sr_z <- zscore(units$sr)
+  units$sr_z_line <- zscore_within(units$sr, units$window)
   list(units = units, coefs = do.call(rbind, coefs))
 }
 

@@ -56,6 +56,7 @@ def _config(workdir: Path) -> Path:
     config["cohorts"] = {"small": cohort}
     config["sr"] = {"per_wave": {"level": "wave", "form": "linear"}}
     config["mixed_models"] = {}
+    config["regressions"] = {}  # the default's rf_traits needs the SR spec person
     config["trajectories"] = TRAJECTORIES
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -46,6 +46,8 @@ class SRSpec:
         The value of ``reference_column`` in the reference rows.
     outcome, exposure : str
         Columns of the scores table playing P and E.
+    standardize : str
+        ``sr_z`` within each normative line (``"line"``) or over all units (``"pooled"``).
     """
 
     name: str
@@ -64,6 +66,7 @@ class SRSpec:
     reference_value: Any
     outcome: str
     exposure: str
+    standardize: str
 
     @property
     def reference(self) -> str | dict[str, Any]:
@@ -191,6 +194,7 @@ def sr_spec(name: str, spec: Mapping[str, Any]) -> SRSpec:
         reference_value=reference["value"] if has_column else None,
         outcome=filled["outcome"],
         exposure=filled["exposure"],
+        standardize=filled["standardize"],
     )
 
 

@@ -61,10 +61,14 @@ sliding) the reference selects participants by their rows: a participant belongs
 when at least one of their rows meets the condition (for ``{waves}``: has P and E
 observed at one of those waves).
 
-``sr_z`` is the z-score of ``sr`` over all scored units of the spec (mean 0, SD 1 with
-ddof = 1). For levels with several lines (wave, sliding) it is pooled over all lines
-rather than computed per line, so that SR stays comparable across waves and windows
-(a wave where everyone is further from the norm keeps larger scores).
+``sr_z`` is the z-score of ``sr`` (mean 0, SD 1 with ddof = 1, as R's ``sd``), set by the
+spec's ``standardize``: ``line`` (default) z-scores within each normative line, i.e. per
+wave (level wave) and per window (level sliding), as the authors' recipe does, so a unit's
+``sr_z`` compares it with the others scored against the same line; ``pooled`` z-scores over
+all scored units of the spec at once, so differences between lines survive (a window in
+which SR spreads more keeps larger scores). Levels with a single line (period,
+multilevel, change, and wave with ``reference: {waves}``) give identical numbers either
+way. The line JSON says which (``standardize``, and the formula under ``sr_z``).
 
 Only units with the needed values observed are scored: a wave whose questionnaire is
 entirely missing (P NaN) gets no SR; it is counted under ``excluded.missing``.
@@ -85,8 +89,8 @@ Examples
 >>> result = compute_sr(scores, {"level": "wave"}, "per_wave")
 >>> result.line["n_lines"], result.line["n"]["scored"] == len(scores)
 (3, True)
->>> round(float(result.table["sr_z"].std()), 6)
-1.0
+>>> result.line["standardize"], round(float(result.table.groupby("wave")["sr_z"].std().max()), 6)
+('line', 1.0)
 
 The simulated stressor reactivity (the true E slope) has mean 0.5; the multilevel line's
 fixed E slope recovers it:
@@ -101,7 +105,7 @@ from srflow.config import SRSpec
 from srflow.sr.coefficients import QQ_POINTS
 from srflow.sr.compute import compute_all_sr, compute_sr, safe_compute_sr
 from srflow.sr.outliers import MAHALANOBIS_P
-from srflow.sr.result import SIGN_CONVENTION, SR_Z_NOTE, SRResult, empty_sr_table
+from srflow.sr.result import SIGN_CONVENTION, SR_Z_NOTES, SRResult, empty_sr_table
 from srflow.sr.units import MIN_UNITS_PER_LINE
 
 __all__ = [
@@ -109,7 +113,7 @@ __all__ = [
     "MIN_UNITS_PER_LINE",
     "QQ_POINTS",
     "SIGN_CONVENTION",
-    "SR_Z_NOTE",
+    "SR_Z_NOTES",
     "SRResult",
     "SRSpec",
     "compute_all_sr",

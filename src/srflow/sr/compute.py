@@ -90,7 +90,7 @@ def compute_sr(
         fitted, line = fit_ols_level(units, spec)
     expected = units.offset + fitted
     sr = units.P - expected
-    table = assemble_table(units, expected, sr, spec.level)
+    table = assemble_table(units, expected, sr, spec.level, spec.standardize)
     header = line_header(spec)
     header.update(line)
     header["n"]["scored"] = int(len(table))

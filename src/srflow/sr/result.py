@@ -16,9 +16,12 @@ if TYPE_CHECKING:
     from srflow.sr.units import Units
 
 SIGN_CONVENTION = "sr = P - P_expected; higher = more problems than expected = less resilient"
-SR_Z_NOTE = (
-    "sr_z = (sr - mean) / SD (ddof=1) over all scored units of the spec, pooled over its lines"
-)
+#: How ``sr_z`` is computed, per value of the spec's ``standardize`` (written in the line JSON).
+SR_Z_NOTES = {
+    "line": "sr_z = (sr - mean) / SD (ddof=1) within each normative line (wave, window) of the spec",
+    "pooled": "sr_z = (sr - mean) / SD (ddof=1) over all scored units of the spec, pooled over "
+    "its lines",
+}
 
 
 @dataclasses.dataclass
@@ -116,13 +119,16 @@ def line_header(spec: SRSpec) -> dict[str, Any]:
         "waves": None if spec.waves is None else list(spec.waves),
         "settings": spec.settings,
         "sign_convention": SIGN_CONVENTION,
-        "sr_z": SR_Z_NOTE,
+        "standardize": spec.standardize,
+        "sr_z": SR_Z_NOTES[spec.standardize],
         "n": {},
     }
 
 
-def assemble_table(units: Units, expected: np.ndarray, sr: np.ndarray, level: str) -> pd.DataFrame:
-    """The SR table of the scored units (see :class:`SRResult`)."""
+def assemble_table(
+    units: Units, expected: np.ndarray, sr: np.ndarray, level: str, standardize: str
+) -> pd.DataFrame:
+    """The SR table of the scored units (see :class:`SRResult`); ``sr_z`` per ``standardize``."""
     codes = units.keys["participant_id"]
     columns: dict[str, Any] = {"participant_id": units.labels.take(codes)}
     for key in key_columns(level):
@@ -130,7 +136,13 @@ def assemble_table(units: Units, expected: np.ndarray, sr: np.ndarray, level: st
     columns["E"] = units.E
     if level == "change":
         columns["P_previous"] = units.offset
-    columns.update(P=units.P, P_expected=expected, sr=sr, sr_z=z_scores(sr))
+    if standardize == "line" and len(units.line_labels) > 1:
+        sr_z = z_scores_by_line(sr, units.line, len(units.line_labels))
+    else:
+        # One line (or pooled): the pooled formula, so single-line specs are byte-identical
+        # whichever way they standardise.
+        sr_z = z_scores(sr)
+    columns.update(P=units.P, P_expected=expected, sr=sr, sr_z=sr_z)
     table = pd.DataFrame(columns)
     table["participant_id"] = table["participant_id"].astype("str")
     # Units are built in (participant code, key) order and codes follow the sorted
@@ -146,3 +158,37 @@ def z_scores(values: np.ndarray) -> np.ndarray:
     if not np.isfinite(sd) or sd == 0:
         return np.full(len(values), np.nan)
     return (values - values.mean()) / sd
+
+
+def z_scores_by_line(values: np.ndarray, line: np.ndarray, n_lines: int) -> np.ndarray:
+    """``(values - mean) / SD`` within each line (ddof 1), vectorised over the lines.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The SR scores.
+    line : numpy.ndarray of int
+        The line index (0 .. ``n_lines`` - 1) of every value.
+    n_lines : int
+        The number of lines.
+
+    Returns
+    -------
+    numpy.ndarray
+        The z-scores; all NaN in a line with fewer than 2 values or SD 0 (as :func:`z_scores`).
+        Two passes (mean, then squared deviations from it), so the SD keeps its precision when
+        the mean is large.
+
+    Examples
+    --------
+    >>> z = z_scores_by_line(np.array([1.0, 2.0, 3.0, 10.0, 30.0]), np.array([0, 0, 0, 1, 1]), 2)
+    >>> [round(float(v), 6) for v in z]
+    [-1.0, 0.0, 1.0, -0.707107, 0.707107]
+    """
+    count = np.bincount(line, minlength=n_lines).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(line, weights=values, minlength=n_lines) / count
+        deviation = values - mean[line]
+        sd = np.sqrt(np.bincount(line, weights=deviation**2, minlength=n_lines) / (count - 1))
+    usable = (count >= 2) & np.isfinite(sd) & (sd > 0)
+    return np.where(usable[line], deviation / np.where(usable, sd, 1.0)[line], np.nan)

@@ -35,6 +35,15 @@ Per wave *t*:
 * ``P_latent = clip(f_c(tau_t) + baseline_i + b_i (E_latent - E_mean) + N(0, 1), 0, 36)``
   where ``E_mean`` is the expected E under the simulation settings (a constant).
 
+Resilience factors
+------------------
+Three baseline traits (T-scores, mean 50, SD 10, constant within a participant) are built
+from the standardised reactivity and baseline offset plus noise, from a separate child
+stream of the seed (every other column is as without them): ``optimism`` (lower reactivity,
+fewer problems), ``neuroticism`` (more problems) and ``openness`` (no effect). Their exact
+effects (population regression coefficients of the latent values on the traits) are in
+:mod:`srflow.synthetic.traits` and ``truth_effects.json``.
+
 Item responses
 --------------
 * GHQ items (0-3, problem direction): ``clip(round(P_latent / 12 + d_j + N(0, 0.5)), 0, 3)``
@@ -74,8 +83,9 @@ from srflow.synthetic.design import (
     TRAJECTORY_CLASSES,
     class_curve,
 )
-from srflow.synthetic.files import write_cohort
+from srflow.synthetic.files import effects_document, write_cohort
 from srflow.synthetic.simulate import simulate_cohort
+from srflow.synthetic.traits import TRAITS, trait_effects
 
 __all__ = [
     "TRAJECTORY_CLASSES",
@@ -85,7 +95,10 @@ __all__ = [
     "GENERAL_ITEMS",
     "LIFE_ITEMS",
     "MAJOR_LIFE_ITEMS",
+    "TRAITS",
     "class_curve",
+    "effects_document",
     "simulate_cohort",
+    "trait_effects",
     "write_cohort",
 ]

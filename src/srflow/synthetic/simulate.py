@@ -26,6 +26,7 @@ from srflow.synthetic.latent import (
     draw_problem_level,
     draw_stressors,
 )
+from srflow.synthetic.traits import draw_traits
 
 _FIRST_DAY = np.datetime64("2021-01-01", "D")
 
@@ -101,7 +102,9 @@ def simulate_cohort(
         (category: female, male, diverse), ``arm`` (str: control,
         intervention), then GHQ_01..GHQ_12 (0-3, positively worded items raw),
         GE_01..GE_11 (0-5), LE_01..LE_25 (0-5) and Q_001.. (1-5) as nullable
-        ``Int64`` with ``<NA>`` for blanks.
+        ``Int64`` with ``<NA>`` for blanks, and last the baseline traits ``optimism``,
+        ``neuroticism``, ``openness`` (T-scores, constant within a participant; see
+        :mod:`srflow.synthetic.traits`).
     truth : pandas.DataFrame
         Same rows in the same order. Columns: ``participant_id``, ``wave``,
         ``trajectory_class``, ``baseline``, ``reactivity`` (true b_i),
@@ -109,7 +112,8 @@ def simulate_cohort(
         reversing, before blanking), ``E_general_full``, ``E_life_full``
         (item sums before blanking) and ``n_missing_problem_items``,
         ``n_missing_general_items``, ``n_missing_life_items`` (blanks in the
-        released data).
+        released data), then the traits as in ``data``; their exact effects on
+        ``reactivity`` and ``baseline`` are :func:`srflow.synthetic.trait_effects`.
 
     Raises
     ------
@@ -163,7 +167,14 @@ def simulate_cohort(
     extra = (
         draw_extra_items(rng, p_latent, n_extra_items, missing_item_rate) if n_extra_items else None
     )
-    return _long_tables(people, stressors, p_latent, responses, blanks, extra, present, items)
+    data, truth = _long_tables(people, stressors, p_latent, responses, blanks, extra, present, items)
+    # Own child stream of the seed: the draws above, and every column they make, are unchanged.
+    traits = draw_traits(seed, people.reactivity, people.baseline)
+    person_of_row = np.repeat(np.arange(n), n_waves)[present.ravel()]
+    for name, values in traits.items():
+        data[name] = values[person_of_row]
+        truth[name] = values[person_of_row]
+    return data, truth
 
 
 def _checked_shares(
