@@ -66,6 +66,7 @@ from srflow.results.mixed import (
     MixedFit,
     VarianceComponents,
 )
+from srflow.results.scoring import *  # noqa: F403 (scoring.json, reliability.csv, attrition.*)
 from srflow.results.sr import (
     SR_TABLE,
     Coefficient,
