@@ -24,10 +24,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from srflow.config import CohortConfig
 from srflow.errors import ConfigError, DataWarning
 
-__all__ = ["COMBINE_PROBLEMS", "CompositeP", "zscore_columns", "combine_problems"]
+__all__ = [
+    "COMBINE_PROBLEMS",
+    "CompositeP",
+    "combine_problems",
+    "composite_p",
+    "scoring_summary",
+    "zscore_columns",
+]
 
 #: The values of ``problems.combine``.
 COMBINE_PROBLEMS = ("zmean", "pca1")
@@ -203,3 +212,54 @@ def _first_component(
         "status": "suspect" if reasons else "ok",
         "reason": "; ".join(reasons) or None,
     }
+
+
+def composite_p(scores: pd.DataFrame, cohort: CohortConfig) -> CompositeP:
+    """P from the problems instrument score(s) of a scores table, and how it was made.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        A table with one column per instrument (as :func:`score` writes).
+    cohort : CohortConfig
+        The cohort's config: one problems instrument, or a composite (``problems`` key).
+
+    Returns
+    -------
+    CompositeP
+        P per row and its summary (see :func:`srflow.composite.combine_problems`); for a
+        single instrument, its score unchanged with ``combine: single``.
+    """
+    parts = {i.name: scores[i.name].to_numpy(dtype=np.float64) for i in cohort.problems_parts}
+    if cohort.problems_combine is None:
+        ((name, values),) = parts.items()
+        return CompositeP(
+            values, {"combine": "single", "instruments": [name], "status": "ok", "reason": None}
+        )
+    return combine_problems(parts, cohort.problems_combine)
+
+
+def scoring_summary(scores: pd.DataFrame, cohort: CohortConfig) -> dict:
+    """How P and E of a scores table were made (the mapping of ``scoring.json``).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The scores table of :func:`score`.
+    cohort : CohortConfig
+        The cohort's config.
+
+    Returns
+    -------
+    dict
+        cohort; P: the summary of :func:`composite_p` (recomputed from the instrument
+        columns, so it is that of the table's P); E: combine and the stressor instruments.
+    """
+    with warnings.catch_warnings():  # score() has already reported an unscalable instrument
+        warnings.simplefilter("ignore", DataWarning)
+        problems = composite_p(scores, cohort).summary
+    exposure = {
+        "combine": cohort.exposure_combine,
+        "instruments": [s.name for s in cohort.stressors],
+    }
+    return {"cohort": cohort.name, "P": problems, "E": exposure}

@@ -26,7 +26,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["RELIABILITY_COLUMNS", "wave_reliability", "reliability_table"]
+from srflow.config import CohortConfig
+
+__all__ = [
+    "RELIABILITY_COLUMNS",
+    "cohort_reliability",
+    "cronbach_alpha",
+    "one_factor_minres",
+    "reliability_table",
+    "wave_reliability",
+]
 
 RELIABILITY_COLUMNS = ("instrument", "wave", "n", "n_items", "alpha", "omega", "note")
 # Iterated principal axes stop when no communality moves by more than this ...
@@ -201,3 +210,31 @@ def _dtype(column: str) -> str:
     return {"instrument": "str", "note": "str", "alpha": "float64", "omega": "float64"}.get(
         column, "int64"
     )
+
+
+def cohort_reliability(validated: pd.DataFrame, cohort: CohortConfig) -> pd.DataFrame:
+    """Alpha and omega of every instrument of role problems or covariate, per wave.
+
+    Parameters
+    ----------
+    validated : pandas.DataFrame
+        The validated table (as :func:`srflow.scoring.score` takes it).
+    cohort : CohortConfig
+        The cohort's config.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RELIABILITY_COLUMNS`, instruments in config order, waves sorted.
+    """
+    from srflow.scoring import _sorted, instrument_items, item_matrix
+
+    table = _sorted(validated)
+    items = instrument_items(list(table.columns), cohort)
+    stressors = [i.name for i in cohort.stressors]
+    matrices = {
+        name: item_matrix(table, instrument, items[name])
+        for name, instrument in cohort.instruments.items()
+        if name not in stressors
+    }
+    return reliability_table(matrices, table["wave"].to_numpy())

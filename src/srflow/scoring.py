@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from srflow.composite import CompositeP, combine_problems, zscore_columns
+from srflow.composite import composite_p, scoring_summary, zscore_columns
 from srflow.config import CohortConfig, Instrument
 from srflow.errors import ConfigError, DataWarning, InputError, ValidationError
 from srflow.io import resolve_items
@@ -47,6 +47,7 @@ __all__ = [
     "score_items",
     "combine_exposure",
     "composite_p",
+    "scoring_summary",
     "answered_counts",
     "score",
 ]
@@ -235,31 +236,6 @@ def combine_exposure(
         "use combine: sum or check the instrument's data",
     )
     return z.mean(axis=1)
-
-
-def composite_p(scores: pd.DataFrame, cohort: CohortConfig) -> CompositeP:
-    """P from the problems instrument score(s) of a scores table, and how it was made.
-
-    Parameters
-    ----------
-    scores : pandas.DataFrame
-        A table with one column per instrument (as :func:`score` writes).
-    cohort : CohortConfig
-        The cohort's config: one problems instrument, or a composite (``problems`` key).
-
-    Returns
-    -------
-    CompositeP
-        P per row and its summary (see :func:`srflow.composite.combine_problems`); for a
-        single instrument, its score unchanged with ``combine: single``.
-    """
-    parts = {i.name: scores[i.name].to_numpy(dtype=np.float64) for i in cohort.problems_parts}
-    if cohort.problems_combine is None:
-        ((name, values),) = parts.items()
-        return CompositeP(
-            values, {"combine": "single", "instruments": [name], "status": "ok", "reason": None}
-        )
-    return combine_problems(parts, cohort.problems_combine)
 
 
 def _adjacent_order(validated: pd.DataFrame) -> tuple[bool, bool]:
