@@ -69,7 +69,7 @@ class LogisticRegression:
     n_iter_ : int
         Iterations used.
     converged_ : bool
-        Whether the deviance settled (relative change below 1e-12).
+        Whether the deviance settled (relative change below 1e-12 in two iterations running).
     max_gradient_ : float
         Largest absolute score X'(y - p) / n at the estimate.
     fitted_ : numpy.ndarray
@@ -94,6 +94,7 @@ class LogisticRegression:
         deviance = np.inf
         beta = np.zeros(X.shape[1])
         self.converged_ = False
+        settled = 0
         for iteration in range(1, self.max_iter + 1):
             weights = mu * (1 - mu)
             working = eta + (y - mu) / weights
@@ -103,11 +104,15 @@ class LogisticRegression:
             mu = _inverse_logit(eta)
             new = _deviance(y, eta)
             self.n_iter_ = iteration
-            if abs(new - deviance) / (abs(new) + 0.1) < _DEVIANCE_TOLERANCE:
-                self.converged_ = True
-                deviance = new
-                break
+            # settled twice in a row: the step after the deviance settles is a full Newton
+            # step near the optimum, which takes the estimates to machine precision
+            settled = (
+                settled + 1 if abs(new - deviance) / (abs(new) + 0.1) < _DEVIANCE_TOLERANCE else 0
+            )
             deviance = new
+            if settled == 2:
+                self.converged_ = True
+                break
         weights = mu * (1 - mu)
         information = X.T @ (X * weights[:, None])
         self.coef_ = beta
@@ -270,6 +275,8 @@ def _result(header: dict, model: LogisticRegression, names: list[str], y: np.nda
 def _coefficient_table(names: list[str], estimate: np.ndarray, se: np.ndarray) -> pd.DataFrame:
     z = estimate / se
     low, high = estimate - _Z * se, estimate + _Z * se
+    with np.errstate(over="ignore"):  # odds ratios of a separated term are infinite
+        odds = np.exp(estimate), np.exp(low), np.exp(high)
     return pd.DataFrame(
         {
             "term": names,
@@ -279,9 +286,9 @@ def _coefficient_table(names: list[str], estimate: np.ndarray, se: np.ndarray) -
             "p": 2 * stats.norm.sf(np.abs(z)),
             "ci_low": low,
             "ci_high": high,
-            "odds_ratio": np.exp(estimate),
-            "or_ci_low": np.exp(low),
-            "or_ci_high": np.exp(high),
+            "odds_ratio": odds[0],
+            "or_ci_low": odds[1],
+            "or_ci_high": odds[2],
         }
     )
 
