@@ -690,3 +690,78 @@ def test_two_problems_instruments_without_the_key_point_to_it():
     }
     with pytest.raises(ConfigError, match=r"found 2 \(to combine several into P, list them in "):
         load_config(raw)
+
+
+def test_score_stage_writes_the_summary_reliability_and_attrition(tmp_path):
+    from srflow.results import ATTRITION_TABLE, RELIABILITY_TABLE, AttritionFit, ScoringSummary
+    from srflow.stages import score_stage
+
+    rng = np.random.default_rng(8)
+    n_people, waves = 60, 3
+    ids = np.repeat([f"p{i:02d}" for i in range(n_people)], waves)
+    wave = np.tile(np.arange(1, waves + 1), n_people)
+    level = np.repeat(rng.normal(size=n_people), waves)
+    items = {
+        f"{prefix}_{j}": np.clip(np.round(1.5 + level + rng.normal(size=len(ids))), 0, 3)
+        for prefix in ("D", "X")
+        for j in (1, 2, 3)
+    }
+    table = make_table(
+        items, ids=list(ids), waves=list(wave), extra={"age": rng.normal(40, 9, len(ids))}
+    )
+    gone = (wave == 3) & (np.repeat(rng.random(n_people), waves) < 0.3)  # dropouts at wave 3
+    table.loc[gone, [c for c in items if c.startswith("D_")]] = np.nan
+    table.to_parquet(tmp_path / "validated.parquet")
+    instruments = {
+        n: {"role": "problems", "items": {"prefix": f"{p}_"}, "range": [0, 3], "score": "sum"}
+        for n, p in (("dep", "D"), ("anx", "X"))
+    }
+    config = {
+        "cohorts": {
+            "t": {
+                "input": "unused.csv",
+                "columns": {"participant": "pid", "wave": "wave", "covariates": {"age": "numeric"}},
+                "instruments": instruments,
+                "problems": {"combine": "pca1", "instruments": ["dep", "anx"]},
+            }
+        }
+    }
+    out = {
+        name: str(tmp_path / name)
+        for name in ("s.parquet", "s.csv", "scoring.json", "rel.csv", "a.csv", "a.json")
+    }
+    score_stage(
+        config,
+        "t",
+        str(tmp_path / "validated.parquet"),
+        out["s.parquet"],
+        out["s.csv"],
+        out["scoring.json"],
+        out["rel.csv"],
+        out["a.csv"],
+        out["a.json"],
+    )
+    summary = ScoringSummary.read(out["scoring.json"])
+    assert summary.P.combine == "pca1" and summary.P.status == "ok"
+    assert summary.P.n_complete == int((~gone).sum())
+    reliability = RELIABILITY_TABLE.read(out["rel.csv"])
+    assert reliability[["instrument", "wave"]].values.tolist() == [
+        [name, w] for name in ("dep", "anx") for w in (1, 2, 3)
+    ]
+    assert reliability.loc[reliability["instrument"] == "dep", "n"].tolist() == [
+        60,
+        60,
+        60 - int(gone.sum()),
+    ]
+    fit = AttritionFit.read(out["a.json"])
+    assert fit.status == "ok" and fit.n_obs == 60 and fit.n_retained == 60 - int(gone.sum())
+    assert ATTRITION_TABLE.read(out["a.csv"])["term"].tolist() == ["Intercept", "age"]
+
+
+def test_a_composite_p_missing_in_every_row_is_an_error_naming_the_key():
+    cohort = composite_cohort({"combine": "zmean"})
+    items = {"D_1": [1, 2, NAN, NAN], "X_1": [NAN, NAN, 1, 3]}  # no row has both instruments
+    with pytest.raises(
+        ValidationError, match=r"P \(problems combine: zmean of dep, anx\): missing in all 4 rows"
+    ):
+        scoring.score(make_table(items), cohort)
