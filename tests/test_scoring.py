@@ -501,3 +501,267 @@ def test_items_stored_as_one_block_are_not_modified():
     out = scoring.score(table, make_cohort({"ghq": ghq(score="sum", reverse=["CM_1"])}))
     np.testing.assert_array_equal(out["P"].to_numpy(), [3 + 1 + 3, 1 + 3 + 0])
     np.testing.assert_array_equal(table["CM_1"].to_numpy(), [0.0, 2.0])
+
+
+# --- composite P (cohort key problems) -----------------------------------------------------
+
+
+def composite_cohort(problems, extra_instruments=None):
+    """Two problems instruments (prefixes D_ and X_, sums of 0..3 items) and a composite P."""
+    instruments = {
+        "dep": {"role": "problems", "items": {"prefix": "D_"}, "range": [0, 3], "score": "sum"},
+        "anx": {"role": "problems", "items": {"prefix": "X_"}, "range": [0, 3], "score": "sum"},
+        **(extra_instruments or {}),
+    }
+    raw = {
+        "cohorts": {
+            "t": {
+                "input": "unused.csv",
+                "columns": {"participant": "pid", "wave": "wave"},
+                "instruments": instruments,
+                "problems": problems,
+            }
+        }
+    }
+    return load_config(raw).cohort("t")
+
+
+def test_composite_zmean_by_hand():
+    # dep 1, 2, 3, 4: mean 2.5, SD sqrt(5/3); anx 2, 2, 4, NaN: mean 8/3, SD sqrt(4/3)
+    cohort = composite_cohort({"combine": "zmean"})
+    out = scoring.score(make_table({"D_1": [1, 2, 3, 4], "X_1": [2, 2, 4, NAN]}), cohort)
+    sd, sx = math.sqrt(5 / 3), math.sqrt(4 / 3)
+    expected = [
+        ((1 - 2.5) / sd + (2 - 8 / 3) / sx) / 2,
+        ((2 - 2.5) / sd + (2 - 8 / 3) / sx) / 2,
+        ((3 - 2.5) / sd + (4 - 8 / 3) / sx) / 2,
+        NAN,  # anx missing: P missing
+    ]
+    np.testing.assert_allclose(out["P"].to_numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(out["dep"].to_numpy(), [1.0, 2.0, 3.0, 4.0])  # raw kept
+    # the same z-scoring as exposure zmean (one implementation)
+    np.testing.assert_array_equal(
+        out["P"].to_numpy(),
+        scoring.combine_exposure({"dep": out["dep"], "anx": out["anx"]}, "zmean"),
+    )
+
+
+def _three_instruments(seed=3, n=200):
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=n)
+    scores = {
+        name: np.round(10 + 3 * load * factor + rng.normal(scale=2, size=n))
+        for name, load in (("a", 1.0), ("b", 0.7), ("c", 0.4))
+    }
+    scores["b"][:7] = NAN  # incomplete rows are left out of the component and get no P
+    return scores
+
+
+def test_pca1_equals_sklearn_pca_of_the_z_scores():
+    from sklearn.decomposition import PCA
+
+    from srflow.composite import combine_problems
+
+    scores = _three_instruments()
+    result = combine_problems(scores, "pca1")
+    z = np.column_stack([(s - np.nanmean(s)) / np.nanstd(s, ddof=1) for s in scores.values()])
+    complete = ~np.isnan(z).any(axis=1)
+    pca = PCA(n_components=3).fit(z[complete])
+    sign = np.sign(pca.components_[0].sum())
+    weights = np.array(list(result.summary["weights"].values()))
+    np.testing.assert_allclose(weights, sign * pca.components_[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(result.summary["eigenvalues"], pca.explained_variance_, rtol=1e-12)
+    assert result.summary["explained_variance"] == pytest.approx(
+        pca.explained_variance_ratio_[0], rel=1e-12
+    )
+    expected = sign * pca.transform(z[complete])[:, 0] / np.sqrt(pca.explained_variance_[0])
+    np.testing.assert_allclose(result.values[complete], expected, rtol=0, atol=1e-12)
+    assert np.isnan(result.values[~complete]).all() and (~complete).sum() == 7
+    # scale: mean 0 and SD 1 (ddof=1) over the complete rows; sign: higher = more problems
+    assert abs(result.values[complete].mean()) < 1e-12
+    assert result.values[complete].std(ddof=1) == pytest.approx(1.0, rel=1e-12)
+    assert weights.sum() > 0 and (weights > 0).all()
+    # loadings are the correlations of each instrument with P over the complete rows
+    for k, name in enumerate(scores):
+        r = np.corrcoef(z[complete, k], result.values[complete])[0, 1]
+        assert result.summary["loadings"][name] == pytest.approx(r, rel=1e-12)
+    assert result.summary["status"] == "ok" and result.summary["n_complete"] == 193
+
+
+def test_pca1_by_hand_with_two_instruments_and_its_sign():
+    from srflow.composite import combine_problems
+
+    # two instruments with correlation r: eigenvalues 1 + r, 1 - r; weights (1, 1)/sqrt(2);
+    # P = (z_a + z_b) / sqrt(2 (1 + r)). Here r = 0.6 (see the composite module's example).
+    a, b = np.array([1.0, 2, 3, 4]), np.array([2.0, 1, 4, 3])
+    za, zb = (a - 2.5) / math.sqrt(5 / 3), (b - 2.5) / math.sqrt(5 / 3)
+    result = combine_problems({"a": a, "b": b}, "pca1")
+    np.testing.assert_allclose(result.values, (za + zb) / math.sqrt(2 * 1.6), rtol=1e-12)
+    np.testing.assert_allclose(result.summary["eigenvalues"], [1.6, 0.4], rtol=1e-12)
+    np.testing.assert_allclose(list(result.summary["weights"].values()), [0.5**0.5] * 2)
+    # the sign is fixed by the data's direction, not the eigen solver's: flipping both
+    # instruments flips P (more problems stays higher), weights stay positive
+    flipped = combine_problems({"a": -a, "b": -b}, "pca1")
+    np.testing.assert_allclose(flipped.values, -result.values, rtol=1e-12)
+    assert min(flipped.summary["weights"].values()) > 0
+
+
+def test_pca1_flags_a_negative_loading_and_too_few_rows():
+    from srflow.composite import combine_problems
+
+    a = np.array([1.0, 2, 3, 4, 5])
+    suspect = combine_problems({"a": a, "b": a**1.5, "c": -a + [0, 0.1, 0, 0.2, 0]}, "pca1")
+    assert suspect.summary["status"] == "suspect"
+    assert "c load negatively" in suspect.summary["reason"]
+    few = combine_problems({"a": a, "b": np.array([1.0, 2, NAN, NAN, NAN])}, "pca1")
+    assert few.summary["status"] == "suspect" and np.isnan(few.values).all()
+    assert "2 rows have every instrument scored" in few.summary["reason"]
+
+
+def test_composite_pca1_through_score_and_its_summary_record():
+    from srflow.results import ScoringSummary
+
+    scores = _three_instruments()
+    items = {"A_1": scores["a"], "B_1": scores["b"], "C_1": scores["c"]}
+    instrument = {"role": "problems", "range": [0, 40], "score": "sum"}
+    raw = {
+        "cohorts": {
+            "t": {
+                "input": "unused.csv",
+                "columns": {"participant": "pid", "wave": "wave"},
+                "instruments": {
+                    n: {**instrument, "items": {"prefix": f"{n.upper()}_"}} for n in "abc"
+                },
+                "problems": {"combine": "pca1"},  # instruments null: every problems instrument
+            }
+        }
+    }
+    cohort = load_config(raw).cohort("t")
+    out = scoring.score(make_table(items), cohort)
+    from srflow.composite import combine_problems
+
+    expected = combine_problems({n: out[n].to_numpy() for n in "abc"}, "pca1")
+    np.testing.assert_array_equal(out["P"].to_numpy(), expected.values)
+    summary = ScoringSummary.from_json(scoring.scoring_summary(out, cohort))
+    assert summary.P.combine == "pca1" and summary.P.instruments == ("a", "b", "c")
+    assert summary.P.explained_variance == pytest.approx(expected.summary["explained_variance"])
+    assert summary.E.instruments == () and summary.cohort == "t"
+
+
+@pytest.mark.parametrize(
+    ("problems", "message"),
+    [
+        (
+            {"instruments": ["dep"]},
+            r"cohorts\.t\.problems\.instruments: a composite P needs at least two instruments "
+            r"of role problems, found 1 \(dep\)",
+        ),
+        (
+            {"instruments": ["dep", "life"]},
+            r"cohorts\.t\.problems\.instruments: 'life' has role stressors; a composite P "
+            "combines instruments of role problems only",
+        ),
+        (
+            {"instruments": ["dep", "anxiety"]},
+            r"cohorts\.t\.problems\.instruments: no instrument named 'anxiety' "
+            r"\(instruments: dep, anx, life\)",
+        ),
+        ({"combine": "pca2"}, r"cohorts\.t\.problems\.combine: 'pca2' is not allowed"),
+    ],
+)
+def test_composite_config_errors_name_the_key(problems, message):
+    life = {"role": "stressors", "items": {"prefix": "L_"}, "range": [0, 1]}
+    with pytest.raises(ConfigError, match=message):
+        composite_cohort(problems, {"life": life})
+
+
+def test_two_problems_instruments_without_the_key_point_to_it():
+    raw = {
+        "cohorts": {
+            "t": {
+                "input": "unused.csv",
+                "columns": {"participant": "pid", "wave": "wave"},
+                "instruments": {
+                    n: {"role": "problems", "items": {"prefix": f"{n}_"}, "range": [0, 3]}
+                    for n in ("dep", "anx")
+                },
+            }
+        }
+    }
+    with pytest.raises(ConfigError, match=r"found 2 \(to combine several into P, list them in "):
+        load_config(raw)
+
+
+def test_score_stage_writes_the_summary_reliability_and_attrition(tmp_path):
+    from srflow.results import ATTRITION_TABLE, RELIABILITY_TABLE, AttritionFit, ScoringSummary
+    from srflow.stages import score_stage
+
+    rng = np.random.default_rng(8)
+    n_people, waves = 60, 3
+    ids = np.repeat([f"p{i:02d}" for i in range(n_people)], waves)
+    wave = np.tile(np.arange(1, waves + 1), n_people)
+    level = np.repeat(rng.normal(size=n_people), waves)
+    items = {
+        f"{prefix}_{j}": np.clip(np.round(1.5 + level + rng.normal(size=len(ids))), 0, 3)
+        for prefix in ("D", "X")
+        for j in (1, 2, 3)
+    }
+    table = make_table(
+        items, ids=list(ids), waves=list(wave), extra={"age": rng.normal(40, 9, len(ids))}
+    )
+    gone = (wave == 3) & (np.repeat(rng.random(n_people), waves) < 0.3)  # dropouts at wave 3
+    table.loc[gone, [c for c in items if c.startswith("D_")]] = np.nan
+    table.to_parquet(tmp_path / "validated.parquet")
+    instruments = {
+        n: {"role": "problems", "items": {"prefix": f"{p}_"}, "range": [0, 3], "score": "sum"}
+        for n, p in (("dep", "D"), ("anx", "X"))
+    }
+    config = {
+        "cohorts": {
+            "t": {
+                "input": "unused.csv",
+                "columns": {"participant": "pid", "wave": "wave", "covariates": {"age": "numeric"}},
+                "instruments": instruments,
+                "problems": {"combine": "pca1", "instruments": ["dep", "anx"]},
+            }
+        }
+    }
+    out = {
+        name: str(tmp_path / name)
+        for name in ("s.parquet", "s.csv", "scoring.json", "rel.csv", "a.csv", "a.json")
+    }
+    score_stage(
+        config,
+        "t",
+        str(tmp_path / "validated.parquet"),
+        out["s.parquet"],
+        out["s.csv"],
+        out["scoring.json"],
+        out["rel.csv"],
+        out["a.csv"],
+        out["a.json"],
+    )
+    summary = ScoringSummary.read(out["scoring.json"])
+    assert summary.P.combine == "pca1" and summary.P.status == "ok"
+    assert summary.P.n_complete == int((~gone).sum())
+    reliability = RELIABILITY_TABLE.read(out["rel.csv"])
+    assert reliability[["instrument", "wave"]].values.tolist() == [
+        [name, w] for name in ("dep", "anx") for w in (1, 2, 3)
+    ]
+    assert reliability.loc[reliability["instrument"] == "dep", "n"].tolist() == [
+        60,
+        60,
+        60 - int(gone.sum()),
+    ]
+    fit = AttritionFit.read(out["a.json"])
+    assert fit.status == "ok" and fit.n_obs == 60 and fit.n_retained == 60 - int(gone.sum())
+    assert ATTRITION_TABLE.read(out["a.csv"])["term"].tolist() == ["Intercept", "age"]
+
+
+def test_a_composite_p_missing_in_every_row_is_an_error_naming_the_key():
+    cohort = composite_cohort({"combine": "zmean"})
+    items = {"D_1": [1, 2, NAN, NAN], "X_1": [NAN, NAN, 1, 3]}  # no row has both instruments
+    with pytest.raises(
+        ValidationError, match=r"P \(problems combine: zmean of dep, anx\): missing in all 4 rows"
+    ):
+        scoring.score(make_table(items), cohort)

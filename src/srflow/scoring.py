@@ -18,6 +18,8 @@ Rules, applied per instrument and row, all vectorised over rows:
 * ``E`` combines the stressor instrument scores: ``sum``, or ``zmean`` (the mean
   of the instrument scores z-scored over the cohort's scored rows, ddof=1). E is
   missing where any stressor score is missing, and all-missing without stressors.
+* ``P`` is the problems instrument's score, or a composite of several (cohort key
+  ``problems``: ``zmean`` as for E, or ``pca1``; see :mod:`srflow.composite`).
 
 Which columns belong to an instrument is decided by :func:`srflow.io.resolve_items`
 only, so ingest and scoring can never disagree on the item set.
@@ -32,6 +34,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from srflow.composite import composite_p, scoring_summary, zscore_columns
 from srflow.config import CohortConfig, Instrument
 from srflow.errors import ConfigError, DataWarning, InputError, ValidationError
 from srflow.io import resolve_items
@@ -43,6 +46,8 @@ __all__ = [
     "item_matrix",
     "score_items",
     "combine_exposure",
+    "composite_p",
+    "scoring_summary",
     "answered_counts",
     "score",
 ]
@@ -219,25 +224,17 @@ def combine_exposure(
         if n_rows is None:
             raise ValueError("n_rows is needed when there is no stressor instrument")
         return np.full(n_rows, np.nan)
-    stacked = np.column_stack([np.asarray(s, dtype=np.float64) for s in stressor_scores.values()])
     if combine == "sum":
+        stacked = np.column_stack(
+            [np.asarray(s, dtype=np.float64) for s in stressor_scores.values()]
+        )
         return stacked.sum(axis=1)  # NaN propagates: E is missing if any part is
-    z = np.empty_like(stacked)
-    for k, name in enumerate(stressor_scores):
-        column = stacked[:, k]
-        scored = column[~np.isnan(column)]
-        sd = scored.std(ddof=1) if scored.size >= 2 else np.nan
-        if not np.isfinite(sd) or sd == 0:
-            warnings.warn(
-                f"stressor instrument '{name}' has {scored.size} scored rows and SD {sd}: it cannot be "
-                "z-scored, so E (exposure combine: zmean) is missing for every row; use combine: sum "
-                "or check the instrument's data",
-                DataWarning,
-                stacklevel=2,
-            )
-            z[:, k] = np.nan
-        else:
-            z[:, k] = (column - scored.mean()) / sd
+    z, _, _ = zscore_columns(
+        stressor_scores,
+        "stressor",
+        "E (exposure combine: zmean)",
+        "use combine: sum or check the instrument's data",
+    )
     return z.mean(axis=1)
 
 
@@ -349,6 +346,7 @@ def score(validated: pd.DataFrame, cohort: CohortConfig) -> pd.DataFrame:
             cohort.exposure_combine,
             n_rows=len(table),
         )
+        problems = composite_p(pd.DataFrame(scores), cohort).values
     if "time" in table.columns:
         time = table["time"].to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -357,7 +355,7 @@ def score(validated: pd.DataFrame, cohort: CohortConfig) -> pd.DataFrame:
         "participant_id": table["participant_id"],
         "wave": table["wave"],
         "time": time,
-        "P": scores[cohort.problems.name],
+        "P": problems,
         "E": exposure,
     }
     columns.update(scores)
@@ -365,6 +363,11 @@ def score(validated: pd.DataFrame, cohort: CohortConfig) -> pd.DataFrame:
         columns[name] = table[name]
     out = pd.DataFrame(columns, index=pd.RangeIndex(len(table)))
     problems = missing_score_problems(out, table, cohort, items)  # a silent all-NaN score misleads
+    if cohort.problems_combine and len(out) and not out["P"].notna().any() and not problems:
+        problems.append(
+            f"P (problems combine: {cohort.problems_combine} of {', '.join(cohort.problems_instruments)}): "
+            f"missing in all {len(out)} rows: no row has every instrument scored, or one has no spread"
+        )
     if problems:
         raise ValidationError(
             f"cohort {cohort.name}: a score is missing in every row, so nothing downstream can "

@@ -179,12 +179,26 @@ def all_targets():
             f"results/{cohort}/scores.csv",
             f"results/{cohort}/validated.parquet",
         ]
+        targets += score_outputs(cohort)
         targets += (
             sr_outputs(cohort) + mixed_outputs(cohort) + trajectory_outputs(cohort)
         )
         targets += regression_outputs(cohort)
         targets += report_figures(cohort)
     return targets
+
+
+def score_outputs(cohort):
+    """What rule score writes beside the scores table: how P and E were made, reliability, attrition."""
+    return [
+        f"results/{cohort}/{name}"
+        for name in (
+            "scoring.json",
+            "reliability.csv",
+            "attrition.csv",
+            "attrition.json",
+        )
+    ]
 
 
 def report_figures(cohort):

@@ -4,6 +4,10 @@ rule score:
     output:
         parquet="results/{cohort}/scores.parquet",
         csv="results/{cohort}/scores.csv",
+        scoring="results/{cohort}/scoring.json",
+        reliability="results/{cohort}/reliability.csv",
+        attrition_csv="results/{cohort}/attrition.csv",
+        attrition_json="results/{cohort}/attrition.json",
     log:
         "logs/score/{cohort}.log",
     benchmark:

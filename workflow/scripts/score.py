@@ -10,4 +10,8 @@ run_logged(
     validated_in=snakemake.input.validated,
     parquet_out=snakemake.output.parquet,
     csv_out=snakemake.output.csv,
+    scoring_out=snakemake.output.scoring,
+    reliability_out=snakemake.output.reliability,
+    attrition_csv_out=snakemake.output.attrition_csv,
+    attrition_json_out=snakemake.output.attrition_json,
 )

@@ -273,18 +273,56 @@ def item_reference_problems(cohort: CohortConfig, items: Mapping[str, Sequence[s
     return problems
 
 
+def _composite_problems_problems(where: str, cohort: Mapping[str, Any]) -> list[str]:
+    """A composite P (key ``problems``) combines two or more existing instruments of role problems."""
+    key = f"{where}.problems.instruments"
+    instruments = cohort["instruments"]
+    listed = cohort["problems"]["instruments"]
+    if listed is None:
+        listed = [name for name, inst in instruments.items() if inst["role"] == "problems"]
+        key += " (null: every instrument of role problems)"
+    problems = []
+    unknown = [name for name in listed if name not in instruments]
+    if unknown:
+        problems.append(
+            f"{key}: no instrument named {', '.join(repr(shorten(n)) for n in unknown)} "
+            f"(instruments: {', '.join(instruments)})"
+        )
+    other = [
+        f"'{n}' has role {instruments[n]['role']}"
+        for n in listed
+        if n in instruments and instruments[n]["role"] != "problems"
+    ]
+    if other:
+        problems.append(
+            f"{key}: {'; '.join(other)}; a composite P combines instruments of role problems only"
+        )
+    repeated = sorted({n for n in listed if listed.count(n) > 1})
+    if repeated:
+        problems.append(f"{key}: {', '.join(repeated)} listed more than once")
+    if len(set(listed)) < 2:
+        problems.append(
+            f"{key}: a composite P needs at least two instruments of role problems, found "
+            f"{len(set(listed))} ({', '.join(listed) or 'none'}); with one, leave problems out (null)"
+        )
+    return problems
+
+
 def _semantic_problems(cfg: Mapping[str, Any]) -> list[str]:
     """Checks a JSON schema cannot express."""
     problems: list[str] = []
     for cohort_name, cohort in cfg["cohorts"].items():
         where = f"cohorts.{cohort_name}"
-        roles = {name: inst["role"] for name, inst in cohort["instruments"].items()}
-        n_problems = sum(role == "problems" for role in roles.values())
-        if n_problems != 1:
-            problems.append(
-                f"{where}.instruments: exactly one instrument must have role 'problems' (it defines P); "
-                f"found {n_problems}"
-            )
+        if cohort.get("problems") is None:
+            roles = {name: inst["role"] for name, inst in cohort["instruments"].items()}
+            n_problems = sum(role == "problems" for role in roles.values())
+            if n_problems != 1:
+                problems.append(
+                    f"{where}.instruments: exactly one instrument must have role 'problems' (it defines P); "
+                    f"found {n_problems} (to combine several into P, list them in {where}.problems.instruments)"
+                )
+        else:
+            problems += _composite_problems_problems(where, cohort)
         if cohort["layout"] == "long" and not cohort["columns"].get("wave"):
             problems.append(
                 f"{where}.columns.wave: required for layout 'long' (the column holding the wave number)"

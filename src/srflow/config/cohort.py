@@ -66,6 +66,10 @@ class CohortConfig:
     careless: Careless
     instruments: Mapping[str, Instrument]
     exposure_combine: str
+    #: problems.combine (zmean, pca1) of a composite P; None = P is one instrument's score.
+    problems_combine: str | None = None
+    #: The instruments a composite P combines (config order); empty for a single instrument.
+    problems_instruments: tuple[str, ...] = ()
     sr: Mapping[str, Any] = field(default_factory=dict)
     mixed_models: Mapping[str, Any] = field(default_factory=dict)
     regressions: Mapping[str, Any] = field(default_factory=dict)
@@ -74,8 +78,17 @@ class CohortConfig:
 
     @property
     def problems(self) -> Instrument:
-        """The instrument that defines P."""
+        """The instrument that defines P (of a composite P, the first it combines)."""
+        if self.problems_instruments:
+            return self.instruments[self.problems_instruments[0]]
         return next(i for i in self.instruments.values() if i.role == "problems")
+
+    @property
+    def problems_parts(self) -> list[Instrument]:
+        """The instruments that make up P, in config order (one unless P is a composite)."""
+        if self.problems_instruments:
+            return [self.instruments[name] for name in self.problems_instruments]
+        return [self.problems]
 
     @property
     def stressors(self) -> list[Instrument]:
@@ -166,8 +179,20 @@ def _cohort(name: str, d: Mapping[str, Any], top: Mapping[str, Any]) -> CohortCo
         ),
         instruments={n: _instrument(n, i) for n, i in d["instruments"].items()},
         exposure_combine=d["exposure"]["combine"],
+        **_problems_composite(d),
         **blocks,
     )
+
+
+def _problems_composite(d: Mapping[str, Any]) -> dict[str, Any]:
+    """problems_combine and problems_instruments of a cohort (a composite P, or none)."""
+    block = d.get("problems")
+    if block is None:
+        return {}
+    names = block["instruments"]
+    if names is None:  # every instrument of role problems, in config order
+        names = [n for n, i in d["instruments"].items() if i["role"] == "problems"]
+    return {"problems_combine": block["combine"], "problems_instruments": tuple(names)}
 
 
 def _score_columns(cohort: Mapping[str, Any]) -> set[str]:

@@ -8,6 +8,9 @@ file (under ``results/{cohort}/``)          definition                          
 ``validation/failures.csv``                 :data:`FAILURES_TABLE`                 ``validate``
 ``validation/ledger.csv``                   :data:`LEDGER_TABLE`                   ``validate``
 ``scores.parquet``, ``scores.csv``          :data:`SCORES_TABLE`                   ``score``
+``scoring.json``                            :class:`ScoringSummary`                ``score``
+``reliability.csv``                         :data:`RELIABILITY_TABLE`              ``score``
+``attrition.csv``, ``attrition.json``       :data:`ATTRITION_TABLE`, AttritionFit  ``score``
 ``sr/{spec}.csv``                           :data:`SR_TABLE`                       ``sr_scores``
 ``sr/{spec}.line.json``                     :class:`SRLine`                        ``sr_scores``
 ``mixed/{model}.fixed.csv``                 :data:`FIXED_TABLE`                    ``fit_mixed_model``
@@ -72,6 +75,14 @@ from srflow.results.mixed import (
     VarianceComponents,
 )
 from srflow.results.regressions import REGRESSION_COEFFICIENTS_TABLE, RegressionFit
+from srflow.results.scoring import (
+    ATTRITION_TABLE,
+    RELIABILITY_TABLE,
+    AttritionFit,
+    ExposureScore,
+    ProblemsScore,
+    ScoringSummary,
+)
 from srflow.results.sr import (
     SR_TABLE,
     Coefficient,
@@ -99,7 +110,8 @@ from srflow.results.trajectories import (
 )
 
 __all__ = [
-    "ABSENT", "ANCHORS_TABLE", "CLASSES_TABLE", "CLASSIFICATION_TABLE", "DISTAL_TABLE",
+    "ABSENT", "ANCHORS_TABLE", "ATTRITION_TABLE", "AttritionFit", "ExposureScore", "ProblemsScore",
+    "RELIABILITY_TABLE", "ScoringSummary", "CLASSES_TABLE", "CLASSIFICATION_TABLE", "DISTAL_TABLE",
     "PREDICTORS_TABLE", "CURVES_TABLE", "Coefficient", "Column", "Comparison",
     "ANOVA_TABLE", "CooksDistance", "Counts", "Excluded", "FAILURES_TABLE", "FIXED_TABLE", "FormTest", "Json",
     "LEDGER_TABLE", "LineFit", "MixedFit", "Outliers", "RANDOM_TABLE", "REGRESSION_COEFFICIENTS_TABLE",
