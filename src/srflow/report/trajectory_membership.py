@@ -58,9 +58,10 @@ def classification_block(ctx: ReportContext, section: Section, table: pd.DataFra
         name = str(r["label"]) if isinstance(r["label"], str) and r["label"] else DASH
         rows.append([label(r["assigned_class"]), name, ctx.count(r["n"]), *cells])
     section.add("table", table=Table(
-        ["assigned class", "label", "n", *(f"mean posterior of class {j}" for j in range(1, k + 1))], rows,
+        ["assigned class", "label", "n", *(f"class {j}" for j in range(1, k + 1))], rows,
         caption=(f"Classification at the chosen K = {k}: for the participants assigned to each class (their most "
-                 "likely class), the mean posterior probability of every class. The diagonal is the average "
+                 "likely class), the mean posterior probability of every class (columns class 1 to "
+                 f"class {k}). The diagonal is the average "
                  "posterior probability of the assigned class (AvePP; above 0.7 is usually read as clear "
                  "assignment); off-diagonal values are the classification uncertainty. Rows of classes with fewer "
                  f"than {ctx.min_cell} participants are withheld."),
@@ -141,8 +142,8 @@ def predictors_block(ctx: ReportContext, section: Section, table: pd.DataFrame |
     ))
     effects = part[part["term"] != "(intercept)"]
     if not effects.empty:
-        section.add("list", title="Class-membership effects in words",
-                    items=[effect_sentence(r, labels) for _, r in effects.iterrows()])
+        section.add("p", text="Class-membership effects in words:")
+        section.add("bullets", items=[effect_sentence(r, labels) for _, r in effects.iterrows()])
 
 
 def distal_block(ctx: ReportContext, section: Section, table: pd.DataFrame | None, chosen: Any,
