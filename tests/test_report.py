@@ -1124,3 +1124,16 @@ def test_methods_describe_the_gmm_as_configured_and_the_three_step_estimator():
     grolts_rows = {r[0]: r for r in [t for t in tables(html) if t["caption"].startswith("GRoLTS items")][0]["rows"]}
     assert "three-step" in grolts_rows["8"][4]
     assert grolts_rows["15"][2] == "filled automatically"  # distal class means with SEs and CIs
+
+
+def test_modal_membership_effects_are_flagged_as_naive():
+    """The predictors stage's real output with predictor_method modal."""
+    modal = {"problems": {**FULL_TRAJ["problems"], "predictor_method": "modal"}}
+    inputs = make_inputs(sr={}, mixed={}, trajectories=modal)
+    assert set(inputs.trajectories["problems"].predictors["method"].str.split(":").str[0]) == {"modal"}
+    html = build_report(inputs)
+    boxes = _warn_boxes(section_html(html, "trajectories"))
+    assert any(b.startswith("The class-membership effects below are naive (modal class, predictor_method: modal): "
+                            "they are attenuated towards zero") for b in boxes)
+    assert "naive modal-class logit" in table_with(html, "Predictors of class membership")["caption"]
+    assert "for comparison only" in visible_text(section_html(html, "methods"))
