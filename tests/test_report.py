@@ -5,8 +5,11 @@ The fixture is a small cohort whose scores, validation ledger and failures are m
 their contracts in srflow.results. The SR and mixed-model results are the real output of
 the pipeline's stages (srflow.stages.sr_stage and mixed_stage) on those scores: two SR specs,
 one that fails (an empty reference group), one mixed model and one that fails (a constant
-predictor). The trajectory tables are made here in the shape of the selection stage's output
-and written and read through their contracts. The report is always built from files read
+predictor). The trajectory selection, classes and curves tables are made here in the shape of
+the selection stage's output (the selection's notes by the gather step's own function) and
+written and read through their contracts; the classification table, the class-membership
+predictors and the distal outcomes are the real output of the selection stage's function and
+of the predictors and distal stages on those classes. The report is always built from files read
 back through srflow.report.load_report_inputs, as the report rule does.
 """
 
@@ -91,7 +94,8 @@ FULL_MIXED = {"reactivity": {"fixed": ["E", "wave"], "random": ["E"]}, "intercep
 # person-level regressions of the period SR on baseline age and E, and one on the constant site (fails)
 FULL_REG = {"rf_person": {"outcome": "sr_z:person", "predictors": ["z(age)", "E"], "aggregate": "first"},
             "on_site": {"outcome": "sr:person", "predictors": ["site"]}}
-FULL_TRAJ = {"problems": {"variable": "P", "classes": [1, 3], "degree": 2, "starts": 20}}
+FULL_TRAJ = {"problems": {"variable": "P", "classes": [1, 3], "degree": 2, "starts": 20, "predictors": ["age", "E"],
+                          "distal": ["P"]}}
 
 
 def make_scores() -> pd.DataFrame:
@@ -145,8 +149,14 @@ def make_failures(ledger: pd.DataFrame) -> pd.DataFrame:
 
 
 def make_trajectory_tables() -> dict[str, pd.DataFrame]:
-    """K = 1..3 as the selection stage writes them; K = 3 has the lowest BIC but is degenerate (a class of 2)."""
+    """K = 1..3 as the selection stage writes them; K = 3 has the lowest BIC but is degenerate (a class of 2).
+
+    Participants are assigned to classes in a seeded random order, so age does not separate them.
+    """
+    from srflow.trajectories import gather
+
     sizes = {1: [40], 2: [28, 12], 3: [26, 12, 2]}
+    order = [str(p) for p in np.random.default_rng(3).permutation(IDS)]
     selection = pd.DataFrame({
         "method": "lcga", "degree": 2, "K": [1, 2, 3], "variance": "class", "loglik": [-300.0, -280.0, -270.0],
         "npm": [4, 9, 14], "n_participants": 40, "n_observations": 76, "aic": [608.0, 578.0, 568.0],
@@ -155,13 +165,14 @@ def make_trajectory_tables() -> dict[str, pd.DataFrame]:
         "class_sizes": ["/".join(map(str, sizes[k])) for k in (1, 2, 3)], "converged": [True, True, True],
         "n_starts": [1, 20, 20], "n_starts_at_best": [1, 12, 3], "degenerate": [False, False, True],
         "degenerate_reason": ["", "", "class 3 has 2 participants (5.00%)"], "poorly_separated": False,
-        "status": "ok", "error": "",
+        "certification": "", "status": "ok", "error": "",
     })
+    selection = with_selection_notes(selection)
     rows = []
     for k, counts in sizes.items():
         start = 0
         for c, size in enumerate(counts, start=1):
-            for pid in IDS[start:start + size]:
+            for pid in order[start:start + size]:
                 post = {f"post_{j}": (0.9 if j == c else 0.1 / max(k - 1, 1)) if k > 1 else 1.0 for j in range(1, 4)}
                 post.update({f"post_{j}": np.nan for j in range(k + 1, 4)})
                 rows.append({"participant_id": pid, "K": k, "class": c,
@@ -176,7 +187,15 @@ def make_trajectory_tables() -> dict[str, pd.DataFrame]:
                                    "observed_mean": 4.1 + c * (t - 1) * 0.5, "observed_sd": 1.0,
                                    "n_observed": counts[c - 1] if t < 3 else 3,
                                    "label": ["resilient", "chronic", "recovery"][c - 1]})
-    return {"selection": selection, "classes": classes, "curves": pd.DataFrame(curve_rows)}
+    return {"selection": selection, "classes": classes, "curves": pd.DataFrame(curve_rows),
+            "classification": gather.classification_table(classes)}
+
+
+def with_selection_notes(selection: pd.DataFrame) -> pd.DataFrame:
+    """``bic_near`` and ``small_classes`` as the gather step writes them (its own function)."""
+    from srflow.trajectories import gather
+
+    return gather._selection_notes(selection.drop(columns=["bic_near", "small_classes"], errors="ignore"))
 
 
 PROVENANCE = {"input_sha256": "ab" * 32, "input_file": "demo.csv", "seed": 7,
@@ -188,6 +207,8 @@ def write_results(base: Path, config, cohort, with_results: bool = True) -> None
     """Write the fixture's result files under ``base`` as the pipeline does (stages and contracts)."""
     from srflow.config import RegressionSpec
     from srflow.stages import mixed_stage, regression_stage, sr_stage
+    from srflow.stages.trajectory_distal import trajectory_distal_stage
+    from srflow.stages.trajectory_predictors import trajectory_predictors_stage
 
     scores = make_scores()
     ledger = make_ledger(scores)
@@ -210,11 +231,17 @@ def write_results(base: Path, config, cohort, with_results: bool = True) -> None
                          [str(base / "sr" / f"{s}.line.json") for s in specs],
                          str(base / "regressions" / f"{name}.coefficients.csv"),
                          str(base / "regressions" / f"{name}.fit.json"))
-    for name in cohort.trajectories:
+    for name, spec in cohort.trajectories.items():
         tables = make_trajectory_tables()
+        folder = base / "trajectories" / name
         for part, contract in (("selection", results.SELECTION_TABLE), ("classes", results.CLASSES_TABLE),
-                               ("curves", results.CURVES_TABLE)):
-            contract.write(tables[part], base / "trajectories" / name / f"{part}.csv")
+                               ("curves", results.CURVES_TABLE), ("classification", results.CLASSIFICATION_TABLE)):
+            contract.write(tables[part], folder / f"{part}.csv")
+        if spec.get("predictors"):  # series_in is read only by predictor_method one_step
+            trajectory_predictors_stage(spec, config.data["seed"], "demo", name, str(folder / "classes.csv"),
+                                        scores_in, str(folder / "series.parquet"), str(folder / "predictors.csv"))
+        if spec.get("distal"):
+            trajectory_distal_stage(spec, name, str(folder / "classes.csv"), scores_in, str(folder / "distal.csv"))
 
 
 def make_inputs(sr=FULL_SR, mixed=FULL_MIXED, trajectories=FULL_TRAJ, with_results=True, regressions=None,
@@ -406,7 +433,8 @@ def test_methods_follow_config(full_html):
     assert "the sum of the stressor instrument scores" in methods
     assert "P ~ 1 + E + wave + (1 + E | participant)" in methods
     assert "Kalisch et al., 2017" in methods and "Kalisch et al., 2021" in methods
-    assert "described by Bonanno (2004)" in methods and "van de Schoot et al., 2017" in methods
+    assert "(Bonanno, 2004: resilient, recovery, chronic, delayed) only where a curve fits one" in methods
+    assert "van de Schoot et al., 2017" in methods
     assert "The code -99 was read as missing." in methods
     assert "Snakemake 9.27.0 (Mölder et al., 2021)" in methods
     assert "The GRoLTS-Checklist" in methods  # reference list entry
@@ -962,3 +990,150 @@ def test_lr_test_refitted_from_the_smaller_optimum_is_said(monkeypatch):
             f"model's, which cannot happen at the optimum, so 'large' was refitted from the nested model's optimum "
             f"(log-likelihood {refit['loglik_after']:.3f}).") in mixed
     assert f"chi-square = {comparison.chi2:.3f}" in mixed
+
+
+# ----------------------------------------------------------------------------- trajectory certification and membership
+
+def _with_selection(inputs: ReportInputs, selection: pd.DataFrame) -> ReportInputs:
+    """The inputs with the trajectory selection replaced (checked against its contract)."""
+    traj = inputs.trajectories["problems"]
+    inputs.trajectories = {"problems": dataclasses.replace(traj, selection=results.SELECTION_TABLE.check(selection))}
+    return inputs
+
+
+def _warn_boxes(fragment: str) -> list[str]:
+    return [visible_text(b) for b in re.findall(r'<p class="note note-warn">(.*?)</p>', fragment, flags=re.S)]
+
+
+def test_suspect_k_is_said_with_its_reason_in_the_warning_box():
+    """K = 1 and the chosen K = 2 marked suspect as the gather step marks them (status and certification)."""
+    inputs = make_inputs(sr={}, mixed={})
+    selection = inputs.trajectories["problems"].selection.copy()
+    reasons = {1: "only 1 of 20 starts reached the best log-likelihood",
+               2: "log-likelihood -280.0000 is below K - 1's -279.0000; a local optimum: raise starts"}
+    for k, why in reasons.items():
+        selection.loc[selection["K"] == k, ["status", "certification"]] = ["suspect", why]
+    html = build_report(_with_selection(inputs, selection))
+    traj = section_html(html, "trajectories")
+    boxes = _warn_boxes(traj)
+    for k, why in reasons.items():
+        matching = [b for b in boxes if b.startswith(f"Trajectory spec 'problems', K = {k}: the optimum could not "
+                                                     f"be certified ({why}); treat the estimates as provisional")]
+        assert len(matching) == 1, boxes
+    assert "It is the chosen K" in [b for b in boxes if "K = 2:" in b][0]
+    assert "could still beat the chosen K" in [b for b in boxes if "K = 1:" in b][0]
+    notes = [r[-1] for r in table_with(html, "Model selection")["rows"]]
+    assert notes == ["suspect: not certified", "suspect: not certified; chosen", "degenerate"]  # never shown as ok
+    assert "Provisional: the chosen K's optimum could not be certified." in table_with(
+        html, "Predictors of class membership")["caption"]
+    # the same fixture, certified: no box, no suspect note
+    certified = section_html(build_report(make_inputs(sr={}, mixed={})), "trajectories")
+    assert not any("could not be certified" in b for b in _warn_boxes(certified))
+
+
+def test_membership_odds_ratios_are_exp_of_the_file_and_sentences_follow_the_sign():
+    inputs = make_inputs(sr={}, mixed={})
+    predictors = inputs.trajectories["problems"].predictors
+    shown = predictors[predictors["K"] == 2].sort_values(["class", "term"], kind="stable")
+    for flip in (1.0, -1.0):  # the real estimates, then the same with their signs flipped (through the contract)
+        table_in = predictors.assign(estimate=flip * predictors["estimate"],
+                                     ci_low=np.where(flip > 0, predictors["ci_low"], -predictors["ci_high"]),
+                                     ci_high=np.where(flip > 0, predictors["ci_high"], -predictors["ci_low"]))
+        traj = inputs.trajectories["problems"]
+        inputs.trajectories = {"problems": dataclasses.replace(
+            traj, predictors=results.PREDICTORS_TABLE.check(table_in))}
+        html = build_report(inputs)
+        table = table_with(html, "Predictors of class membership")
+        assert "bias-adjusted three-step estimator" in table["caption"] and "Vermunt, 2010" in table["caption"]
+        column = table["header"].index("odds ratio")
+        assert [r[2] for r in table["rows"]] == shown["term"].tolist()
+        for row, estimate, low, high in zip(table["rows"], flip * shown["estimate"], shown["ci_low"],
+                                            shown["ci_high"], strict=True):
+            assert shown_float(row[column]) == pytest.approx(np.exp(estimate), abs=5e-4)  # 3 decimals
+            low, high = (low, high) if flip > 0 else (-high, -low)
+            ci = row[table["header"].index("95% CI of the odds ratio")].split(" to ")
+            assert [shown_float(c) for c in ci] == pytest.approx([np.exp(low), np.exp(high)], abs=5e-4)
+        assert shown_float(table["rows"][1][column]) == pytest.approx(  # the file's own odds_ratio column
+            shown["odds_ratio"].iloc[1] ** flip, abs=5e-4)
+        traj_text = visible_text(section_html(html, "trajectories"))
+        for term, estimate in zip(shown["term"], flip * shown["estimate"], strict=True):
+            if term == "(intercept)":
+                continue
+            verb = "raises" if estimate > 0 else "lowers"
+            assert (f"Each one-unit increase in {term} {verb} the odds of being in class 2 ('chronic') rather than "
+                    f"class 1 ('resilient'): they are multiplied by {np.exp(estimate):.3f}") in traj_text
+            assert "the interval includes 1" in traj_text  # every interval of the fixture includes 1
+
+
+def shown_float(cell: str) -> float:
+    return float(cell.replace(",", "").replace("−", "-"))
+
+
+def test_bic_near_tie_and_small_classes_of_the_chosen_k_are_said():
+    inputs = make_inputs(sr={}, mixed={})
+    selection = inputs.trajectories["problems"].selection.copy()
+    assert "BIC within 2" not in " ".join(r[-1] for r in table_with(build_report(inputs), "Model selection")["rows"])
+    selection.loc[selection["K"] == 3, "bic"] = 591.5  # within 2 of K = 2's 593 (K = 3 stays degenerate)
+    html = build_report(_with_selection(inputs, with_selection_notes(selection)))
+    assert inputs.trajectories["problems"].selection["bic_near"].tolist() == ["", "3", "2"]
+    boxes = _warn_boxes(section_html(html, "trajectories"))
+    assert ("The BIC of the chosen K = 2 (593.0) is within 2 of that of K = 3 (BIC 591.5): a difference this small "
+            "is not evidence for either (Raftery, 1995)") in " ".join(boxes)
+    assert ("Small classes at the chosen K = 2 (under 5% of the sample or 25 participants): class 2 has 12 "
+            "participants (30.0%).") in " ".join(boxes)
+    notes = [r[-1] for r in table_with(html, "Model selection")["rows"]]
+    assert notes == ["–", "chosen; BIC within 2 of K = 3", "degenerate; BIC within 2 of K = 2"]
+    assert "Raftery AE (1995)" in visible_text(section_html(html, "methods"))
+
+
+def test_classification_matrix_and_distal_means_of_the_chosen_k():
+    """Values equal the files; at K = 3 (chosen when not degenerate) the class of 2 is withheld."""
+    inputs = make_inputs(sr={}, mixed={})
+    traj = inputs.trajectories["problems"]
+    html = build_report(inputs)
+    matrix = table_with(html, "Classification at the chosen K = 2")
+    assert matrix["rows"] == [["1", "resilient", "28", "0.900", "0.100"], ["2", "chronic", "12", "0.100", "0.900"]]
+    distal = traj.distal[traj.distal["K"] == 2]
+    rows = table_with(html, "Distal outcomes at the chosen K = 2")["rows"]
+    assert [shown_float(r[3]) for r in rows] == pytest.approx(distal["mean"].to_numpy(), abs=5e-4)
+    first = distal.iloc[0]
+    assert (f"P: Wald chi-square(1) = {first['wald_chi2']:.2f}, p = {first['wald_p']:.3f}"
+            in visible_text(section_html(html, "trajectories")))
+    edge = build_report(_with_selection(inputs, traj.selection.assign(degenerate=False)))
+    matrix = table_with(edge, "Classification at the chosen K = 3")
+    assert matrix["rows"][2] == ["3", "recovery", "<5", "–", "–", "–"]
+    distal_rows = table_with(edge, "Distal outcomes at the chosen K = 3")["rows"]
+    assert distal_rows[2] == ["P", "class 3 ('recovery')", "<5", "–", "–", "–"]
+    # K = 3's membership model could not be fitted (its information matrix is singular): said, not hidden
+    assert "No class-membership effects for the chosen K = 3" in visible_text(section_html(edge, "trajectories"))
+
+
+def test_methods_describe_the_gmm_as_configured_and_the_three_step_estimator():
+    gmm = {"problems": {**FULL_TRAJ["problems"], "method": "gmm", "random": ["intercept", "slope"],
+                        "random_variance": "class", "predictor_method": "bch"}}
+    html = build_report(make_inputs(sr={}, mixed={}, trajectories=gmm))
+    methods = visible_text(section_html(html, "methods"))
+    assert ("a growth mixture model (each class its own polynomial curve plus a participant-level random intercept "
+            "and random slope on linear time, with their full 2 x 2 covariance; the random-effect covariance "
+            "estimated separately in each class") in methods
+    assert "class-specific random intercept" not in methods
+    assert "three-step estimator with BCH weights and sandwich SEs (Bakk, Tekle & Vermunt, 2013)" in methods
+    assert "Sociological Methodology, 43(1), 272–311" in methods
+    shared = visible_text(section_html(build_report(make_inputs(sr={}, mixed={})), "methods"))
+    assert "(Vermunt, 2010)" in shared and "Political Analysis, 18(4), 450–469" in shared
+    grolts_rows = {r[0]: r for r in [t for t in tables(html) if t["caption"].startswith("GRoLTS items")][0]["rows"]}
+    assert "three-step" in grolts_rows["8"][4]
+    assert grolts_rows["15"][2] == "filled automatically"  # distal class means with SEs and CIs
+
+
+def test_modal_membership_effects_are_flagged_as_naive():
+    """The predictors stage's real output with predictor_method modal."""
+    modal = {"problems": {**FULL_TRAJ["problems"], "predictor_method": "modal"}}
+    inputs = make_inputs(sr={}, mixed={}, trajectories=modal)
+    assert set(inputs.trajectories["problems"].predictors["method"].str.split(":").str[0]) == {"modal"}
+    html = build_report(inputs)
+    boxes = _warn_boxes(section_html(html, "trajectories"))
+    assert any(b.startswith("The class-membership effects below are naive (modal class, predictor_method: modal): "
+                            "they are attenuated towards zero") for b in boxes)
+    assert "naive modal-class logit" in table_with(html, "Predictors of class membership")["caption"]
+    assert "for comparison only" in visible_text(section_html(html, "methods"))

@@ -252,7 +252,7 @@ def variance_table(vc: Mapping[str, Any]) -> Table | None:
 
 
 def fit_warning(section: Section, what: str, *, singular: bool | None, status: str = "ok",
-                reason: str | None = None, detail: str = "") -> None:
+                reason: str | None = None, detail: str = "", consequence: str = "") -> None:
     """The one warning box of a fit that is singular or could not be certified (every section uses it).
 
     Parameters
@@ -269,12 +269,14 @@ def fit_warning(section: Section, what: str, *, singular: bool | None, status: s
         Why it is suspect.
     detail : str
         Text inserted after "at ±1" (e.g. the estimated correlation).
+    consequence : str
+        Sentences that follow a suspect fit's warning (what it means for this fit).
     """
     sentences = []
     if status == "suspect":
         why = str(reason or "no reason given").removeprefix("the optimum could not be certified: ")
         sentences.append(f"{what}: the optimum could not be certified ({why}); "
-                         "treat the estimates as provisional, not as an ok fit.")
+                         "treat the estimates as provisional, not as an ok fit." + consequence)
     if singular:
         sentences.append(
             f"{what} is singular: a random-effect SD is estimated near zero or a correlation at ±1{detail}, so the "

@@ -58,7 +58,9 @@ def grolts_rows(cohort: Any, facts: Mapping[str, Any]) -> list[GroltsRow]:
     facts
         ``has_time`` (a time column with values), ``entropy`` (selection tables report
         entropy), ``starts_share`` (selection tables report the share of starts reaching the
-        best log-likelihood), ``trajectory_results`` (any trajectory results present).
+        best log-likelihood), ``trajectory_results`` (any trajectory results present),
+        ``classification``, ``predictors``, ``distal`` (the chosen K's classification matrix,
+        membership effects, distal means are shown).
     """
     specs = dict(cohort.trajectories or {})
     rows: list[GroltsRow] = []
@@ -111,13 +113,24 @@ def _rows_with_trajectories(add, specs: Mapping[str, Any], facts: Mapping[str, A
     add("4", AUTO, "Scores", "scores")
     add("5", AUTO, "Methods; reproducibility", "methods")
     mixture_methods = methods & {"lcga", "gmm"}
+    gmm_words = ("the within-class random effects of the growth mixture model are stated"
+                 if "gmm" in methods else "")
     add("6a", AUTO if len(mixture_methods) > 1 else PARTLY, "Methods; Trajectories", "trajectories",
-        "" if len(mixture_methods) > 1 else "one form is fitted and stated; justify it or add a spec with another method")
-    add("6b", AUTO if len(variances) > 1 else PARTLY, "Methods", "methods",
-        "" if len(variances) > 1 else "one variance structure is fitted and stated; justify it or add a spec with the other")
+        "" if len(mixture_methods) > 1 else "; ".join(w for w in (
+            gmm_words, "one form is fitted and stated; justify it or add a spec with another method") if w))
+    structures = {(s.get("variance", "class"), s.get("random_variance", "shared") if s.get("method") == "gmm" else "")
+                  for s in specs.values() if s.get("method", "lcga") != "kmeans"}
+    add("6b", AUTO if len(variances) > 1 or len(structures) > 1 else PARTLY, "Methods", "methods",
+        "" if len(variances) > 1 or len(structures) > 1 else
+        "one (co)variance structure (residual and, for GMM, random-effect: shared or class-specific) is fitted and "
+        "stated; justify it or add a spec with the other")
     add("7", AUTO if len(degrees) > 1 else PARTLY, "Methods; Trajectories", "trajectories",
         "" if len(degrees) > 1 else "one polynomial degree is fitted; add a spec with another degree to compare shapes")
-    add("8", AUTO, "Methods", "methods", "the class models use no covariates; the config replicates them")
+    covariates = any(s.get("predictors") or s.get("distal") for s in specs.values())
+    add("8", AUTO, "Methods", "methods",
+        "covariates enter after the classes are fixed (bias-adjusted three-step or BCH; the estimator and "
+        "reference are named), so the classes use none; the config replicates both" if covariates else
+        "the class models use no covariates; the config replicates them")
     add("9", AUTO if facts.get("starts_share") else PARTLY, "Methods; selection tables", "trajectories",
         "" if facts.get("starts_share") else "starts per K are stated; the share reaching the best fit is not in the results")
     add("10", AUTO, "Methods; selection tables", "trajectories")
@@ -125,12 +138,23 @@ def _rows_with_trajectories(add, specs: Mapping[str, Any], facts: Mapping[str, A
         "" if includes_one else "no one-class model configured")
     add("12", AUTO, "Trajectories: class sizes", "trajectories", "counts below the report's threshold are suppressed")
     add("13", AUTO if facts.get("entropy") else PARTLY, "Trajectories: selection tables", "trajectories",
-        "" if facts.get("entropy") else "entropy is missing from the selection results")
+        ("the chosen K's classification matrix (mean posteriors by assigned class) is given too"
+         if facts.get("classification") else "") if facts.get("entropy")
+        else "entropy is missing from the selection results")
     add("14a", AUTO, "Trajectories: class curves (chosen K framed)", "trajectories")
     add("14b", AUTO, "Trajectories: class curves for every K", "trajectories")
     add("14c", PARTLY, "Trajectories: class curves", "trajectories",
         "observed class means are drawn; individual trajectories are withheld for privacy")
-    add("15", PARTLY, "Trajectories: class sizes and posterior probabilities", "trajectories",
-        "class n, share and mean posterior probability are given; parameter SEs/CIs are for the author")
+    described = ["class n, share and mean posterior probability"]
+    if facts.get("classification"):
+        described.append("the classification matrix")
+    if facts.get("predictors"):
+        described.append("odds ratios of membership with 95% CIs")
+    if facts.get("distal"):
+        described.append("distal-outcome class means with SEs and 95% CIs")
+    add("15", AUTO if facts.get("distal") else PARTLY, "Trajectories: class sizes, classification, predictors and "
+        "distal outcomes", "trajectories",
+        join_words(described) + " are given" + ("" if facts.get("distal") else
+                                                 "; SEs/CIs of the class curves are for the author"))
     add("16", PARTLY, "Reproducibility", "reproducibility",
         "the config (hash in the footer) and srflow version specify the analysis; the author must share the config")

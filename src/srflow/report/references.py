@@ -122,6 +122,28 @@ REFERENCES: dict[str, dict[str, str]] = {
             "doi:10.1016/0304-4076(85)90158-7"
         ),
     },
+    "vermunt2010": {
+        "cite": "Vermunt, 2010",
+        "text": (
+            "Vermunt JK (2010). Latent class modeling with covariates: two improved three-step approaches. "
+            "Political Analysis, 18(4), 450–469. doi:10.1093/pan/mpq025"
+        ),
+    },
+    "bakk2013": {
+        "cite": "Bakk, Tekle & Vermunt, 2013",
+        "text": (
+            "Bakk Z, Tekle FB, Vermunt JK (2013). Estimating the association between latent class membership "
+            "and external variables using bias-adjusted three-step approaches. Sociological Methodology, 43(1), "
+            "272–311. doi:10.1177/0081175012470644"
+        ),
+    },
+    "raftery1995": {
+        "cite": "Raftery, 1995",
+        "text": (
+            "Raftery AE (1995). Bayesian model selection in social research. Sociological Methodology, 25, "
+            "111–163. doi:10.2307/271063"
+        ),
+    },
 }
 
 

@@ -138,10 +138,31 @@ def mixed_formula(spec: Mapping[str, Any]) -> str:
 
 TRAJECTORY_METHOD_TEXT = {
     "lcga": "latent class growth analysis (LCGA: each class its own polynomial curve, no random effects within classes)",
-    "gmm": "a growth mixture model (each class its own polynomial curve plus a class-specific random intercept)",
+    "gmm": "a growth mixture model ({gmm})",
     "kmeans": "longitudinal k-means on the participants' series",
 }
 DEGREE_TEXT = {1: "linear", 2: "quadratic", 3: "cubic"}
+
+
+def gmm_text(spec: Mapping[str, Any]) -> str:
+    """The growth mixture model's within-class heterogeneity as configured.
+
+    Examples
+    --------
+    >>> gmm_text({"random": ["intercept", "slope"], "random_variance": "class"})[:60]
+    'each class its own polynomial curve plus a participant-level'
+    """
+    random = list(spec.get("random", ["intercept"]))
+    if "slope" in random:
+        effects = ("a participant-level random intercept and random slope on linear time, with their full 2 x 2 "
+                   "covariance")
+        what = "covariance"
+    else:
+        effects, what = "a participant-level random intercept", "variance"
+    shared = spec.get("random_variance", "shared") == "shared"
+    return (f"each class its own polynomial curve plus {effects}; the random-effect {what} "
+            + ("shared by all classes" if shared else "estimated separately in each class (seeded from the "
+                                                      "shared-variance optimum, so never below it)"))
 
 
 def describe_trajectory_spec(name: str, spec: Mapping[str, Any]) -> str:
@@ -153,7 +174,7 @@ def describe_trajectory_spec(name: str, spec: Mapping[str, Any]) -> str:
     variable_text = f"SR (spec '{variable[3:]}')" if str(variable).startswith("sr:") else variable
     sentence = (
         f"Trajectory spec '{name}' modelled {variable_text} over {'waves' if spec.get('time', 'wave') == 'wave' else 'time'} by "
-        f"{TRAJECTORY_METHOD_TEXT.get(method, method)} with {DEGREE_TEXT.get(degree, f'degree-{degree}')} class curves, "
+        f"{TRAJECTORY_METHOD_TEXT.get(method, method).format(gmm=gmm_text(spec))} with {DEGREE_TEXT.get(degree, f'degree-{degree}')} class curves, "
         f"K = {low} to {high} classes"
     )
     if method != "kmeans":
@@ -323,14 +344,56 @@ def _regression_paragraph(cohort: Any, used: list[str]) -> str:
 
 
 def _trajectory_paragraph(cohort: Any, used: list[str]) -> str:
-    sentences = [describe_trajectory_spec(n, s) for n, s in cohort.trajectories.items()]
-    return (
+    specs = dict(cohort.trajectories)
+    sentences = [describe_trajectory_spec(n, s) for n, s in specs.items()]
+    text = (
         " ".join(sentences)
-        + " The number of classes was chosen as the lowest BIC among solutions without a degenerate class; AIC, "
-        "sample-size-adjusted BIC and entropy are reported alongside. Classes were named after the prototypical "
-        f"trajectories described by {cite('bonanno2004', used).replace(', ', ' (')}) (resilient, recovery, chronic, delayed) by explicit rules on the "
-        f"class curves, and the analysis is reported along the GRoLTS checklist ({cite('vandeschoot2017', used)})."
+        + " Each K's best optimum was certified when several starts replicated it and it was at least as good as the "
+        "K - 1 solution nested in it; otherwise it is reported as suspect with the reason. The number of classes "
+        "was chosen as the lowest BIC among solutions without a degenerate class; AIC, sample-size-adjusted BIC "
+        f"and entropy are reported alongside, a BIC within 2 of another K's is said not to distinguish them "
+        f"({cite('raftery1995', used)}), and classes under 5% of the sample or 25 participants are flagged. "
+        "Classification quality is given as the mean posterior probabilities by assigned class. Classes were named "
+        "by explicit rules on the class curves: Bonanno's prototypical trajectories "
+        f"({cite('bonanno2004', used)}: resilient, recovery, chronic, delayed) only where a curve fits one, "
+        "descriptive names (such as 'moderate falling') otherwise, no prototype for a one-class solution, and SR "
+        "names (better than, as or worse than expected) for SR series."
     )
+    text += _membership_sentences(specs, used)
+    return text + f" The analysis is reported along the GRoLTS checklist ({cite('vandeschoot2017', used)})."
+
+
+#: How each predictor method is said in the methods text, and the reference it cites.
+PREDICTOR_METHOD_TEXT = {
+    "ml": ("the bias-adjusted three-step maximum-likelihood estimator, which fixes the classification error "
+           "estimated from the posteriors and so gives unattenuated effects with SEs that account for it",
+           "vermunt2010"),
+    "bch": ("the bias-adjusted three-step estimator with BCH weights and sandwich SEs", "bakk2013"),
+    "one_step": ("a one-step model estimating the class curves and the membership logit jointly", None),
+    "modal": ("a naive logit of each participant's most likely class (attenuated towards zero; for comparison "
+              "only)", None),
+}
+
+
+def _membership_sentences(specs: Mapping[str, Mapping[str, Any]], used: list[str]) -> str:
+    """Predictors of class membership and distal outcomes, as configured (empty when neither is)."""
+    sentences = []
+    for name, spec in specs.items():
+        if spec.get("predictors"):
+            method = spec.get("predictor_method", "ml")
+            words, key = PREDICTOR_METHOD_TEXT.get(method, (f"method '{method}'", None))
+            reference = f" ({cite(key, used)})" if key else ""
+            sentences.append(
+                f"For spec '{name}', the baseline (first-wave) values of {join_words(list(spec['predictors']))} "
+                f"predicted class membership in a multinomial logit against class "
+                f"{spec.get('reference_class', 1)}, estimated by {words}{reference}; categories were dummy-coded "
+                "against their first level.")
+        if spec.get("distal"):
+            sentences.append(
+                f"For spec '{name}', the class means of each participant's last observed "
+                f"{join_words(list(spec['distal']))} were estimated with BCH weights ({cite('bakk2013', used)}), "
+                "which correct for the classification error, and compared by a Wald test of equal means.")
+    return (" " + " ".join(sentences)) if sentences else ""
 
 
 def _software_paragraph(packages: Mapping[str, str], used: list[str]) -> str:

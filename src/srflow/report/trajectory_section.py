@@ -11,11 +11,13 @@ import pandas as pd
 
 from srflow.report import figures as fg
 from srflow.report import text as tx
+from srflow.report import trajectory_membership as tm
 from srflow.report.blocks import (
     FigureNumbers,
     ReportContext,
     Section,
     Table,
+    fit_warning,
     is_missing,
     label,
     scrub_counts,
@@ -41,6 +43,9 @@ class TrajectoryFacts:
     trajectory_results: bool = False
     entropy: bool = False
     starts_share: bool = False
+    classification: bool = False  # the chosen K's mean-posterior matrix is shown
+    predictors: bool = False  # class-membership effects are shown
+    distal: bool = False  # distal-outcome class means are shown
 
     def merge(self, other: TrajectoryFacts) -> TrajectoryFacts:
         pairs = zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)
@@ -102,33 +107,92 @@ def _trajectory(ctx: ReportContext, figures: FigureNumbers, section: Section, na
         section.add("note", tone="warn", text="No model-selection table.")
     else:
         chosen = _selection_table(ctx, section, selection, summary.totals)
+        _suspect_warnings(section, name, selection, chosen)
     if chosen is not None:
-        section.add("p", text=f"Chosen number of classes: K = {label(chosen)} (lowest BIC among solutions without a "
-                              "degenerate class).")
-        fitted = pd.to_numeric(selection["K"], errors="coerce").max()
-        if len(selection) > 1 and chosen == fitted:
-            section.add("note", tone="warn", text=(
-                f"K = {label(chosen)} is the largest number of classes fitted, so BIC may still fall with more "
-                "classes: widen the spec's classes range before settling on it."
-            ))
+        _chosen_words(ctx, section, selection, chosen)
     elif not selection.empty:
         section.add("note", tone="warn", text="No K could be chosen: every solution is degenerate, failed, or lacks a "
                                               "BIC.")
     if not result.curves.empty:
-        _curves_figure(ctx, figures, section, name, result.curves, summary, chosen, spec)
+        _curves_figure(ctx, figures, section, name, result.curves, summary, chosen, spec, _suspect_ks(selection))
     if not summary.sizes.empty:
         _sizes_table(ctx, section, summary, chosen)
+    shown = {"classification": False, "predictors": False, "distal": False}
+    if chosen is not None:
+        provisional = (" Provisional: the chosen K's optimum could not be certified."
+                       if chosen in _suspect_ks(selection) else "")
+        shown["classification"] = tm.classification_block(ctx, section, result.classification, chosen)
+        tm.predictors_block(ctx, section, result.predictors, chosen, summary.labels, provisional)
+        tm.distal_block(ctx, section, result.distal, chosen, summary.labels, provisional)
+        shown["predictors"] = result.predictors is not None and bool((result.predictors["K"] == chosen).any())
+        shown["distal"] = result.distal is not None and bool((result.distal["K"] == chosen).any())
     return TrajectoryFacts(
         trajectory_results=True,
         entropy=not selection.empty and "entropy" in selection,
         starts_share=not selection.empty and any(
             "start" in c.lower() and ("share" in c.lower() or "best" in c.lower()) for c in selection.columns
         ),
+        **shown,
     )
 
 
+def _suspect_ks(selection: pd.DataFrame) -> set:
+    """The K whose optimum could not be certified."""
+    if selection.empty or "status" not in selection:
+        return set()
+    return set(selection.loc[selection["status"] == "suspect", "K"].tolist())
+
+
+def _text(row: pd.Series, column: str) -> str:
+    value = row.get(column, "")
+    return "" if is_missing(value) else str(value).strip()
+
+
+def _suspect_warnings(section: Section, name: str, selection: pd.DataFrame, chosen: Any) -> None:
+    """The warning box of every suspect K, with its certification reason."""
+    for _, r in selection.sort_values("K", kind="stable").iterrows():
+        if r["status"] != "suspect":
+            continue
+        k = label(r["K"])
+        consequence = (" It is the chosen K: its BIC is at most what a better optimum would give, so the choice "
+                       "stands, but its curves, classes and effects are provisional." if r["K"] == chosen else
+                       " Its BIC may be too high (a better optimum would lower it), so it could still beat the "
+                       "chosen K; raise the starts and refit.")
+        fit_warning(section, f"Trajectory spec '{name}', K = {k}", singular=None, status="suspect",
+                    reason=_text(r, "certification") or None, consequence=consequence)
+
+
+def _chosen_words(ctx: ReportContext, section: Section, selection: pd.DataFrame, chosen: Any) -> None:
+    """The chosen K in words: the rule, a BIC near-tie, small classes and the edge of the range."""
+    section.add("p", text=f"Chosen number of classes: K = {label(chosen)} (lowest BIC among solutions without a "
+                          "degenerate class).")
+    row = selection[selection["K"] == chosen].iloc[0]
+    near = [k for k in _text(row, "bic_near").replace(",", ";").split(";") if k.strip()]
+    if near:
+        bic = pd.to_numeric(selection.set_index("K")["bic"], errors="coerce")
+        others = tx.join_words([f"K = {k.strip()} (BIC {format_number(bic.get(int(k), np.nan), 1)})"
+                                for k in near])
+        section.add("note", tone="warn", text=(
+            f"The BIC of the chosen K = {label(chosen)} ({format_number(bic.get(chosen, np.nan), 1)}) is within 2 of "
+            f"that of {others}: a difference this small is not evidence for either "
+            f"({tm.REFERENCES['raftery1995']['cite']}), so weigh the solutions on interpretability, class sizes "
+            "and classification quality as well."))
+    small = _text(row, "small_classes")
+    if small:
+        section.add("note", tone="warn", text=(
+            f"Small classes at the chosen K = {label(chosen)} (under 5% of the sample or 25 participants): "
+            f"{scrub_counts(small, ctx.min_cell)}. Estimates for a class this small are imprecise and it may not "
+            "replicate."))
+    fitted = pd.to_numeric(selection["K"], errors="coerce").max()
+    if len(selection) > 1 and chosen == fitted:
+        section.add("note", tone="warn", text=(
+            f"K = {label(chosen)} is the largest number of classes fitted, so BIC may still fall with more "
+            "classes: widen the spec's classes range before settling on it."
+        ))
+
+
 def _curves_figure(ctx: ReportContext, figures: FigureNumbers, section: Section, name: str, curves: pd.DataFrame,
-                   summary: _Classes, chosen: Any, spec: dict[str, Any]) -> None:
+                   summary: _Classes, chosen: Any, spec: dict[str, Any], suspect: set) -> None:
     panels = []
     size_lookup = {(r["K"], r["class"]): r["n"] for _, r in summary.sizes.iterrows()}
     for k, part in curves.groupby("K", sort=True):
@@ -150,7 +214,8 @@ def _curves_figure(ctx: ReportContext, figures: FigureNumbers, section: Section,
                 "observed": observed,
             })
         is_chosen = chosen is not None and k == chosen
-        panels.append({"title": f"K = {label(k)}{' (chosen)' if is_chosen else ''}", "chosen": is_chosen,
+        marks = [m for m, on in (("chosen", is_chosen), ("suspect", k in suspect)) if on]
+        panels.append({"title": f"K = {label(k)}{' (' + ', '.join(marks) + ')' if marks else ''}", "chosen": is_chosen,
                        "classes": class_list})
     fig = fg.trajectory_panels(panels, "wave" if spec.get("time", "wave") == "wave" else "time",
                                str(spec.get("variable", "P")))
@@ -182,6 +247,8 @@ def _sizes_table(ctx: ReportContext, section: Section, summary: _Classes, chosen
 _PREFERRED = ["K", "loglik", "npm", "aic", "bic", "sabic", "caic", "icl", "entropy", "smallest_class_size",
               "smallest_class_share", "class_sizes", "appa_min", "occ_min", "converged", "degenerate",
               "degenerate_reason", "poorly_separated", "n_starts", "n_starts_at_best"]
+#: Selection columns said in the note column and in words, not shown as columns.
+_WORDED = {"status", "error", "certification", "bic_near", "small_classes"}
 
 
 def choose_k(selection: pd.DataFrame) -> tuple[Any, pd.Series, pd.Series]:
@@ -224,7 +291,7 @@ def _selection_table(ctx: ReportContext, section: Section, selection: pd.DataFra
     selection = selection.sort_values("K", kind="stable").reset_index(drop=True)
     chosen, ok, degenerate = choose_k(selection)
     converged = selection["converged"] if "converged" in selection else pd.Series(None, index=selection.index)
-    present = [c for c in selection.columns if c not in {"status", "error"}]
+    present = [c for c in selection.columns if c not in _WORDED]
     columns = [c for c in _PREFERRED if c in present] + [c for c in present if c not in _PREFERRED]
     rows, classes = [], []
     for index, r in selection.iterrows():
@@ -235,21 +302,27 @@ def _selection_table(ctx: ReportContext, section: Section, selection: pd.DataFra
         if not ok[index]:
             why = r["error"]
             notes.append("failed" + (f": {scrub_counts(why, ctx.min_cell)}" if why else ""))
+        if r["status"] == "suspect":
+            notes.append("suspect: not certified")
         if degenerate[index]:
             notes.append("degenerate")
         if converged[index] is False or converged[index] is np.False_:
             notes.append("not converged")
         if chosen is not None and k == chosen:
             notes.append("chosen")
+        if _text(r, "bic_near"):
+            notes.append(f"BIC within 2 of K = {_text(r, 'bic_near').replace(';', ', ')}")
         cells.append("; ".join(notes) or DASH)
         rows.append(cells)
         classes.append("chosen" if chosen is not None and k == chosen
-                       else "degenerate" if degenerate[index] or not ok[index] else "")
+                       else "degenerate" if degenerate[index] or not ok[index]
+                       else "suspect" if r["status"] == "suspect" else "")
     section.add("table", table=Table(
         [humanize(c) if c != "K" else "K" for c in columns] + ["note"], rows,
         caption=("Model selection: one row per number of classes K. Lower AIC/BIC/SABIC is better; entropy near 1 "
                  "means clear classification. Degenerate solutions (a class too small or a collapsed variance) are "
-                 "flagged and never chosen."),
+                 "flagged and never chosen; a suspect solution (optimum not certified) is marked and explained "
+                 "below the table."),
         numeric=[True] * len(columns) + [False], row_classes=classes,
     ))
     return chosen
