@@ -46,11 +46,44 @@ def sr_settings(wildcards):
     return settings_digest(SRFLOW.cohort(wildcards.cohort).sr[wildcards.spec])
 
 
+def mixed_specs(cohort, model):
+    """The model and the model it is compared to (if any), as MixedModelSpec."""
+    from srflow.mixed import MixedModelSpec
+
+    models = SRFLOW.cohort(cohort).mixed_models
+    names = [model, models[model].get("compare_to")]
+    return [MixedModelSpec.from_config(name, models[name]) for name in names if name]
+
+
+def mixed_sr_specs(cohort, model):
+    """Names of the SR specs the model (or the model it is compared to) names."""
+    return sorted({name for spec in mixed_specs(cohort, model) for name in spec.sr_specs()})
+
+
 def mixed_settings(wildcards):
-    models = SRFLOW.cohort(wildcards.cohort).mixed_models
-    spec = models[wildcards.model]
+    """The model, the model it is compared to, and the SR specs either names."""
+    cohort = SRFLOW.cohort(wildcards.cohort)
+    spec = cohort.mixed_models[wildcards.model]
     other = spec.get("compare_to")
-    return settings_digest([spec, models.get(other) if other else None])
+    used = mixed_sr_specs(wildcards.cohort, wildcards.model)
+    return settings_digest(
+        [
+            spec,
+            cohort.mixed_models.get(other) if other else None,
+            {name: cohort.sr[name] for name in used},
+        ]
+    )
+
+
+def mixed_inputs(wildcards):
+    """Scores, and the SR table and line of every SR spec the model names."""
+    cohort = wildcards.cohort
+    specs = mixed_sr_specs(cohort, wildcards.model)
+    return {
+        "scores": f"results/{cohort}/scores.parquet",
+        "sr": [f"results/{cohort}/sr/{spec}.csv" for spec in specs],
+        "sr_lines": [f"results/{cohort}/sr/{spec}.line.json" for spec in specs],
+    }
 
 
 def regression_spec(cohort, name):
