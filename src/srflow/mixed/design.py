@@ -25,10 +25,7 @@ from srflow.variables.grammar import GRAMMAR_SUMMARY, GrammarError
 from srflow.variables.grammar import parse_term as parse_variable_term
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
-ALLOWED_FORMS = (
-    f"{GRAMMAR_SUMMARY} (e.g. E, E:wave, wave^2, within(GSE), sr_z:observation); the intercept "
-    "is always included"
-)
+ALLOWED_FORMS = f"{GRAMMAR_SUMMARY}; the intercept is always included"
 METHODS = ("reml", "ml")
 #: How the fixed effects are tested: t/F on Satterthwaite or Kenward-Roger df, or Wald z/chi-square.
 DF_METHODS = ("satterthwaite", "kenward_roger", "wald")
@@ -89,9 +86,7 @@ def parse_term(term: Any, model: str = "model", where: str = "fixed") -> tuple[T
             f"mixed_models.{model}.{where}: term {term!r} is not allowed: {exc}. "
             f"A term is {ALLOWED_FORMS}."
         ) from None
-    return tuple(
-        TermPart(f.atom_text, f.power, f.base.text, f.transforms) for f in parsed.factors
-    )
+    return tuple(TermPart(f.atom_text, f.power, f.base.text, f.transforms) for f in parsed.factors)
 
 
 def _term_key(parts: tuple[TermPart, ...]) -> tuple[tuple[str, int], ...]:
@@ -167,7 +162,6 @@ class MixedModelSpec:
                 f"mixed_models.{model}.method: {self.method!r} is not one of {', '.join(METHODS)}."
             )
         object.__setattr__(self, "method", method)
-        self._check_inference_keys()
         for key in ("fixed", "random"):
             seen: dict[tuple, str] = {}
             for index, term in enumerate(getattr(self, key)):
