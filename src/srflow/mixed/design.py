@@ -185,6 +185,7 @@ class MixedModelSpec:
                     "constant within each participant; a random term must be a row-varying "
                     "variable (use within() or the variable itself)."
                 )
+        self._check_inference_keys()
 
     def _check_inference_keys(self) -> None:
         """Validate ``df`` and ``contrasts`` (normalising contrasts to sorted pairs)."""
