@@ -57,7 +57,9 @@ def mixed_specs(cohort, model):
 
 def mixed_sr_specs(cohort, model):
     """Names of the SR specs the model (or the model it is compared to) names."""
-    return sorted({name for spec in mixed_specs(cohort, model) for name in spec.sr_specs()})
+    return sorted(
+        {name for spec in mixed_specs(cohort, model) for name in spec.sr_specs()}
+    )
 
 
 def mixed_settings(wildcards):
