@@ -147,3 +147,58 @@ def test_likelihood_ratio_test_resolves_both_models_on_the_same_rows(scores, sr_
     ]
     assert out["loglik_small"] == pytest.approx(fitted[0].fit["loglik"], abs=1e-6)
     assert out["loglik_large"] == pytest.approx(fitted[1].fit["loglik"], abs=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Config-time checks (before any data is read)
+# --------------------------------------------------------------------------------------
+
+
+def _config_error(mixed_models: dict, per_cohort: bool = False) -> str:
+    import yaml
+
+    from srflow.config import load_config
+
+    raw = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    if per_cohort:
+        raw["cohorts"]["synthetic"]["mixed_models"] = mixed_models
+    else:
+        raw["mixed_models"] = mixed_models
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    return str(info.value)
+
+
+def test_config_errors_name_the_block_and_key():
+    message = _config_error(
+        {
+            "unknown_spec": {"outcome": "sr_z:nope", "fixed": ["E"]},
+            "sliding": {"outcome": "P", "fixed": ["E", "sr:sliding3"]},
+            "grammar": {"outcome": "P", "fixed": ["z(E"]},
+            "column": {"outcome": "P", "fixed": ["within(GSE)"]},
+            "random_between": {"outcome": "P", "fixed": ["E"], "random": ["between(E)"]},
+            "random_person": {"outcome": "P", "fixed": ["E"], "random": ["sr:person"]},
+            "fine": {"outcome": "sr_z:observation", "fixed": ["within(E)", "lag(E)"]},
+        }
+    )
+    assert (
+        "mixed_models.unknown_spec.outcome: 'sr_z:nope' names SR spec 'nope', which does not exist"
+        in message
+    )
+    assert (
+        "mixed_models.sliding.fixed[1]: 'sr:sliding3' names SR spec 'sliding3' of level sliding"
+        in (message)
+    )
+    assert "mixed_models.grammar.fixed[0]: 'z(E' is not a valid term: expected ')'" in message
+    assert (
+        "mixed_models.column.fixed[0]: 'within(GSE)' names 'GSE', which is not a column" in message
+    )
+    assert "mixed_models.random_between.random[0]: 'between(E)' cannot be a random term" in message
+    assert "mixed_models.random_person.random[0]: 'sr:person' cannot be a random term" in message
+    assert "row-varying" in message
+    assert "mixed_models.fine" not in message
+
+
+def test_per_cohort_blocks_are_named_with_their_cohort():
+    message = _config_error({"m": {"outcome": "P", "fixed": ["z(NOPE)"]}}, per_cohort=True)
+    assert "cohorts.synthetic.mixed_models.m.fixed[0]: 'z(NOPE)' names 'NOPE'" in message
