@@ -46,20 +46,22 @@ def sr_settings(wildcards):
     return settings_digest(SRFLOW.cohort(wildcards.cohort).sr[wildcards.spec])
 
 
-def mixed_specs(cohort, model):
-    """The model and the model it is compared to (if any), as MixedModelSpec."""
-    from srflow.mixed import MixedModelSpec
-
-    models = SRFLOW.cohort(cohort).mixed_models
-    names = [model, models[model].get("compare_to")]
-    return [MixedModelSpec.from_config(name, models[name]) for name in names if name]
-
-
 def mixed_sr_specs(cohort, model):
     """Names of the SR specs the model (or the model it is compared to) names."""
-    return sorted(
-        {name for spec in mixed_specs(cohort, model) for name in spec.sr_specs()}
-    )
+    from srflow.variables import GrammarError, parse_term
+
+    models = SRFLOW.cohort(cohort).mixed_models
+    names = set()
+    for name in (model, models[model].get("compare_to")):
+        spec = models[name] if name else {}
+        terms = [*spec.get("fixed", []), *spec.get("random", [])]
+        for text in [spec.get("outcome", "P"), *terms]:
+            try:
+                factors = parse_term(text).factors
+            except GrammarError:
+                continue  # reported by the config check
+            names |= {f.base.name for f in factors if f.base.kind != "column"}
+    return sorted(names)
 
 
 def mixed_settings(wildcards):

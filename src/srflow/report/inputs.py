@@ -23,13 +23,13 @@ from srflow.errors import InputError
 
 #: The file name of each SR, mixed-model and trajectory output, as ``report_inputs`` lists them.
 _SR_FILE = re.compile(r"(?:^|.*/)sr/(?P<name>[^/]+?)\.(?P<part>csv|line\.json)$")
-_MIXED_FILE = re.compile(r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|fit\.json|random\.csv)$")
+_MIXED_FILE = re.compile(r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|anova\.csv|fit\.json|random\.csv)$")
 _TRAJECTORY_FILE = re.compile(
     r"(?:^|.*/)trajectories/(?P<name>[^/]+)/(?P<part>selection|classes|curves|anchors)\.csv$"
 )
 _PARTS = {
     "sr": {"csv": "table", "line.json": "line"},
-    "mixed": {"fixed.csv": "fixed", "fit.json": "fit", "random.csv": "random"},
+    "mixed": {"fixed.csv": "fixed", "anova.csv": "anova", "fit.json": "fit", "random.csv": "random"},
     "trajectories": {"selection": "selection", "classes": "classes", "curves": "curves", "anchors": "anchors"},
 }
 
