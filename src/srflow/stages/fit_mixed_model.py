@@ -38,6 +38,7 @@ def mixed_stage(
     specs = cohort.mixed_models
     scores = pd.read_parquet(scores_in)
     tables, failures = read_sr_inputs(sr_tables_in, sr_lines_in)
+    tables = tables or None  # no SR variable: plain models keep reading the scores table as it is
     large = mixed.MixedModelSpec.from_config(model_name, specs[model_name])
     result = mixed.fit_mixed_model(scores, large, sr_tables=tables, sr_failures=failures)
     fit = dict(result.fit)
