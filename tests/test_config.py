@@ -236,15 +236,15 @@ def test_mixed_model_terms_must_be_scores_columns(raw):
     raw["mixed_models"] = {"m": {"fixed": ["E", "visit", "E:stress^2"], "random": ["slope"]}}
     message = _error(raw)
     assert (
-        "mixed_models.m.fixed: 'visit' is not a column of the scores table of cohort synthetic"
+        "mixed_models.m.fixed[1]: 'visit' names 'visit', which is not a column of the scores table"
         in message
     )
     assert (
         "source columns are renamed (subject_id -> participant_id, visit -> wave, date -> time)"
         in message
     )
-    assert "mixed_models.m.fixed: 'stress' is not a column" in message
-    assert "mixed_models.m.random: 'slope' is not a column" in message
+    assert "mixed_models.m.fixed[2]: 'E:stress^2' names 'stress', which is not a column" in message
+    assert "mixed_models.m.random[0]: 'slope' names 'slope', which is not a column" in message
 
 
 # --- hostile or malformed config files ------------------------------------------------------------

@@ -930,7 +930,7 @@ def _cases() -> list[Case]:
             "config",
             fail,
             configured(_top("mixed_models.time_only.fixed", ["E", "stress"]), False),
-            ("mixed_models.time_only.fixed: 'stress' is not a column",),
+            ("mixed_models.time_only.fixed[1]: 'stress' names 'stress', which is not a column",),
         ),
         Case(
             "config_unknown_contrast_model",

@@ -12,7 +12,11 @@ age has a constant predictor. The config is config/config.yaml with these analys
   time_only by a likelihood-ratio test) and ``reactivity_ml`` (the same by ML): computable;
 - mixed ``age_adjusted`` (fixed: E, wave, age): cannot be fitted, age is constant;
 - mixed ``bad_reference`` (arm with reference level "nobody", which no row has): failed, the
-  message names the model and the key.
+  message names the model and the key;
+- mixed ``sr_within`` (``sr_z:per_wave`` on ``within(E)``, ``between(E)`` and ``lag(E)``):
+  computable, checked against statsmodels on variables built here with pandas;
+- mixed ``sr_failing`` (names ``sr_z:control_ref``, a failed SR spec): failed alone, with the
+  SR spec's reason.
 
 The mixed models use the default df (Satterthwaite): df, Type III F, R2 and profile intervals
 are checked against lmerTest, performance and lme4 numbers recorded below.
@@ -65,6 +69,12 @@ MIXED_MODELS = {
         "fixed": ["E", "arm"],
         "contrasts": {"arm": {"reference": "nobody"}},
     },
+    "sr_within": {
+        "outcome": "sr_z:per_wave",
+        "fixed": ["within(E)", "between(E)", "lag(E)"],
+        "random": [],
+    },
+    "sr_failing": {"outcome": "z(P)", "fixed": ["z(E)", "sr_z:control_ref"], "random": []},
 }
 FAILED_SR = {
     "control_ref": "no row has arm == 'nobody'",
@@ -74,6 +84,8 @@ FAILED_MIXED = {
     "age_adjusted": "constant predictor: age",
     "bad_reference": "mixed_models.bad_reference.contrasts.arm.reference: level 'nobody' does not occur "
     "in column 'arm'",
+    "sr_failing": "mixed_models.sr_failing: SR spec 'control_ref' failed, so sr_z:control_ref has no "
+    "values: ",
 }
 
 # lme4 1.1.31 (R 4.x) on results/small/scores.csv of this run:
@@ -409,3 +421,50 @@ def test_satterthwaite_tests_r2_and_intervals_match_lmertest(run):
         shape["corr"]
     )
     assert all(len(pair) == 2 for pair in [*shape["ci"]["sd"].values(), shape["ci"]["residual_sd"]])
+
+
+# --------------------------------------------------------------------------------------
+# Mixed models on SR scores and transformed variables
+# --------------------------------------------------------------------------------------
+
+
+def test_model_naming_a_failed_sr_spec_fails_alone_with_its_reason(run):
+    fit = _read_json(run / "mixed" / "sr_failing.fit.json")
+    sr_reason = _read_json(run / "sr" / "control_ref.line.json")["reason"]
+    assert fit["status"] == "failed"
+    assert fit["reason"] == FAILED_MIXED["sr_failing"] + sr_reason
+    assert _read_json(run / "mixed" / "sr_within.fit.json")["status"] == "ok"
+
+
+def _sr_within_rows(run: Path, scores: pd.DataFrame) -> pd.DataFrame:
+    """The model's variables built here with pandas: join, lag by wave - 1, complete rows, means."""
+    sr = pd.read_csv(run / "sr" / "per_wave.csv", dtype={"participant_id": str})
+    keys = ["participant_id", "wave"]
+    rows = scores[[*keys, "E"]].merge(sr[[*keys, "sr_z"]], on=keys, how="left")
+    previous = scores[[*keys, "E"]].assign(wave=scores["wave"] + 1).rename(columns={"E": "lag_E"})
+    rows = rows.merge(previous, on=keys, how="left").dropna(subset=["E", "sr_z", "lag_E"])
+    rows = rows.sort_values(keys).reset_index(drop=True)
+    rows["between_E"] = rows.groupby("participant_id")["E"].transform("mean")
+    rows["within_E"] = rows["E"] - rows["between_E"]
+    return rows
+
+
+def test_sr_mixed_model_matches_statsmodels_on_variables_built_here(run, scores):
+    """Reference: statsmodels MixedLM (REML, random intercept) on sr_z:per_wave with within(E),
+    between(E), lag(E) built here; estimates 1e-4 relative, REML loglik 1e-4 absolute."""
+    import statsmodels.api as sm
+
+    rows = _sr_within_rows(run, scores)
+    X = np.column_stack([np.ones(len(rows)), rows[["within_E", "between_E", "lag_E"]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = sm.MixedLM(
+            rows["sr_z"].to_numpy(), X, groups=rows["participant_id"].to_numpy()
+        ).fit(reml=True, method=["lbfgs"])
+    fixed = pd.read_csv(run / "mixed" / "sr_within.fixed.csv")
+    fit = _read_json(run / "mixed" / "sr_within.fit.json")
+    assert fixed["term"].tolist() == ["Intercept", "within(E)", "between(E)", "lag(E)"]
+    assert fit["n_obs"] == len(rows)
+    assert fit["n_obs"] + fit["n_dropped_missing"] == len(scores)
+    np.testing.assert_allclose(fixed["estimate"], reference.fe_params, rtol=1e-4, atol=1e-8)
+    assert fit["loglik"] == pytest.approx(reference.llf, abs=1e-4)

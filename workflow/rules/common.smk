@@ -46,11 +46,48 @@ def sr_settings(wildcards):
     return settings_digest(SRFLOW.cohort(wildcards.cohort).sr[wildcards.spec])
 
 
+def mixed_sr_specs(cohort, model):
+    """Names of the SR specs the model (or the model it is compared to) names."""
+    from srflow.variables import GrammarError, parse_term
+
+    models = SRFLOW.cohort(cohort).mixed_models
+    names = set()
+    for name in (model, models[model].get("compare_to")):
+        spec = models[name] if name else {}
+        terms = [*spec.get("fixed", []), *spec.get("random", [])]
+        for text in [spec.get("outcome", "P"), *terms]:
+            try:
+                factors = parse_term(text).factors
+            except GrammarError:
+                continue  # reported by the config check
+            names |= {f.base.name for f in factors if f.base.kind != "column"}
+    return sorted(names)
+
+
 def mixed_settings(wildcards):
-    models = SRFLOW.cohort(wildcards.cohort).mixed_models
-    spec = models[wildcards.model]
+    """The model, the model it is compared to, and the SR specs either names."""
+    cohort = SRFLOW.cohort(wildcards.cohort)
+    spec = cohort.mixed_models[wildcards.model]
     other = spec.get("compare_to")
-    return settings_digest([spec, models.get(other) if other else None])
+    used = mixed_sr_specs(wildcards.cohort, wildcards.model)
+    return settings_digest(
+        [
+            spec,
+            cohort.mixed_models.get(other) if other else None,
+            {name: cohort.sr[name] for name in used},
+        ]
+    )
+
+
+def mixed_inputs(wildcards):
+    """Scores, and the SR table and line of every SR spec the model names."""
+    cohort = wildcards.cohort
+    specs = mixed_sr_specs(cohort, wildcards.model)
+    return {
+        "scores": f"results/{cohort}/scores.parquet",
+        "sr": [f"results/{cohort}/sr/{spec}.csv" for spec in specs],
+        "sr_lines": [f"results/{cohort}/sr/{spec}.line.json" for spec in specs],
+    }
 
 
 def regression_spec(cohort, name):

@@ -1,6 +1,6 @@
 rule fit_mixed_model:
     input:
-        scores="results/{cohort}/scores.parquet",
+        unpack(mixed_inputs),
     output:
         fixed="results/{cohort}/mixed/{model}.fixed.csv",
         anova="results/{cohort}/mixed/{model}.anova.csv",

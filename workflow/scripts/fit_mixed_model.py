@@ -13,4 +13,6 @@ run_logged(
     anova_out=snakemake.output.anova,
     fit_out=snakemake.output.fit,
     random_out=snakemake.output.random,
+    sr_tables_in=list(snakemake.input.sr),
+    sr_lines_in=list(snakemake.input.sr_lines),
 )

@@ -31,24 +31,29 @@ def _renamed_hint(cohort: Mapping[str, Any]) -> str:
 def _mixed_problems(
     cohort_name: str, cohort: Mapping[str, Any], cfg: Mapping[str, Any]
 ) -> list[str]:
-    """Mixed-model specs may name only columns of the scores table, and compare only with existing models."""
+    """Mixed-model variables follow the grammar and name scores columns and joinable SR specs."""
+    from srflow.variables.grammar import term_problems
+
     problems = []
-    specs = cohort.get("mixed_models", cfg.get("mixed_models", {}))
+    own = "mixed_models" in cohort
+    specs = cohort["mixed_models"] if own else cfg.get("mixed_models", {})
+    sr_levels = {n: s["level"] for n, s in cohort.get("sr", cfg.get("sr", {})).items()}
     known = _score_columns(cohort)
     for model_name, spec in specs.items():
         where = f"mixed_models.{model_name}"
-        named = [("outcome", spec["outcome"])] + [
-            (key, part.split("^")[0])
+        if own:
+            where = f"cohorts.{cohort_name}.{where}"
+        keyed = [("outcome", spec["outcome"])] + [
+            (f"{key}[{index}]", term)
             for key in ("fixed", "random")
-            for term in spec[key]
-            for part in term.split(":")
+            for index, term in enumerate(spec[key])
         ]
-        for key, column in named:
-            if column not in known:
-                problems.append(
-                    f"{where}.{key}: '{column}' is not a column of the scores table of cohort {cohort_name} "
-                    f"(columns: {', '.join(sorted(known))}){_renamed_hint(cohort)}"
-                )
+        for key, text in keyed:
+            found = term_problems(text, f"{where}.{key}", known, sr_levels, single=key == "outcome")
+            hint = _renamed_hint(cohort)
+            problems += [p + hint if "not a column" in p else p for p in found]
+            if not found and key.startswith("random"):
+                problems += _random_term_problems(f"{where}.{key}", text, sr_levels)
         other = spec.get("compare_to")
         if other is not None and other not in specs:
             problems.append(
@@ -58,17 +63,43 @@ def _mixed_problems(
     return problems
 
 
+def _random_term_problems(where: str, text: str, sr_levels: Mapping[str, str]) -> list[str]:
+    """A random term must vary within participants: no between(), no person-level SR score."""
+    from srflow.variables.grammar import PERSON_SR_LEVELS, parse_term
+
+    for factor in parse_term(text).factors:
+        person_sr = factor.base.kind != "column" and sr_levels[factor.base.name] in PERSON_SR_LEVELS
+        if "between" in factor.transforms:
+            why = "between() is constant within each participant"
+        elif person_sr and "within" not in factor.transforms:
+            why = f"SR spec '{factor.base.name}' has one score per participant"
+        else:
+            continue
+        return [
+            f"{where}: {text!r} cannot be a random term: {why}; a random term must be a "
+            "row-varying variable"
+        ]
+    return []
+
+
 def _mixed_inference_problems(
     where: str, spec: Mapping[str, Any], cohort: Mapping[str, Any]
 ) -> list[str]:
     """df needs the right method; contrasts must name a categorical column a fixed term uses."""
+    from srflow.variables.grammar import GrammarError, parse_term
+
     problems = []
     if spec.get("df") == "kenward_roger" and spec.get("method") == "ml":
         problems.append(
             f"{where}.df: kenward_roger is defined for REML fits only (as in pbkrtest and lmerTest); "
             "use method reml, or df satterthwaite with method ml"
         )
-    fixed_columns = {part.split("^")[0] for term in spec["fixed"] for part in term.split(":")}
+    fixed_columns = set()
+    for term in spec["fixed"]:
+        try:
+            fixed_columns |= {f.atom_text for f in parse_term(term).factors}
+        except GrammarError:
+            continue  # reported by _mixed_problems
     covariates = cohort["columns"]["covariates"]
     for column in spec.get("contrasts", {}):
         if column not in fixed_columns:

@@ -1,9 +1,13 @@
 """Mixed-model specs as data, and the design matrices built from them.
 
-A term is a column name, an interaction of columns (``a:b:c``) or a power (``E^2``,
-``E^3``; also inside an interaction). Terms are matched against a regular expression and
-then looked up as column names: user text is never evaluated, and never reaches
-patsy or formulaic.
+Outcome and terms follow the variable grammar of :mod:`srflow.variables` (one grammar for
+every model block): a term is one or more factors joined by ``:`` (an interaction), each a
+column, ``sr:<spec>`` or ``sr_z:<spec>``, optionally transformed (``z()``, ``within()``,
+``between()``, ``lag()``) and raised to ``^2`` or ``^3``. Each factor's variable (its text
+without the power, e.g. ``z(E)``) is a column of the model's data: a plain column of the
+scores table as it is, anything else resolved onto the model's rows by
+:func:`srflow.variables.resolve_variables` (see :func:`srflow.mixed.models.fit_mixed_model`).
+Terms are parsed, never evaluated, and never reach patsy or formulaic.
 """
 
 from __future__ import annotations
@@ -17,15 +21,11 @@ import numpy as np
 import pandas as pd
 
 from srflow.errors import ConfigError
+from srflow.variables.grammar import GRAMMAR_SUMMARY, GrammarError
+from srflow.variables.grammar import parse_term as parse_variable_term
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
-_PART = rf"{_NAME}(?:\^[23])?"
-TERM_PATTERN = re.compile(rf"{_PART}(?::{_PART})*")
-ALLOWED_FORMS = (
-    "a column name matching [A-Za-z_][A-Za-z0-9_.]* (e.g. E), an interaction of columns "
-    "joined by ':' (e.g. E:wave), or a power name^2 / name^3 (e.g. wave^2); the intercept "
-    "is always included"
-)
+ALLOWED_FORMS = f"{GRAMMAR_SUMMARY}; the intercept is always included"
 METHODS = ("reml", "ml")
 #: How the fixed effects are tested: t/F on Satterthwaite or Kenward-Roger df, or Wald z/chi-square.
 DF_METHODS = ("satterthwaite", "kenward_roger", "wald")
@@ -35,21 +35,33 @@ INTERCEPT = "Intercept"
 
 @dataclasses.dataclass(frozen=True)
 class TermPart:
-    """One factor of a term: a column, raised to ``power`` (1, 2 or 3)."""
+    """One factor of a term: a variable (a data column, named as written), raised to ``power``.
+
+    ``column`` is the factor's variable text without the power (``E``, ``z(E)``,
+    ``sr_z:observation``); ``base`` is its base column or SR reference (``E``,
+    ``sr_z:observation``) and ``transforms`` its transforms, outermost first.
+    """
 
     column: str
     power: int = 1
+    base: str = ""
+    transforms: tuple[str, ...] = ()
+
+    @property
+    def is_plain(self) -> bool:
+        """True for a column of the data as it is (no transform, not an SR score)."""
+        return not self.transforms and self.base == self.column and ":" not in self.base
 
 
 def parse_term(term: Any, model: str = "model", where: str = "fixed") -> tuple[TermPart, ...]:
-    """Validate one term string and split it into its parts.
+    """Validate one term string and split it into its parts (factors).
 
     Parameters
     ----------
     term : str
-        E.g. ``"E"``, ``"E:wave"``, ``"wave^2"``.
+        E.g. ``"E"``, ``"E:wave"``, ``"wave^2"``, ``"z(E):optimism"``, ``"within(GSE)"``.
     model, where : str
-        Model name and list name, used in error messages.
+        Model name and config key (e.g. ``fixed[1]``), used in error messages.
 
     Returns
     -------
@@ -58,23 +70,23 @@ def parse_term(term: Any, model: str = "model", where: str = "fixed") -> tuple[T
     Raises
     ------
     ConfigError
-        The term is not a string of the allowed forms, or repeats a column.
+        The term does not follow the variable grammar, or repeats a factor.
+
+    Examples
+    --------
+    >>> [(p.column, p.power) for p in parse_term("z(E):wave^2")]
+    [('z(E)', 1), ('wave', 2)]
+    >>> parse_term("within(lag(GSE))")[0].transforms
+    ('within', 'lag')
     """
-    if not isinstance(term, str) or not TERM_PATTERN.fullmatch(term):
+    try:
+        parsed = parse_variable_term(term)
+    except GrammarError as exc:
         raise ConfigError(
-            f"mixed_models.{model}.{where}: term {term!r} is not allowed. A term must be {ALLOWED_FORMS}."
-        )
-    parts = []
-    for piece in term.split(":"):
-        column, _, power = piece.partition("^")
-        parts.append(TermPart(column, int(power) if power else 1))
-    columns = [part.column for part in parts]
-    if len(set(columns)) != len(columns):
-        raise ConfigError(
-            f"mixed_models.{model}.{where}: term {term!r} repeats a column; write a power such as "
-            f"{columns[0]}^2 instead of {columns[0]}:{columns[0]}."
-        )
-    return tuple(parts)
+            f"mixed_models.{model}.{where}: term {term!r} is not allowed: {exc}. "
+            f"A term is {ALLOWED_FORMS}."
+        ) from None
+    return tuple(TermPart(f.atom_text, f.power, f.base.text, f.transforms) for f in parsed.factors)
 
 
 def _term_key(parts: tuple[TermPart, ...]) -> tuple[tuple[str, int], ...]:
@@ -133,34 +145,47 @@ class MixedModelSpec:
                     f"mixed_models.{model}.{key} must be a list of terms, got {value!r}."
                 )
             object.__setattr__(self, key, tuple(value))
-        for key in ("outcome", "group"):
-            value = getattr(self, key)
-            if not isinstance(value, str) or not re.fullmatch(_NAME, value):
-                raise ConfigError(
-                    f"mixed_models.{model}.{key}: {value!r} is not a column name (letters, digits, '_' and '.', "
-                    "not starting with a digit)."
-                )
+        if not isinstance(self.group, str) or not re.fullmatch(_NAME, self.group):
+            raise ConfigError(
+                f"mixed_models.{model}.group: {self.group!r} is not a column name (letters, digits, "
+                "'_' and '.', not starting with a digit)."
+            )
+        outcome = parse_term(self.outcome, model, "outcome")
+        if len(outcome) != 1 or outcome[0].power != 1:
+            raise ConfigError(
+                f"mixed_models.{model}.outcome: {self.outcome!r} must be a single variable (no "
+                "interaction, no power)."
+            )
         method = self.method.lower() if isinstance(self.method, str) else self.method
         if method not in METHODS:
             raise ConfigError(
                 f"mixed_models.{model}.method: {self.method!r} is not one of {', '.join(METHODS)}."
             )
         object.__setattr__(self, "method", method)
-        self._check_inference_keys()
         for key in ("fixed", "random"):
             seen: dict[tuple, str] = {}
-            for term in getattr(self, key):
-                parts = parse_term(term, model, key)
-                if any(p.column in (self.outcome, self.group) for p in parts):
+            for index, term in enumerate(getattr(self, key)):
+                parts = parse_term(term, model, f"{key}[{index}]")
+                if any(p.column == self.outcome or p.base == self.group for p in parts):
                     raise ConfigError(
-                        f"mixed_models.{model}.{key}: term {term!r} uses the outcome or the grouping column "
-                        f"({self.outcome!r}, {self.group!r}) as a predictor."
+                        f"mixed_models.{model}.{key}[{index}]: term {term!r} uses the outcome or the "
+                        f"grouping column ({self.outcome!r}, {self.group!r}) as a predictor."
                     )
                 if _term_key(parts) in seen:
                     raise ConfigError(
-                        f"mixed_models.{model}.{key}: term {term!r} duplicates {seen[_term_key(parts)]!r}."
+                        f"mixed_models.{model}.{key}[{index}]: term {term!r} duplicates "
+                        f"{seen[_term_key(parts)]!r}."
                     )
                 seen[_term_key(parts)] = term
+        for index, term in enumerate(self.random):
+            between = [p.column for p in parse_term(term, model) if "between" in p.transforms]
+            if between:
+                raise ConfigError(
+                    f"mixed_models.{model}.random[{index}]: {term!r} uses {between[0]}, which is "
+                    "constant within each participant; a random term must be a row-varying "
+                    "variable (use within() or the variable itself)."
+                )
+        self._check_inference_keys()
 
     def _check_inference_keys(self) -> None:
         """Validate ``df`` and ``contrasts`` (normalising contrasts to sorted pairs)."""
@@ -250,13 +275,41 @@ class MixedModelSpec:
         return dataclasses.replace(self, method=method)
 
     def used_columns(self) -> list[str]:
-        """Every data column the model reads, in first-use order."""
+        """Every data column the model reads (variables named as written), in first-use order."""
         columns = [self.group, self.outcome]
         for term in (*self.fixed, *self.random):
             for part in parse_term(term, self.name):
                 if part.column not in columns:
                     columns.append(part.column)
         return columns
+
+    def variables(self) -> list[str]:
+        """The model's variables (outcome, then each factor without its power), first-use order.
+
+        Examples
+        --------
+        >>> MixedModelSpec("z(P)", ["z(E)", "z(E):arm", "wave^2"]).variables()
+        ['z(P)', 'z(E)', 'arm', 'wave']
+        """
+        return self.used_columns()[1:]
+
+    def needs_resolving(self) -> bool:
+        """True when a variable is not a plain data column (a transform or an SR score)."""
+        parts = [parse_term(self.outcome, self.name)[0]]
+        parts += [p for term in (*self.fixed, *self.random) for p in parse_term(term, self.name)]
+        return not all(p.is_plain for p in parts)
+
+    def sr_specs(self) -> list[str]:
+        """Names of the SR specs the model's variables use (sorted), for the job's inputs.
+
+        Examples
+        --------
+        >>> MixedModelSpec("sr_z:observation", ["within(E)", "sr:person"]).sr_specs()
+        ['observation', 'person']
+        """
+        parts = [parse_term(self.outcome, self.name)[0]]
+        parts += [p for term in (*self.fixed, *self.random) for p in parse_term(term, self.name)]
+        return sorted({p.base.split(":", 1)[1] for p in parts if ":" in p.base})
 
 
 # --------------------------------------------------------------------------------------

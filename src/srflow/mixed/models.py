@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,7 +117,7 @@ class MixedModelResult:
         if self.lmm is None:
             raise ModelError(f"Model '{self.spec.name}' was not fitted ({self.reason}).")
         out = self.random[[self.spec.group]].copy()
-        fixed = dict(zip(self.lmm.x_names, self.lmm.beta))
+        fixed = dict(zip(self.lmm.x_names, self.lmm.beta, strict=True))
         for j, name in enumerate(self.lmm.z_names):
             out[name] = fixed.get(name, 0.0) + self.lmm.ranef[:, j]
         return out
@@ -185,7 +185,7 @@ def _variance_components(lmm: LmmFit) -> dict:
                 None if not np.isfinite(value) else float(value)
             )
     return {
-        "sd": {name: float(sd) for name, sd in zip(lmm.z_names, lmm.sd_re)},
+        "sd": {name: float(sd) for name, sd in zip(lmm.z_names, lmm.sd_re, strict=True)},
         "corr": corr,
         "residual_sd": float(lmm.sigma),
     }
@@ -202,7 +202,8 @@ def _ols_cross_check(y: np.ndarray, X: np.ndarray, lmm: LmmFit) -> list[str]:
     sigma2 = resid @ resid / max(len(y) - X.shape[1], 1)
     se_ols = np.sqrt(np.diag(sigma2 * np.linalg.pinv(X.T @ X)))
     warnings = []
-    for name, b, b_ols, se_m, se_o in zip(lmm.x_names, lmm.beta, beta_ols, lmm.beta_se, se_ols):
+    paired = zip(lmm.x_names, lmm.beta, beta_ols, lmm.beta_se, se_ols, strict=True)
+    for name, b, b_ols, se_m, se_o in paired:
         if b == 0.0 and b_ols != 0.0:
             warnings.append(
                 f"Fixed effect {name} is exactly 0 in a singular fit while OLS gives {b_ols:.4g}; "
@@ -216,6 +217,55 @@ def _ols_cross_check(y: np.ndarray, X: np.ndarray, lmm: LmmFit) -> list[str]:
     return warnings
 
 
+def model_data(
+    data: pd.DataFrame,
+    specs: Sequence[MixedModelSpec],
+    sr_tables: Mapping[str, pd.DataFrame] | None = None,
+    sr_failures: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """The model's data with one column per variable (named as written), and rows dropped.
+
+    When every variable of ``specs`` is a plain column of ``data`` and no SR tables are
+    given, ``data`` is returned as it is (the complete-case filter comes later). Otherwise
+    the variables of all ``specs`` together are resolved by
+    :func:`srflow.variables.resolve_variables`: the rows are those complete on every one of
+    them (and on the group), and ``z()``, ``within()`` and ``between()`` are computed over
+    those rows (``within``/``between`` by participant), so models compared by a
+    likelihood-ratio test see the same transformed values.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The scores table (``participant_id``, ``wave`` and the columns the specs name).
+    specs : sequence of MixedModelSpec
+        The model, or the two models of a likelihood-ratio test.
+    sr_tables, sr_failures : mapping, optional
+        SR spec name -> its table, and -> why it failed.
+
+    Returns
+    -------
+    frame, n_dropped : DataFrame, int
+        ``n_dropped`` counts the rows of ``data`` left out (0 when ``data`` is returned).
+
+    Raises
+    ------
+    ConfigError
+        An unknown column or SR spec, a transform of a non-numeric column.
+    ModelError
+        A named SR spec failed or has no scores, a lag missing everywhere, no complete row,
+        a constant variable under ``z()``.
+    """
+    if sr_tables is None and not any(spec.needs_resolving() for spec in specs):
+        return data, 0
+    from srflow.variables import resolve_variables
+
+    groups = [s.group for s in specs if s.group != "participant_id"]
+    variables = list(dict.fromkeys([*groups, *(v for s in specs for v in s.variables())]))
+    where = f"mixed_models.{specs[-1].name}"
+    resolved = resolve_variables(data, sr_tables or {}, variables, where, sr_failures)
+    return resolved.frame, len(data) - len(resolved.frame)
+
+
 def _complete_rows(
     data: pd.DataFrame, spec: MixedModelSpec, extra: list[str] | None = None
 ) -> tuple[pd.DataFrame, int]:
@@ -223,6 +273,21 @@ def _complete_rows(
     subset = data[columns]
     keep = subset.notna().all(axis=1).to_numpy()
     return subset.loc[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def _constant_within_groups(columns: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per column, True when it takes a single value within every group."""
+    codes = pd.factorize(groups)[0]
+    n = codes.max(initial=-1) + 1
+    out = np.zeros(columns.shape[1], bool)
+    for j in range(columns.shape[1]):  # over random terms (a handful), not participants
+        x = columns[:, j]
+        low = np.full(n, np.inf)
+        high = np.full(n, -np.inf)
+        np.minimum.at(low, codes, x)
+        np.maximum.at(high, codes, x)
+        out[j] = bool(np.all(high - low <= 1e-12 * max(1.0, float(np.abs(x).max(initial=0)))))
+    return out
 
 
 def _check_data(spec, recipe, rows, X, x_names, Z, z_names) -> str | None:
@@ -246,6 +311,13 @@ def _check_data(spec, recipe, rows, X, x_names, Z, z_names) -> str | None:
         for j, name in enumerate(names[1:], start=1):
             if np.ptp(matrix[:, j]) == 0:
                 return f"constant predictor: {name} takes one value in the rows used"
+    fixed_in_person = _constant_within_groups(Z[:, 1:], rows[spec.group].to_numpy())
+    if fixed_in_person.any():
+        name = z_names[1 + int(np.flatnonzero(fixed_in_person)[0])]
+        return (
+            f"random term {name} does not vary within any participant; a random term must be a "
+            "row-varying variable"
+        )
     for term in (*spec.fixed, *spec.random):
         if not recipe.term_block(rows.iloc[:1], term)[1]:
             return f"constant predictor: {term} has a single level in the rows used"
@@ -375,7 +447,11 @@ def _add_inference(result: MixedModelResult, rows: pd.DataFrame, profile: bool) 
 
 
 def fit_mixed_model(
-    data: pd.DataFrame, spec: MixedModelSpec | Mapping[str, Any], profile: bool = True
+    data: pd.DataFrame,
+    spec: MixedModelSpec | Mapping[str, Any],
+    profile: bool = True,
+    sr_tables: Mapping[str, pd.DataFrame] | None = None,
+    sr_failures: Mapping[str, str] | None = None,
 ) -> MixedModelResult:
     """Fit a mixed-model spec to a long table (one row per participant and wave).
 
@@ -389,6 +465,15 @@ def fit_mixed_model(
         :meth:`MixedModelSpec.from_config`, name ``"model"``).
     profile : bool, default True
         Compute profile-likelihood intervals of the variance components.
+    sr_tables : mapping, optional
+        SR spec name -> its table (``results/<cohort>/sr/<spec>.csv``), for ``sr:<spec>``
+        and ``sr_z:<spec>`` variables. With them, or when a variable has a transform, the
+        variables are resolved first (:func:`model_data`): the model's rows are those
+        complete on every variable, and ``z()``, ``within()``, ``between()`` are computed
+        over them.
+    sr_failures : mapping, optional
+        SR spec name -> why it failed: a model naming a failed spec is returned as failed
+        with that reason.
 
     Returns
     -------
@@ -416,9 +501,14 @@ def fit_mixed_model(
     """
     if not isinstance(spec, MixedModelSpec):
         spec = MixedModelSpec.from_config("model", spec)
+    try:
+        data, n_resolved_out = model_data(data, [spec], sr_tables, sr_failures)
+    except ModelError as exc:  # a failed SR spec, no complete row, ...: this model fails alone
+        return _failed(spec, str(exc), 0, 0, 0)
     # column and type errors are the user's to fix: raise (levels are checked below, per model)
     DesignRecipe.from_data(dataclasses.replace(spec, contrasts=()), data)
     rows, n_dropped = _complete_rows(data, spec)
+    n_dropped += n_resolved_out
     problem = design_problem(spec, data) or design_problem(spec, rows)
     if problem is not None:  # a bad level or a one-level factor: this model fails, others run
         return _failed(spec, problem, len(rows), int(rows[spec.group].nunique()), n_dropped)
@@ -436,6 +526,8 @@ def likelihood_ratio_test(
     data: pd.DataFrame,
     spec_small: MixedModelSpec | Mapping[str, Any],
     spec_large: MixedModelSpec | Mapping[str, Any],
+    sr_tables: Mapping[str, pd.DataFrame] | None = None,
+    sr_failures: Mapping[str, str] | None = None,
 ) -> dict:
     """Likelihood-ratio test of a nested (smaller) spec against a larger one.
 
@@ -448,6 +540,8 @@ def likelihood_ratio_test(
     spec_small, spec_large : MixedModelSpec or mapping
         ``spec_small``'s fixed and random terms must be subsets of ``spec_large``'s, with
         the same outcome and group.
+    sr_tables, sr_failures : mapping, optional
+        As in :func:`fit_mixed_model`; the variables of both models are resolved together.
 
     Returns
     -------
@@ -496,6 +590,14 @@ def likelihood_ratio_test(
         )
     refit = small.method == "reml" or large.method == "reml"
     small_ml, large_ml = small.with_method("ml"), large.with_method("ml")
+    try:
+        data, n_resolved_out = model_data(data, [small, large], sr_tables, sr_failures)
+    except ModelError as exc:
+        return {
+            "small": small.name, "large": large.name, "method": "ml", "refit_with_ml": refit,
+            "n_obs": 0, "n_dropped_missing": len(data), "status": "failed", "reason": str(exc),
+            "chi2": None, "df": None, "p": None,
+        }
     DesignRecipe.from_data(small_ml, data)
     DesignRecipe.from_data(large_ml, data)
     rows, n_dropped = _complete_rows(data, large_ml, small_ml.used_columns())
@@ -506,7 +608,7 @@ def likelihood_ratio_test(
         "method": "ml",
         "refit_with_ml": refit,
         "n_obs": len(rows),
-        "n_dropped_missing": n_dropped,
+        "n_dropped_missing": n_dropped + n_resolved_out,
     }
     if any(f.lmm is None for f in fits):
         reasons = "; ".join(f"{f.spec.name}: {f.reason}" for f in fits if f.lmm is None)
