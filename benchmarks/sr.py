@@ -36,13 +36,15 @@ def simulate(n_participants: int, n_waves: int, seed: int) -> pd.DataFrame:
     P[rng.random(n) < 0.05] = np.nan
     E[rng.random(n) < 0.03] = np.nan
     ids = np.char.add("p", np.char.zfill(np.arange(n_participants).astype(str), 6))
-    return pd.DataFrame({
-        "participant_id": pd.array(ids[person], dtype="str"),
-        "wave": np.tile(np.arange(1, n_waves + 1, dtype=np.int64), n_participants),
-        "time": np.tile(np.arange(n_waves, dtype=float) * 30.0, n_participants),
-        "P": P,
-        "E": E,
-    })
+    return pd.DataFrame(
+        {
+            "participant_id": pd.array(ids[person], dtype="str"),
+            "wave": np.tile(np.arange(1, n_waves + 1, dtype=np.int64), n_participants),
+            "time": np.tile(np.arange(n_waves, dtype=float) * 30.0, n_participants),
+            "P": P,
+            "E": E,
+        }
+    )
 
 
 def main() -> None:
@@ -54,8 +56,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     scores = simulate(args.participants, args.waves, args.seed)
-    print(f"simulated {args.participants:,} participants x {args.waves} waves "
-          f"({len(scores):,} rows) in {time.perf_counter() - t0:.2f} s")
+    print(
+        f"simulated {args.participants:,} participants x {args.waves} waves "
+        f"({len(scores):,} rows) in {time.perf_counter() - t0:.2f} s"
+    )
     # Warm imports (statsmodels/scipy pieces, the mixed engine) so they are not timed.
     compute_sr(scores.head(300), {"level": "multilevel"}, "warmup")
 
@@ -67,9 +71,13 @@ def main() -> None:
         elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         total += elapsed
         total_cpu += cpu
-        slope = next(c["estimate"] for c in result.line["lines"][0]["coefficients"] if c["term"] == "E")
-        print(f"{level:<11} {elapsed:7.2f} s wall {cpu:7.2f} s cpu   units scored {len(result.table):>9,}   "
-              f"lines {result.line['n_lines']:>2}   first-line E slope {slope:.4f}")
+        slope = next(
+            c["estimate"] for c in result.line["lines"][0]["coefficients"] if c["term"] == "E"
+        )
+        print(
+            f"{level:<11} {elapsed:7.2f} s wall {cpu:7.2f} s cpu   units scored {len(result.table):>9,}   "
+            f"lines {result.line['n_lines']:>2}   first-line E slope {slope:.4f}"
+        )
     print(f"{'total':<11} {total:7.2f} s wall {total_cpu:7.2f} s cpu   (target <= 10 s on 2 cores)")
 
 

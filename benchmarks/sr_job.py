@@ -27,8 +27,13 @@ import time
 from pathlib import Path
 
 import yaml
-
-from mixed_job import ROOT, env_without_slurm_probe, run_timed, slurm_probe_seconds, snakemake_command
+from mixed_job import (
+    ROOT,
+    env_without_slurm_probe,
+    run_timed,
+    slurm_probe_seconds,
+    snakemake_command,
+)
 
 COHORT = "bench"
 SPECS = {level: {"level": level} for level in ("wave", "period", "multilevel", "sliding", "change")}
@@ -54,7 +59,10 @@ def job_benchmarks(workdir: Path) -> dict[str, tuple[float, float]]:
         path = workdir / "logs" / "benchmarks" / "sr_scores" / f"{COHORT}.{spec}.tsv"
         with path.open(encoding="utf-8") as handle:
             row = next(csv.DictReader(handle, delimiter="\t"))
-        out[spec] = (float(row["s"]), float(row["max_rss"]) if row["max_rss"] != "NA" else float("nan"))
+        out[spec] = (
+            float(row["s"]),
+            float(row["max_rss"]) if row["max_rss"] != "NA" else float("nan"),
+        )
     return out
 
 
@@ -64,8 +72,12 @@ def main() -> None:
     parser.add_argument("--waves", type=int, default=10)
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="working directory to use and keep (default: a temporary one, removed)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="working directory to use and keep (default: a temporary one, removed)",
+    )
     args = parser.parse_args()
 
     from srflow.synthetic import write_cohort
@@ -74,8 +86,16 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; workdir {workdir}")
     start = time.perf_counter()
-    write_cohort(workdir / "data", participants=args.participants, waves=args.waves, seed=args.seed, messy=False)
-    print(f"simulated {args.participants:,} participants x {args.waves} waves in {time.perf_counter() - start:.1f} s")
+    write_cohort(
+        workdir / "data",
+        participants=args.participants,
+        waves=args.waves,
+        seed=args.seed,
+        messy=False,
+    )
+    print(
+        f"simulated {args.participants:,} participants x {args.waves} waves in {time.perf_counter() - start:.1f} s"
+    )
     configfile = write_config(workdir)
     elapsed, _ = run_timed(snakemake_command(workdir, configfile, f"results/{COHORT}/scores.csv"))
     print(f"snakemake up to scores (not part of the figures below): {elapsed:.1f} s")
@@ -90,21 +110,34 @@ def main() -> None:
     stub_env = env_without_slurm_probe(workdir / "stub-bin")
     stub_wall = [run_timed(command, env=stub_env)[0] for _ in range(args.repeats)]
 
-    rows = len((workdir / "results" / COHORT / "scores.csv").read_text(encoding="utf-8").splitlines()) - 1
-    print(f"\nSR scores, one sr_scores job per level, {rows:,} score rows; {args.repeats} runs, wall clock")
+    rows = (
+        len((workdir / "results" / COHORT / "scores.csv").read_text(encoding="utf-8").splitlines())
+        - 1
+    )
+    print(
+        f"\nSR scores, one sr_scores job per level, {rows:,} score rows; {args.repeats} runs, wall clock"
+    )
     print(f"  {'':<58} {'best':>7} {'median':>7}")
-    print(f"  {'snakemake --cores 2, all five SR jobs (--forcerun sr_scores)':<58} "
-          f"{min(wall):6.2f}s {statistics.median(wall):6.2f}s")
-    print(f"  {'same, stub scontrol on PATH (no SLURM probe wait)':<58} "
-          f"{min(stub_wall):6.2f}s {statistics.median(stub_wall):6.2f}s")
+    print(
+        f"  {'snakemake --cores 2, all five SR jobs (--forcerun sr_scores)':<58} "
+        f"{min(wall):6.2f}s {statistics.median(wall):6.2f}s"
+    )
+    print(
+        f"  {'same, stub scontrol on PATH (no SLURM probe wait)':<58} "
+        f"{min(stub_wall):6.2f}s {statistics.median(stub_wall):6.2f}s"
+    )
     for spec, values in per_job.items():
         seconds = [v[0] for v in values]
-        print(f"  {'  job sr_scores ' + spec + ' (benchmark: tsv, s)':<58} "
-              f"{min(seconds):6.2f}s {statistics.median(seconds):6.2f}s   peak RSS {max(v[1] for v in values):.0f} MB")
+        print(
+            f"  {'  job sr_scores ' + spec + ' (benchmark: tsv, s)':<58} "
+            f"{min(seconds):6.2f}s {statistics.median(seconds):6.2f}s   peak RSS {max(v[1] for v in values):.0f} MB"
+        )
     probe = slurm_probe_seconds()
     if probe is not None:
-        print(f"\n`scontrol show config` takes {probe:.1f} s here; the SLURM executor plugin runs it at every "
-              "snakemake start-up (see benchmarks/mixed_job.py).")
+        print(
+            f"\n`scontrol show config` takes {probe:.1f} s here; the SLURM executor plugin runs it at every "
+            "snakemake start-up (see benchmarks/mixed_job.py)."
+        )
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -38,7 +38,12 @@ def simulate_large(n_participants: int = 20_000, n_waves: int = 10, seed: int = 
     keep = rng.random(mean.shape) >= 0.10
     rows, cols = np.nonzero(keep)
     return pd.DataFrame(
-        {"participant_id": rows, "time": waves[cols], "P": values[rows, cols], "true_class": cls[rows]}
+        {
+            "participant_id": rows,
+            "time": waves[cols],
+            "P": values[rows, cols],
+            "true_class": cls[rows],
+        }
     )
 
 
@@ -51,8 +56,14 @@ def bench_cohort() -> None:
     for form, degree in (("linear", 1), ("quadratic", 2)):
         start, cpu = time.perf_counter(), time.process_time()
         selection, _ = fit_trajectory_grid(
-            data, participant="id", time="time", outcome="P", classes=range(1, 6),
-            degree=degree, n_init=20, random_state=1,
+            data,
+            participant="id",
+            time="time",
+            outcome="P",
+            classes=range(1, 6),
+            degree=degree,
+            n_init=20,
+            random_state=1,
         )
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu
@@ -63,11 +74,16 @@ def bench_cohort() -> None:
             k = int(row["K"])
             rows.append(
                 {
-                    "form": form, "K": k, "srflow_loglik": round(row["loglik"], 4),
+                    "form": form,
+                    "K": k,
+                    "srflow_loglik": round(row["loglik"], 4),
                     "flexmix_loglik": ref.loc[k, "logLik"],
                     "difference": round(row["loglik"] - ref.loc[k, "logLik"], 4),
-                    "npm": row["npm"], "flexmix_df": ref.loc[k, "df"], "bic": round(row["bic"], 2),
-                    "sizes": row["class_sizes"], "at_best": f"{row['n_starts_at_best']}/{row['n_final_starts']}",
+                    "npm": row["npm"],
+                    "flexmix_df": ref.loc[k, "df"],
+                    "bic": round(row["bic"], 2),
+                    "sizes": row["class_sizes"],
+                    "at_best": f"{row['n_starts_at_best']}/{row['n_final_starts']}",
                     "degenerate": row["degenerate"],
                 }
             )
@@ -83,11 +99,23 @@ def bench_large() -> None:
     data = simulate_large()
     print("(b) 20,000 participants x 10 waves (10% missing), linear LCGA, K = 1..6 x 50 starts")
     start, cpu = time.perf_counter(), time.process_time()
-    selection, models = fit_trajectory_grid(data, classes=range(1, 7), degree=1, n_init=50, random_state=1)
+    selection, models = fit_trajectory_grid(
+        data, classes=range(1, 7), degree=1, n_init=50, random_state=1
+    )
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    cols = ["K", "loglik", "npm", "bic", "entropy", "class_sizes", "n_iter", "n_starts_at_best",
-            "n_final_starts", "degenerate"]
+    cols = [
+        "K",
+        "loglik",
+        "npm",
+        "bic",
+        "entropy",
+        "class_sizes",
+        "n_iter",
+        "n_starts_at_best",
+        "n_final_starts",
+        "degenerate",
+    ]
     print(selection[cols].to_string(index=False))
     truth = data.groupby("participant_id")["true_class"].first()
     model = models[4]

@@ -51,8 +51,16 @@ for (k in 1:5) {
 def srflow_grid(data: pd.DataFrame, random) -> tuple[pd.DataFrame, float, float]:
     start, cpu = time.perf_counter(), time.process_time()
     selection, _ = fit_trajectory_grid(
-        data, participant="id", classes=range(1, 6), method="gmm", degree=2, variance="shared",
-        random_variance="shared", random=random, n_init=20, random_state=1,
+        data,
+        participant="id",
+        classes=range(1, 6),
+        method="gmm",
+        degree=2,
+        variance="shared",
+        random_variance="shared",
+        random=random,
+        n_init=20,
+        random_state=1,
     )
     return selection, time.perf_counter() - start, time.process_time() - cpu
 
@@ -62,11 +70,16 @@ def run_flexmix(data: pd.DataFrame, starts: int) -> pd.DataFrame:
         csv, script = Path(folder) / "data.csv", Path(folder) / "fit.R"
         data.to_csv(csv, index=False)
         script.write_text(FLEXMIX, encoding="utf-8")
-        out = subprocess.run(["Rscript", str(script), str(csv), str(starts)], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["Rscript", str(script), str(csv), str(starts)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     rows = [line.split() for line in out.strip().splitlines()]
     return pd.DataFrame(rows, columns=["K", "loglik", "seconds"]).astype(
-        {"K": int, "loglik": float, "seconds": float})
+        {"K": int, "loglik": float, "seconds": float}
+    )
 
 
 def bench(n: int, n_waves: int, flexmix: bool, flexmix_starts: int) -> None:
@@ -74,8 +87,20 @@ def bench(n: int, n_waves: int, flexmix: bool, flexmix_starts: int) -> None:
     print(f"{n:,} participants x {n_waves} waves ({len(data):,} rows), K = 1..5 x 20 starts")
     slope, wall, cpu = srflow_grid(data, ("intercept", "slope"))
     print(f"  srflow GMM random intercept + slope: {wall:.1f} s wall, {cpu:.1f} s CPU")
-    print(slope[["K", "loglik", "npm", "bic", "class_sizes", "n_starts_at_best",
-                 "n_final_starts", "certification"]].to_string(index=False))
+    print(
+        slope[
+            [
+                "K",
+                "loglik",
+                "npm",
+                "bic",
+                "class_sizes",
+                "n_starts_at_best",
+                "n_final_starts",
+                "certification",
+            ]
+        ].to_string(index=False)
+    )
     intercept, wall_i, cpu_i = srflow_grid(data, ("intercept",))
     print(f"  srflow GMM random intercept: {wall_i:.1f} s wall, {cpu_i:.1f} s CPU")
     if not flexmix:
@@ -84,11 +109,15 @@ def bench(n: int, n_waves: int, flexmix: bool, flexmix_starts: int) -> None:
     per_start = reference["seconds"].sum() / flexmix_starts
     table = reference.assign(srflow_loglik=intercept["loglik"].to_numpy())
     table["difference"] = table["srflow_loglik"] - table["loglik"]
-    print(f"  flexmix FLXMRlmm random intercept, {flexmix_starts} start(s) per K: "
-          f"{reference['seconds'].sum():.1f} s; 20 starts ~ {20 * per_start:.0f} s (extrapolated)")
+    print(
+        f"  flexmix FLXMRlmm random intercept, {flexmix_starts} start(s) per K: "
+        f"{reference['seconds'].sum():.1f} s; 20 starts ~ {20 * per_start:.0f} s (extrapolated)"
+    )
     print(table.to_string(index=False))
-    print(f"  speed-up, 20-start grids: {20 * per_start / wall:.0f}x (srflow with random slope) "
-          f"and {20 * per_start / wall_i:.0f}x (the same random-intercept model)")
+    print(
+        f"  speed-up, 20-start grids: {20 * per_start / wall:.0f}x (srflow with random slope) "
+        f"and {20 * per_start / wall_i:.0f}x (the same random-intercept model)"
+    )
 
 
 def main() -> None:

@@ -39,7 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TRAJECTORY_RULES = (
-    "trajectory_series", "trajectory_series_anchored", "fit_trajectories", "bootstrap_trajectories", "select_trajectories",
+    "trajectory_series",
+    "trajectory_series_anchored",
+    "fit_trajectories",
+    "bootstrap_trajectories",
+    "select_trajectories",
 )
 FLEXMIX_SECONDS = 41.0
 TARGET_SECONDS = 8.0
@@ -63,16 +67,33 @@ def write_cohort(workdir: Path) -> Path:
 
 
 def write_config(workdir: Path, cohort_file: Path) -> Path:
-    grid = {"variable": "P", "time": "time", "method": "lcga", "variance": "class", "classes": [1, 5], "starts": 20}
+    grid = {
+        "variable": "P",
+        "time": "time",
+        "method": "lcga",
+        "variance": "class",
+        "classes": [1, 5],
+        "starts": 20,
+    }
     config = {
         "seed": 1,
         "cohorts": {
             "lcga": {
                 "input": str(cohort_file.relative_to(workdir)),
                 "layout": "long",
-                "columns": {"participant": "id", "wave": "wave", "time": "time", "time_type": "number"},
+                "columns": {
+                    "participant": "id",
+                    "wave": "wave",
+                    "time": "time",
+                    "time_type": "number",
+                },
                 "instruments": {
-                    "symptoms": {"role": "problems", "items": {"columns": ["symptoms"]}, "range": [-1000, 1000], "score": "sum"},
+                    "symptoms": {
+                        "role": "problems",
+                        "items": {"columns": ["symptoms"]},
+                        "range": [-1000, 1000],
+                        "score": "sum",
+                    },
                 },
             }
         },
@@ -99,15 +120,23 @@ def compare_flexmix(workdir: Path) -> pd.DataFrame:
     reference = pd.read_csv(DATA / "lcga_flexmix.csv", comment="#")
     rows = []
     for form in ("linear", "quadratic"):
-        selection = pd.read_csv(workdir / "results" / "lcga" / "trajectories" / form / "selection.csv")
+        selection = pd.read_csv(
+            workdir / "results" / "lcga" / "trajectories" / form / "selection.csv"
+        )
         ref = reference[reference["form"] == form].set_index("K")
         for _, row in selection.iterrows():
             k = int(row["K"])
             rows.append(
                 {
-                    "form": form, "K": k, "status": row["status"], "srflow_loglik": round(row["loglik"], 4),
-                    "flexmix_loglik": ref.loc[k, "logLik"], "difference": round(row["loglik"] - ref.loc[k, "logLik"], 4),
-                    "bic": round(row["bic"], 2), "sizes": row["class_sizes"], "degenerate": row["degenerate"],
+                    "form": form,
+                    "K": k,
+                    "status": row["status"],
+                    "srflow_loglik": round(row["loglik"], 4),
+                    "flexmix_loglik": ref.loc[k, "logLik"],
+                    "difference": round(row["loglik"] - ref.loc[k, "logLik"], 4),
+                    "bic": round(row["bic"], 2),
+                    "sizes": row["class_sizes"],
+                    "degenerate": row["degenerate"],
                 }
             )
     return pd.DataFrame(rows)
@@ -115,7 +144,9 @@ def compare_flexmix(workdir: Path) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keep", type=Path, help="run in this folder and keep it (default: a temporary folder)")
+    parser.add_argument(
+        "--keep", type=Path, help="run in this folder and keep it (default: a temporary folder)"
+    )
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="srflow-traj-bench-"))
@@ -123,8 +154,15 @@ def main() -> None:
     try:
         configfile = write_config(workdir, write_cohort(workdir))
         command = [
-            str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(configfile), "--cores", str(args.cores),
+            str(SNAKEMAKE),
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(configfile),
+            "--cores",
+            str(args.cores),
         ]
         start = time.perf_counter()
         done = subprocess.run(command, check=False, capture_output=True, text=True)
@@ -134,14 +172,22 @@ def main() -> None:
             raise SystemExit(f"snakemake failed (exit {done.returncode}); workdir {workdir}")
         jobs = job_times(workdir)
         span = jobs["end"].max() - (jobs["end"] - jobs["s"]).min()
-        print(f"lcga_cohort.csv through the workflow ({args.cores} cores): 2 specs (linear, quadratic) x K = 1..5 x 20 starts")
-        summary = jobs.groupby("rule", sort=False)["s"].agg(jobs="size", total_s="sum", mean_s="mean", max_s="max")
+        print(
+            f"lcga_cohort.csv through the workflow ({args.cores} cores): 2 specs (linear, quadratic) x K = 1..5 x 20 starts"
+        )
+        summary = jobs.groupby("rule", sort=False)["s"].agg(
+            jobs="size", total_s="sum", mean_s="mean", max_s="max"
+        )
         print(summary.round(2).to_string())
         print(f"  trajectory jobs: {len(jobs)}, summed job time {jobs['s'].sum():.2f} s")
-        print(f"  trajectory part wall time (first job start to last job end): {span:.2f} s "
-              f"(flexmix about {FLEXMIX_SECONDS:.0f} s for the fitting alone: {FLEXMIX_SECONDS / span:.1f}x; "
-              f"target <= {TARGET_SECONDS:.0f} s: {'met' if span <= TARGET_SECONDS else 'NOT met'})")
-        print(f"  whole snakemake invocation (all rules, Snakemake start-up included): {total:.2f} s")
+        print(
+            f"  trajectory part wall time (first job start to last job end): {span:.2f} s "
+            f"(flexmix about {FLEXMIX_SECONDS:.0f} s for the fitting alone: {FLEXMIX_SECONDS / span:.1f}x; "
+            f"target <= {TARGET_SECONDS:.0f} s: {'met' if span <= TARGET_SECONDS else 'NOT met'})"
+        )
+        print(
+            f"  whole snakemake invocation (all rules, Snakemake start-up included): {total:.2f} s"
+        )
         print(compare_flexmix(workdir).to_string(index=False))
     finally:
         if args.keep is None:

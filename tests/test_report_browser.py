@@ -21,11 +21,21 @@ import pytest
 from srflow.report import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium (/usr/bin/chromium) is not installed")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="headless Chromium (/usr/bin/chromium) is not installed"
+)
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
 ]
 
 MEASURE = """
@@ -50,8 +60,12 @@ MEASURE = """
 def _run(args: list[str], tmp_path: Path, timeout: int = 120) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
-    return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +95,10 @@ def test_every_figure_has_a_size(report_html, tmp_path):
     assert n_figures >= 10
     page = tmp_path / "measure.html"
     page.write_text(report_html.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
-    result = _run(["--dump-dom", "--virtual-time-budget=5000", "--window-size=1200,2000", page.as_uri()], tmp_path)
+    result = _run(
+        ["--dump-dom", "--virtual-time-budget=5000", "--window-size=1200,2000", page.as_uri()],
+        tmp_path,
+    )
     match = re.search(r'<pre id="layout-report">(.*?)</pre>', result.stdout, flags=re.S)
     assert match, result.stderr[-2000:]
     sizes = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -93,5 +110,7 @@ def test_every_figure_has_a_size(report_html, tmp_path):
         attr_h = float(re.match(r"[\d.]+", element["attr_h"]).group())
         assert attr_w > 0 and attr_h > 0, element
         # the aspect ratio survives responsive scaling (within 2 %)
-        assert abs(element["width"] / element["height"] - attr_w / attr_h) < 0.02 * attr_w / attr_h, element
+        assert (
+            abs(element["width"] / element["height"] - attr_w / attr_h) < 0.02 * attr_w / attr_h
+        ), element
     assert {e["tag"] for e in sizes} == {"svg", "img"}

@@ -28,12 +28,19 @@ def cohort_scores(seed: int = 3, n: int = 60, waves: int = 4) -> pd.DataFrame:
     wave = np.tile(np.arange(1, waves + 1), n)
     e = rng.gamma(2.0, 3.0, n * waves)
     p = 5 + np.repeat(rng.normal(0, 1.5, n), waves) + 0.6 * e + rng.normal(0, 2.0, n * waves)
-    return pd.DataFrame({"participant_id": pid, "wave": wave, "time": 30.0 * (wave - 1), "P": p, "E": e})
+    return pd.DataFrame(
+        {"participant_id": pid, "wave": wave, "time": 30.0 * (wave - 1), "P": p, "E": e}
+    )
 
 
 SPECS = {
     "wave": {"level": "wave"},
-    "period_auto_winsorize": {"level": "period", "form": "auto", "outliers": "winsorize", "min_waves": 2},
+    "period_auto_winsorize": {
+        "level": "period",
+        "form": "auto",
+        "outliers": "winsorize",
+        "min_waves": 2,
+    },
     "multilevel_auto": {"level": "multilevel", "form": "auto"},
     "sliding_exclude": {"level": "sliding", "window": 2, "outliers": "exclude"},
     "change": {"level": "change", "adjust_previous": True, "outliers": "mahalanobis"},
@@ -71,7 +78,9 @@ def test_sr_line_typed_access(scores):
     # the raw intercept (E = 0) and the centred one differ by slope * E_center (hand algebra)
     raw = {c.term: c.estimate for c in first.coefficients}
     centred = {c.term: c.estimate for c in first.coefficients_centered}
-    assert raw["Intercept"] + raw["E"] * first.E_center == pytest.approx(centred["Intercept"], rel=1e-9)
+    assert raw["Intercept"] + raw["E"] * first.E_center == pytest.approx(
+        centred["Intercept"], rel=1e-9
+    )
     assert not first.has("random_effects") and first.has("residual_qq")
     assert len(first.residual_qq.sample) == len(first.residual_qq.theoretical) == 21
 
@@ -106,8 +115,12 @@ def test_regression_outputs_round_trip_exactly(scores, case, tmp_path):
     from srflow.regression import fit_regression, safe_fit_regression
 
     frame = scores.assign(age=np.repeat(np.arange(20.0, 80.0), 4))
-    predictors = {"ok": ["z(age)", "E"], "no_slopes": [], "failed": ["P"]}[case]  # P as predictor of P: aliased
-    spec = RegressionSpec.from_config("r", {"outcome": "P", "predictors": predictors, "aggregate": "mean"})
+    predictors = {"ok": ["z(age)", "E"], "no_slopes": [], "failed": ["P"]}[
+        case
+    ]  # P as predictor of P: aliased
+    spec = RegressionSpec.from_config(
+        "r", {"outcome": "P", "predictors": predictors, "aggregate": "mean"}
+    )
     result = safe_fit_regression(frame, {}, spec)
     assert result.status == ("failed" if case == "failed" else "ok")
     record = results.RegressionFit.from_json(result.fit, "regressions/r.fit.json")
@@ -134,24 +147,34 @@ def test_regression_fit_refuses_unknown_and_wrong_keys(scores):
 
     spec = RegressionSpec.from_config("r", {"outcome": "P", "predictors": ["E"]})
     fit = fit_regression(scores, {}, spec).fit
-    with pytest.raises(results.ResultContractError, match=r"unknown key\(s\) \['rsquared'\].*rule 'regressions'"):
+    with pytest.raises(
+        results.ResultContractError, match=r"unknown key\(s\) \['rsquared'\].*rule 'regressions'"
+    ):
         results.RegressionFit.from_json({**fit, "rsquared": 0.5}, "regressions/r.fit.json")
     with pytest.raises(results.ResultContractError, match="at n_obs: expected an integer"):
         results.RegressionFit.from_json({**fit, "n_obs": "60"}, "regressions/r.fit.json")
     with pytest.raises(results.ResultContractError, match=r"lacks column\(s\) \['std_estimate'\]"):
-        results.REGRESSION_COEFFICIENTS_TABLE.check(fit_regression(scores, {}, spec).coefficients.drop(
-            columns="std_estimate"))
+        results.REGRESSION_COEFFICIENTS_TABLE.check(
+            fit_regression(scores, {}, spec).coefficients.drop(columns="std_estimate")
+        )
 
 
 def test_trajectory_fit_record_round_trips():
     selection = pd.DataFrame({"method": ["lcga"], "degree": [2], "K": [2], "loglik": [-10.5]})
-    data = {"spec": "problems", "K": 2, "status": "ok", "reason": None,
-            "selection": selection.to_dict(orient="split", index=False),
-            "curves": pd.DataFrame({"K": [2], "class": [1]}).to_dict(orient="split", index=False)}
+    data = {
+        "spec": "problems",
+        "K": 2,
+        "status": "ok",
+        "reason": None,
+        "selection": selection.to_dict(orient="split", index=False),
+        "curves": pd.DataFrame({"K": [2], "class": [1]}).to_dict(orient="split", index=False),
+    }
     record = results.TrajectoryFit.from_json(data)
     assert record.to_json() == json.loads(json.dumps(data))
     assert record.selection.columns == ("method", "degree", "K", "loglik")
-    failed = results.TrajectoryFit.from_json({"spec": "p", "K": 3, "status": "failed", "reason": "too few"})
+    failed = results.TrajectoryFit.from_json(
+        {"spec": "p", "K": 3, "status": "failed", "reason": "too few"}
+    )
     assert not failed.has("curves")
 
 
@@ -161,9 +184,14 @@ def test_trajectory_fit_record_round_trips():
         (lambda d: d.update(per_group=[]), r"at top level|unknown key\(s\) \['per_group'\]"),
         (lambda d: d.pop("level"), r"missing key\(s\) \['level'\]"),
         (lambda d: d["lines"][0].update(coef=1), r"at lines\[0\]: unknown key\(s\) \['coef'\]"),
-        (lambda d: d["lines"][1]["coefficients"][0].update(estimate="0.5"),
-         r"at lines\[1\]\.coefficients\[0\]\.estimate: expected a number, got text \('0\.5'\)"),
-        (lambda d: d["n"].update(used=1.5), r"at n\.used: expected an integer, got a number \(1\.5\)"),
+        (
+            lambda d: d["lines"][1]["coefficients"][0].update(estimate="0.5"),
+            r"at lines\[1\]\.coefficients\[0\]\.estimate: expected a number, got text \('0\.5'\)",
+        ),
+        (
+            lambda d: d["n"].update(used=1.5),
+            r"at n\.used: expected an integer, got a number \(1\.5\)",
+        ),
         (lambda d: d.update(lines={}), r"at lines: expected a list, got an object"),
     ],
 )
@@ -180,30 +208,66 @@ def test_malformed_line_file_names_file_place_and_rule(scores, change, expected)
 def test_unreadable_and_missing_json(tmp_path):
     broken = tmp_path / "m.fit.json"
     broken.write_text("{not json")
-    with pytest.raises(results.ResultContractError, match=r"not valid JSON.*rule 'fit_mixed_model'"):
+    with pytest.raises(
+        results.ResultContractError, match=r"not valid JSON.*rule 'fit_mixed_model'"
+    ):
         results.MixedFit.read(broken)
     with pytest.raises(results.ResultContractError, match="mixed-model fit file is missing"):
         results.MixedFit.read(tmp_path / "absent.fit.json")
 
 
 def test_table_contracts_check_columns_and_kinds(tmp_path):
-    table = pd.DataFrame({"term": ["Intercept"], "estimate": [1.0], "se": [0.1], "statistic": [10.0],
-                          "p": [0.0], "ci_low": [0.8], "ci_high": [1.2]})
+    table = pd.DataFrame(
+        {
+            "term": ["Intercept"],
+            "estimate": [1.0],
+            "se": [0.1],
+            "statistic": [10.0],
+            "p": [0.0],
+            "ci_low": [0.8],
+            "ci_high": [1.2],
+        }
+    )
     results.FIXED_TABLE.write(table, tmp_path / "f.csv")
     assert results.FIXED_TABLE.read(tmp_path / "f.csv").equals(table)
-    with pytest.raises(results.ResultContractError, match=r"lacks column\(s\) \['se'\].*rule 'fit_mixed_model'"):
+    with pytest.raises(
+        results.ResultContractError, match=r"lacks column\(s\) \['se'\].*rule 'fit_mixed_model'"
+    ):
         results.FIXED_TABLE.check(table.drop(columns="se"), "mixed/m.fixed.csv")
     with pytest.raises(results.ResultContractError, match=r"unknown column\(s\) \['coef'\]"):
         results.FIXED_TABLE.check(table.assign(coef=1.0))
-    with pytest.raises(results.ResultContractError, match=r"column 'estimate': expected numbers, found 'big'"):
+    with pytest.raises(
+        results.ResultContractError, match=r"column 'estimate': expected numbers, found 'big'"
+    ):
         results.FIXED_TABLE.check(table.assign(estimate=["big"]))
-    ledger = pd.DataFrame({"source_row": [1, 2.5], "participant_id": ["a", "b"], "wave": [1, 1],
-                           "status": ["kept", "kept"], "reason": ["", ""], "flags": ["", ""]})
-    with pytest.raises(results.ResultContractError, match=r"column 'source_row': expected whole numbers, found 2\.5"):
+    ledger = pd.DataFrame(
+        {
+            "source_row": [1, 2.5],
+            "participant_id": ["a", "b"],
+            "wave": [1, 1],
+            "status": ["kept", "kept"],
+            "reason": ["", ""],
+            "flags": ["", ""],
+        }
+    )
+    with pytest.raises(
+        results.ResultContractError,
+        match=r"column 'source_row': expected whole numbers, found 2\.5",
+    ):
         results.LEDGER_TABLE.check(ledger)
-    selection = pd.DataFrame({"method": ["lcga"], "degree": [2], "K": [1], "converged": ["maybe"],
-                              "status": ["ok"], "error": [""]})
-    with pytest.raises(results.ResultContractError, match="column 'converged': expected True/False"):
+    selection = pd.DataFrame(
+        {
+            "method": ["lcga"],
+            "degree": [2],
+            "K": [1],
+            "converged": ["maybe"],
+            "status": ["ok"],
+            "error": [""],
+        }
+    )
+    with pytest.raises(
+        results.ResultContractError, match="column 'converged': expected True/False"
+    ):
         results.SELECTION_TABLE.check(selection)
 
 

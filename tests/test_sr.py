@@ -799,8 +799,13 @@ def _by_hand_per_line(scores: pd.DataFrame, level: str, window: int = 3) -> pd.D
     else:
         starts = range(int(scores["wave"].min()), int(scores["wave"].max()) - window + 2)
         groups = [
-            (s, ok[ok["wave"].between(s, s + window - 1)].groupby("participant_id")[["P", "E"]]
-             .mean().reset_index())
+            (
+                s,
+                ok[ok["wave"].between(s, s + window - 1)]
+                .groupby("participant_id")[["P", "E"]]
+                .mean()
+                .reset_index(),
+            )
             for s in starts
         ]
     parts = []
@@ -809,8 +814,16 @@ def _by_hand_per_line(scores: pd.DataFrame, level: str, window: int = 3) -> pd.D
         beta = np.linalg.lstsq(X, units["P"].to_numpy(), rcond=None)[0]
         sr = units["P"].to_numpy() - X @ beta
         key = "wave" if level == "wave" else "window"
-        parts.append(pd.DataFrame({"participant_id": units["participant_id"].to_numpy(),
-                                   key: label, "sr": sr, "sr_z": zscore(sr)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "participant_id": units["participant_id"].to_numpy(),
+                    key: label,
+                    "sr": sr,
+                    "sr_z": zscore(sr),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -839,8 +852,12 @@ def test_line_standardisation_equals_a_per_line_computation(level):
 
 @pytest.mark.parametrize(
     "spec",
-    [{"level": "period"}, {"level": "multilevel"}, {"level": "change"},
-     {"level": "wave", "reference": {"waves": [1, 2]}}],
+    [
+        {"level": "period"},
+        {"level": "multilevel"},
+        {"level": "change"},
+        {"level": "wave", "reference": {"waves": [1, 2]}},
+    ],
 )
 def test_single_line_levels_standardise_identically_both_ways(spec, tmp_path):
     """One normative line: line and pooled write byte-identical tables."""

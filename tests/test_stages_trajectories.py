@@ -32,8 +32,15 @@ from srflow.stages import (
 from srflow.trajectories.series import series_columns, trajectory_series
 
 SPEC = {
-    "variable": "P", "time": "wave", "method": "lcga", "degree": 1, "variance": "class",
-    "classes": [1, 3], "starts": 4, "bootstrap": 0, "labels": {"high": None, "change": None},
+    "variable": "P",
+    "time": "wave",
+    "method": "lcga",
+    "degree": 1,
+    "variance": "class",
+    "classes": [1, 3],
+    "starts": 4,
+    "bootstrap": 0,
+    "labels": {"high": None, "change": None},
 }
 
 
@@ -45,7 +52,13 @@ def _two_class_scores(n: int = 40, waves: int = 5, seed: int = 3) -> pd.DataFram
     falling = np.repeat(np.arange(n) % 2 == 1, waves)
     p = np.where(falling, 20.0 - 3.0 * (wave - 1), 5.0) + rng.normal(0.0, 1.0, n * waves)
     return pd.DataFrame(
-        {"participant_id": ids, "wave": wave, "time": (wave - 1) * 30.0, "P": p, "E": rng.normal(10, 2, n * waves)}
+        {
+            "participant_id": ids,
+            "wave": wave,
+            "time": (wave - 1) * 30.0,
+            "P": p,
+            "E": rng.normal(10, 2, n * waves),
+        }
     )
 
 
@@ -78,8 +91,12 @@ def test_series_of_a_score_drops_missing_values():
 
 def test_series_of_wave_level_sr_takes_times_from_the_scores():
     scores = _two_class_scores(n=3, waves=3)
-    sr = scores[["participant_id", "wave"]].iloc[:-1].assign(sr=np.arange(8.0))  # last row has no SR
-    series = trajectory_series(scores, {**SPEC, "variable": "sr:per_wave", "time": "time"}, sr_table=sr)
+    sr = (
+        scores[["participant_id", "wave"]].iloc[:-1].assign(sr=np.arange(8.0))
+    )  # last row has no SR
+    series = trajectory_series(
+        scores, {**SPEC, "variable": "sr:per_wave", "time": "time"}, sr_table=sr
+    )
     assert list(series.data.columns) == ["participant_id", "wave", "time", "sr"]
     np.testing.assert_array_equal(series.data["sr"], np.arange(8.0))
     np.testing.assert_array_equal(series.data["time"], scores["time"].iloc[:-1])
@@ -103,7 +120,11 @@ def _anchor_scores() -> tuple[pd.DataFrame, pd.DataFrame]:
     #   B: 5 5 0 4 0 -> wave 1 has no earlier wave, wave 2 follows a wave at 5; anchor wave 4
     #   C: 0 1 2 1 0 -> never reaches 3: unanchored
     event = {"A": [0, 5, 0, 0, 0], "B": [5, 5, 0, 4, 0], "C": [0, 1, 2, 1, 0]}
-    rows = [(pid, w + 1, 7.0 * w, 10.0 * (i + 1) + w, v) for i, (pid, values) in enumerate(event.items()) for w, v in enumerate(values)]
+    rows = [
+        (pid, w + 1, 7.0 * w, 10.0 * (i + 1) + w, v)
+        for i, (pid, values) in enumerate(event.items())
+        for w, v in enumerate(values)
+    ]
     scores = pd.DataFrame(rows, columns=["participant_id", "wave", "time", "P", "life"])
     items = scores[["participant_id", "wave"]].assign(LE_01=scores["life"])
     return scores.drop(columns="life"), items
@@ -121,13 +142,23 @@ def test_anchored_series_windows_and_counts_by_hand():
     assert data["P"].tolist() == [10.0, 11.0, 12.0, 13.0, 22.0, 23.0, 24.0]
     anchors = series.anchors.set_index("participant_id")
     assert anchors["anchored"].tolist() == [True, True, False]
-    assert anchors["anchor_wave"].tolist()[:2] == [2, 4] and pd.isna(anchors.loc["C", "anchor_wave"])
-    assert anchors[["n_pre", "n_peri", "n_post"]].to_numpy().tolist() == [[1, 1, 2], [1, 1, 1], [0, 0, 0]]
+    assert anchors["anchor_wave"].tolist()[:2] == [2, 4] and pd.isna(
+        anchors.loc["C", "anchor_wave"]
+    )
+    assert anchors[["n_pre", "n_peri", "n_post"]].to_numpy().tolist() == [
+        [1, 1, 2],
+        [1, 1, 1],
+        [0, 0, 0],
+    ]
 
 
 def test_anchored_series_on_the_time_axis_counts_time_from_the_anchor():
     scores, items = _anchor_scores()
-    spec = {**SPEC, "time": "time", "anchor": {"column": "LE_01", "threshold": 3, "pre": 1, "peri": 1, "post": 2}}
+    spec = {
+        **SPEC,
+        "time": "time",
+        "anchor": {"column": "LE_01", "threshold": 3, "pre": 1, "peri": 1, "post": 2},
+    }
     series = trajectory_series(scores, spec, items=items)
     assert series.time == "time_from_anchor"
     # time = 7 (wave - 1): A's anchor at time 7, B's at time 21
@@ -152,10 +183,18 @@ def test_fit_stage_reproduces_the_grid_and_records_impossible_fits(tmp_path):
     from srflow.trajectories import fit_trajectory_grid
 
     series = _write_series(tmp_path, _two_class_scores())
-    trajectory_fit_stage(SPEC, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet"))
+    trajectory_fit_stage(
+        SPEC, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet")
+    )
     record = json.loads((tmp_path / "K2.json").read_text())
     direct, _ = fit_trajectory_grid(
-        pd.read_parquet(series), time="wave", outcome="P", classes=[2], degree=1, n_init=4, random_state=spec_seed(11, "c", "s")
+        pd.read_parquet(series),
+        time="wave",
+        outcome="P",
+        classes=[2],
+        degree=1,
+        n_init=4,
+        random_state=spec_seed(11, "c", "s"),
     )
     row = dict(zip(record["selection"]["columns"], record["selection"]["data"][0], strict=False))
     assert record["status"] == "ok" and row["loglik"] == direct["loglik"].iloc[0]
@@ -164,7 +203,16 @@ def test_fit_stage_reproduces_the_grid_and_records_impossible_fits(tmp_path):
     assert len(classes) == 40
     np.testing.assert_allclose(classes[["post_1", "post_2"]].sum(axis=1), 1.0, rtol=0, atol=1e-12)
     # 40 participants allow at most 13 classes (3 per class)
-    trajectory_fit_stage(SPEC, 11, "c", "s", 14, str(series), str(tmp_path / "K14.json"), str(tmp_path / "K14.parquet"))
+    trajectory_fit_stage(
+        SPEC,
+        11,
+        "c",
+        "s",
+        14,
+        str(series),
+        str(tmp_path / "K14.json"),
+        str(tmp_path / "K14.parquet"),
+    )
     failed = json.loads((tmp_path / "K14.json").read_text())
     assert failed["status"] == "failed" and "too few" in failed["reason"]
     assert len(pd.read_parquet(tmp_path / "K14.parquet")) == 0
@@ -186,7 +234,9 @@ def _run_spec(tmp_path, scores, spec, ks, replicates):
 
 
 def test_select_stage_tables_formulas_and_bootstrap_pvalue(tmp_path):
-    (selection, classes, curves), boots = _run_spec(tmp_path, _two_class_scores(), SPEC, ks=[1, 2, 3, 14], replicates=3)
+    (selection, classes, curves), boots = _run_spec(
+        tmp_path, _two_class_scores(), SPEC, ks=[1, 2, 3, 14], replicates=3
+    )
     assert selection["K"].tolist() == [1, 2, 3, 14]
     assert selection["status"].tolist() == ["ok", "ok", "ok", "failed"]
     ok = selection[selection["status"] == "ok"]
@@ -227,17 +277,40 @@ def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
     #   from time 0: start 20 >= 10, change 8 - 20 = -12 <= -3 -> high falling
     #   from time -1 it would be start 5 < 10, change 8 - 5 = +3 >= 3 -> low rising
     curves = pd.DataFrame(
-        {"K": 1, "class": 1, "time": [-1.0, 0.0, 1.0, 2.0], "fitted": [5.0, 20.0, 14.0, 8.0],
-         "observed_mean": [5.0, 20.0, 14.0, 8.0], "observed_sd": 2.0, "n_observed": 10}
+        {
+            "K": 1,
+            "class": 1,
+            "time": [-1.0, 0.0, 1.0, 2.0],
+            "fitted": [5.0, 20.0, 14.0, 8.0],
+            "observed_mean": [5.0, 20.0, 14.0, 8.0],
+            "observed_sd": 2.0,
+            "n_observed": 10,
+        }
     )
-    record = {"spec": "s", "K": 1, "status": "ok", "reason": None,
-              "selection": {"columns": ["method", "degree", "K", "loglik"], "data": [["lcga", 1, 1, -1.0]]},
-              "curves": curves.to_dict(orient="split", index=False)}
+    record = {
+        "spec": "s",
+        "K": 1,
+        "status": "ok",
+        "reason": None,
+        "selection": {
+            "columns": ["method", "degree", "K", "loglik"],
+            "data": [["lcga", 1, 1, -1.0]],
+        },
+        "curves": curves.to_dict(orient="split", index=False),
+    }
     (tmp_path / "K1.json").write_text(json.dumps(record))
-    pd.DataFrame({"participant_id": ["a"], "K": [1], "class": [1], "post_1": [1.0]}).to_parquet(tmp_path / "K1.parquet")
+    pd.DataFrame({"participant_id": ["a"], "K": [1], "class": [1], "post_1": [1.0]}).to_parquet(
+        tmp_path / "K1.parquet"
+    )
     anchors = tmp_path / "anchors.csv"
-    pd.DataFrame({"participant_id": ["a", "b"], "anchored": [True, False], "anchor_wave": [2, None]}).to_csv(anchors, index=False)
-    spec = {**SPEC, "labels": {"high": 10.0, "change": 3.0}, "anchor": {"column": "E", "threshold": 1, "pre": 1, "peri": 1, "post": 2}}
+    pd.DataFrame(
+        {"participant_id": ["a", "b"], "anchored": [True, False], "anchor_wave": [2, None]}
+    ).to_csv(anchors, index=False)
+    spec = {
+        **SPEC,
+        "labels": {"high": 10.0, "change": 3.0},
+        "anchor": {"column": "E", "threshold": 1, "pre": 1, "peri": 1, "post": 2},
+    }
     out = [str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")]
     fits, classes = [str(tmp_path / "K1.json")], [str(tmp_path / "K1.parquet")]
     trajectory_select_stage(spec, "s", fits, classes, *out, anchors_in=str(anchors))
@@ -251,7 +324,9 @@ def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
 
 def test_select_stage_when_every_fit_failed(tmp_path):
     scores = _two_class_scores(n=10, waves=1)  # one wave: a slope cannot be fitted
-    (selection, classes, curves), _ = _run_spec(tmp_path, scores, {**SPEC, "bootstrap": 2}, ks=[1, 2], replicates=2)
+    (selection, classes, curves), _ = _run_spec(
+        tmp_path, scores, {**SPEC, "bootstrap": 2}, ks=[1, 2], replicates=2
+    )
     assert selection["status"].tolist() == ["failed", "failed"]
     assert selection["error"].str.contains("distinct value").all()
     assert selection["blrt_replicates"].fillna(0).tolist() == [0, 0]
@@ -276,7 +351,9 @@ def test_job_seeds_depend_on_identity_only():
     assert spec_seed(1, "c", "s") == job_seed(1, "c", "s")
     seeds = {job_seed(1, "c", "s", f"K{k}", f"rep{r}") for k in (2, 3) for r in range(50)}
     assert len(seeds) == 100
-    assert math.isfinite(spec_seed(1, "c", "s")) and spec_seed(1, "c", "s") != spec_seed(2, "c", "s")
+    assert math.isfinite(spec_seed(1, "c", "s")) and spec_seed(1, "c", "s") != spec_seed(
+        2, "c", "s"
+    )
 
 
 # ------------------------------------------------------------------ predictors
@@ -301,25 +378,68 @@ def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
     spec = {**SPEC, "classes": [1, 2], "predictor_method": "ml", "reference_class": 1}
     fits = []
     for k in (1, 2):
-        trajectory_fit_stage(spec, 11, "c", "s", k, str(series), str(tmp_path / f"K{k}.json"),
-                             str(tmp_path / f"K{k}.parquet"))
+        trajectory_fit_stage(
+            spec,
+            11,
+            "c",
+            "s",
+            k,
+            str(series),
+            str(tmp_path / f"K{k}.json"),
+            str(tmp_path / f"K{k}.parquet"),
+        )
         fits.append(k)
     out = {name: str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")}
-    trajectory_select_stage(spec, "s", [str(tmp_path / f"K{k}.json") for k in fits],
-                            [str(tmp_path / f"K{k}.parquet") for k in fits],
-                            out["selection"], out["classes"], out["curves"])
+    trajectory_select_stage(
+        spec,
+        "s",
+        [str(tmp_path / f"K{k}.json") for k in fits],
+        [str(tmp_path / f"K{k}.parquet") for k in fits],
+        out["selection"],
+        out["classes"],
+        out["curves"],
+    )
     target = tmp_path / "predictors.csv"
-    trajectory_predictors_stage({**spec, "predictors": ["x", "age"]}, 11, "c", "s", out["classes"],
-                                str(scores_path), str(series), str(target))
+    trajectory_predictors_stage(
+        {**spec, "predictors": ["x", "age"]},
+        11,
+        "c",
+        "s",
+        out["classes"],
+        str(scores_path),
+        str(series),
+        str(target),
+    )
     table = pd.read_csv(target)
     assert set(table["term"]) == {"(intercept)", "x", "age"} and set(table["K"]) == {2}
-    assert "1 of 40 participants dropped for a missing baseline predictor (age 1)" in capsys.readouterr().err
-    trajectory_predictors_stage({**spec, "predictors": ["x", "site"]}, 11, "c", "s", out["classes"],
-                                str(scores_path), str(series), str(target))
+    assert (
+        "1 of 40 participants dropped for a missing baseline predictor (age 1)"
+        in capsys.readouterr().err
+    )
+    trajectory_predictors_stage(
+        {**spec, "predictors": ["x", "site"]},
+        11,
+        "c",
+        "s",
+        out["classes"],
+        str(scores_path),
+        str(series),
+        str(target),
+    )
     assert pd.read_csv(target).empty and "single value" in capsys.readouterr().err
-    trajectory_predictors_stage({**spec, "predictors": ["x"], "reference_class": 3}, 11, "c", "s",
-                                out["classes"], str(scores_path), str(series), str(target))
-    assert pd.read_csv(target).empty and "reference_class 3 does not exist" in capsys.readouterr().err
+    trajectory_predictors_stage(
+        {**spec, "predictors": ["x"], "reference_class": 3},
+        11,
+        "c",
+        "s",
+        out["classes"],
+        str(scores_path),
+        str(series),
+        str(target),
+    )
+    assert (
+        pd.read_csv(target).empty and "reference_class 3 does not exist" in capsys.readouterr().err
+    )
 
 
 def test_distal_stage_writes_bch_means_and_reports_bad_outcomes(tmp_path, capsys):
@@ -332,14 +452,27 @@ def test_distal_stage_writes_bch_means_and_reports_bad_outcomes(tmp_path, capsys
     scores.assign(site="A").to_parquet(scores_path, index=False)
     series = _write_series(tmp_path, scores)
     spec = {**SPEC, "classes": [2, 2]}
-    trajectory_fit_stage(spec, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet"))
+    trajectory_fit_stage(
+        spec, 11, "c", "s", 2, str(series), str(tmp_path / "K2.json"), str(tmp_path / "K2.parquet")
+    )
     out = {name: str(tmp_path / f"{name}.csv") for name in ("selection", "classes", "curves")}
-    trajectory_select_stage(spec, "s", [str(tmp_path / "K2.json")], [str(tmp_path / "K2.parquet")],
-                            out["selection"], out["classes"], out["curves"])
+    trajectory_select_stage(
+        spec,
+        "s",
+        [str(tmp_path / "K2.json")],
+        [str(tmp_path / "K2.parquet")],
+        out["selection"],
+        out["classes"],
+        out["curves"],
+    )
     target = tmp_path / "distal.csv"
-    trajectory_distal_stage({**spec, "distal": ["P", "site"]}, "s", out["classes"], str(scores_path), str(target))
+    trajectory_distal_stage(
+        {**spec, "distal": ["P", "site"]}, "s", out["classes"], str(scores_path), str(target)
+    )
     table = pd.read_csv(target)
     last = scores.sort_values("wave").groupby("participant_id")["P"].last()
     falling = last.index.str[1:].astype(int) % 2 == 1
-    assert table["mean"].tolist() == pytest.approx([last[~falling].mean(), last[falling].mean()], rel=1e-9)
+    assert table["mean"].tolist() == pytest.approx(
+        [last[~falling].mean(), last[falling].mean()], rel=1e-9
+    )
     assert "distal outcome site is not numeric" in capsys.readouterr().err

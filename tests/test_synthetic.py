@@ -480,10 +480,14 @@ def test_trait_effects_equal_the_hand_computed_joint_regression() -> None:
     det = 1 - 0.18**2
     # beta_z = C^-1 c with C = [[1, -0.18], [-0.18, 1]]: (c1 + 0.18 c2, c2 + 0.18 c1) / det
     hand = {
-        "reactivity": {"optimism": (-0.6 + 0.18 * 0) / det * 0.02,
-                       "neuroticism": (0 + 0.18 * -0.6) / det * 0.02},
-        "baseline": {"optimism": (-0.3 + 0.18 * 0.6) / det * 0.2,
-                     "neuroticism": (0.6 + 0.18 * -0.3) / det * 0.2},
+        "reactivity": {
+            "optimism": (-0.6 + 0.18 * 0) / det * 0.02,
+            "neuroticism": (0 + 0.18 * -0.6) / det * 0.02,
+        },
+        "baseline": {
+            "optimism": (-0.3 + 0.18 * 0.6) / det * 0.2,
+            "neuroticism": (0.6 + 0.18 * -0.3) / det * 0.2,
+        },
     }
     effects = trait_effects()
     for value, by_trait in hand.items():
@@ -522,10 +526,13 @@ def test_traits_are_constant_within_a_participant(
 def bundled_scores() -> pd.DataFrame:
     """The bundled cohort's scores (P, E from srflow's scoring, stored for the R reference)
     with the trait covariates of data/synthetic/cohort.csv."""
-    scores = pd.read_csv(REPO / "tests" / "data" / "sr_reference" / "synthetic_scores.csv",
-                         dtype={"participant_id": str, "arm": str})
-    traits = pd.read_csv(COMMITTED / "cohort.csv", usecols=["subject_id", "wave", *TRAITS],
-                         dtype={"subject_id": str})
+    scores = pd.read_csv(
+        REPO / "tests" / "data" / "sr_reference" / "synthetic_scores.csv",
+        dtype={"participant_id": str, "arm": str},
+    )
+    traits = pd.read_csv(
+        COMMITTED / "cohort.csv", usecols=["subject_id", "wave", *TRAITS], dtype={"subject_id": str}
+    )
     traits = traits.rename(columns={"subject_id": "participant_id"})
     return scores.merge(traits, on=["participant_id", "wave"], how="left", validate="1:1")
 
@@ -567,7 +574,9 @@ def test_moderation_model_recovers_the_reactivity_effects(bundled_scores: pd.Dat
 
     ok = bundled_scores.dropna(subset=["P", "E"])
     traits = ok[list(TRAITS)].to_numpy()
-    X = np.column_stack([np.ones(len(ok)), ok["E"], ok["wave"], traits, traits * ok[["E"]].to_numpy()])
+    X = np.column_stack(
+        [np.ones(len(ok)), ok["E"], ok["wave"], traits, traits * ok[["E"]].to_numpy()]
+    )
     Z = np.column_stack([np.ones(len(ok)), ok["E"]])
     fit = fit_lmm(ok["P"].to_numpy(), X, Z, ok["participant_id"].to_numpy())
     assert fit.converged and not fit.singular

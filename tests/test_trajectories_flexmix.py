@@ -32,8 +32,15 @@ def srflow_fits(reference) -> pd.DataFrame:
     variance, table = reference
     data = pd.read_csv(DATA / "gmm_cohort.csv")
     selection, _ = fit_trajectory_grid(
-        data, participant="id", classes=table.index.tolist(), method="gmm", degree=2,
-        variance=variance, random_variance=variance, n_init=20, random_state=1,
+        data,
+        participant="id",
+        classes=table.index.tolist(),
+        method="gmm",
+        degree=2,
+        variance=variance,
+        random_variance=variance,
+        n_init=20,
+        random_state=1,
     )
     return selection.set_index("K")
 

@@ -41,8 +41,15 @@ def test_cohort_file_is_the_simulator_output(gmm_cohort):
 
 
 def test_squarem_and_plain_em_reach_the_same_maximum(gmm_cohort):
-    kwargs = dict(degree=2, variance="class", random_variance="class", n_init=4, random_state=4,
-                  tol=1e-12, max_iter=20000)
+    kwargs = dict(
+        degree=2,
+        variance="class",
+        random_variance="class",
+        n_init=4,
+        random_state=4,
+        tol=1e-12,
+        max_iter=20000,
+    )
     fast = GMM(3, **kwargs).fit(gmm_cohort, **COLUMNS)
     slow = GMM(3, accelerate=False, **kwargs).fit(gmm_cohort, **COLUMNS)
     assert fast.loglik_ == pytest.approx(slow.loglik_, abs=1e-5)
@@ -52,8 +59,11 @@ def test_squarem_and_plain_em_reach_the_same_maximum(gmm_cohort):
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_class_specific_variances_are_never_below_the_shared_fit(gmm_cohort, k):
     fits = {
-        (v, r): GMM(k, variance=v, random_variance=r, n_init=8, random_state=k).fit(gmm_cohort, **COLUMNS)
-        for v in ("class", "shared") for r in ("class", "shared")
+        (v, r): GMM(k, variance=v, random_variance=r, n_init=8, random_state=k).fit(
+            gmm_cohort, **COLUMNS
+        )
+        for v in ("class", "shared")
+        for r in ("class", "shared")
     }
     shared = fits[("shared", "shared")].loglik_
     for (v, r), fit in fits.items():
@@ -66,8 +76,14 @@ def test_class_specific_variances_are_never_below_the_shared_fit(gmm_cohort, k):
 
 def test_grid_log_likelihood_never_falls_with_k(gmm_cohort):
     selection, _ = fit_trajectory_grid(
-        gmm_cohort, **COLUMNS, classes=range(1, 6), method="gmm", variance="class",
-        random_variance="class", n_init=5, random_state=8,
+        gmm_cohort,
+        **COLUMNS,
+        classes=range(1, 6),
+        method="gmm",
+        variance="class",
+        random_variance="class",
+        n_init=5,
+        random_state=8,
     )
     loglik = selection["loglik"].to_numpy()
     assert np.all(np.diff(loglik) >= -TOL)
@@ -79,7 +95,9 @@ def test_certification_refits_from_the_k_minus_1_optimum(gmm_cohort):
     # one start stopped after 2 EM steps: far below the K = 2 optimum
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        poor = LCGA(3, variance="shared", n_init=1, max_iter=2, random_state=0).fit(gmm_cohort, **COLUMNS)
+        poor = LCGA(3, variance="shared", n_init=1, max_iter=2, random_state=0).fit(
+            gmm_cohort, **COLUMNS
+        )
     assert poor.loglik_ < nested.loglik_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the refit keeps max_iter = 2 and warns about it
@@ -127,8 +145,16 @@ def test_bundled_cohort_default_spec_recovers_the_truth():
     series = pd.read_csv(DATA / "bundled_trajectory_series.csv", dtype={"participant_id": "str"})
     truth = series.groupby("participant_id")["true_class"].first()
     selection, models = fit_trajectory_grid(
-        series, time="wave", outcome="P", classes=range(1, 6), method="gmm", degree=2,
-        variance="shared", random_variance="shared", n_init=20, random_state=5,
+        series,
+        time="wave",
+        outcome="P",
+        classes=range(1, 6),
+        method="gmm",
+        degree=2,
+        variance="shared",
+        random_variance="shared",
+        n_init=20,
+        random_state=5,
     )
     assert int(selection.loc[selection["bic"].idxmin(), "K"]) == 4
     stored = json.loads((DATA / "bundled_trajectory_oracle.json").read_text())
@@ -143,11 +169,19 @@ def test_random_slopes_gmm_picks_true_k_where_lcga_over_extracts():
     """800 participants, 6 waves, random intercept SD 2 and slope SD 0.6 in 4 classes (seed 11)."""
     data = growth_mixture_cohort(n=800, intercept_sd=2.0, slope_sd=0.6, seed=11)
     truth = data.groupby("id")["true_class"].first()
-    lcga, _ = fit_trajectory_grid(data, **COLUMNS, classes=range(1, 6), variance="shared",
-                                  n_init=10, random_state=3)
-    gmm, models = fit_trajectory_grid(data, **COLUMNS, classes=range(1, 6), method="gmm",
-                                      variance="shared", random=("intercept", "slope"),
-                                      n_init=10, random_state=3)
+    lcga, _ = fit_trajectory_grid(
+        data, **COLUMNS, classes=range(1, 6), variance="shared", n_init=10, random_state=3
+    )
+    gmm, models = fit_trajectory_grid(
+        data,
+        **COLUMNS,
+        classes=range(1, 6),
+        method="gmm",
+        variance="shared",
+        random=("intercept", "slope"),
+        n_init=10,
+        random_state=3,
+    )
     assert int(lcga.loc[lcga["bic"].idxmin(), "K"]) > 4
     assert int(gmm.loc[gmm["bic"].idxmin(), "K"]) == 4
     posterior, codes = oracle_posterior(data, truth, n_random=2)

@@ -17,7 +17,9 @@ from srflow.trajectories import LongitudinalKMeans
 from srflow.trajectories.kmeans import _squared_distances, ray_turi
 
 
-def make_clusters(n_per: int = 60, missing: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+def make_clusters(
+    n_per: int = 60, missing: float = 0.2, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     waves = np.arange(1, 7)
     centres = np.array([[2, 2, 2, 2, 2, 2], [10, 8, 6, 4, 2, 0], [3, 5, 7, 9, 11, 13.0]])
@@ -55,7 +57,9 @@ def test_criteria_match_direct_computation_on_complete_data():
     grand = x.mean(axis=0)
     between = sum((labels == k).sum() * ((centres[k] - grand) ** 2).sum() for k in range(3))
     wss = ((x - centres[labels]) ** 2).sum()
-    assert model.calinski_harabasz_ == pytest.approx((between / 2) / (wss / (x.shape[0] - 3)), rel=1e-10)
+    assert model.calinski_harabasz_ == pytest.approx(
+        (between / 2) / (wss / (x.shape[0] - 3)), rel=1e-10
+    )
 
 
 def test_missing_cell_distance_is_rescaled():

@@ -24,37 +24,64 @@ def prototype_curves() -> pd.DataFrame:
         5: 14 + 2.0 * times,  # high and worsening: no prototype, a descriptive name
     }
     return pd.DataFrame(
-        [{"K": 5, "class": c, "time": t, "fitted": y} for c, ys in shapes.items() for t, y in zip(times, ys, strict=False)]
+        [
+            {"K": 5, "class": c, "time": t, "fitted": y}
+            for c, ys in shapes.items()
+            for t, y in zip(times, ys, strict=False)
+        ]
     )
 
 
 def test_each_prototype_gets_its_label():
     labels = label_classes(prototype_curves(), {"high": 12.0, "change": 3.0})
-    assert labels["label"].tolist() == ["resilient", "recovery", "chronic", "delayed", "high rising"]
+    assert labels["label"].tolist() == [
+        "resilient",
+        "recovery",
+        "chronic",
+        "delayed",
+        "high rising",
+    ]
     assert labels["change"].tolist() == pytest.approx([0.4, -14.0, 0.0, 12.0, 8.0])
 
 
 def test_no_prototype_for_a_moderate_class_or_a_single_class():
     # the example: a class falling from 16.8 to 14.2, above the sample mean (12)
     times = np.arange(5.0)
-    curves = pd.DataFrame({"K": 2, "class": np.repeat([1, 2], 5), "time": np.tile(times, 2),
-                           "fitted": np.concatenate([5 + 0 * times, np.linspace(16.8, 14.2, 5)])})
+    curves = pd.DataFrame(
+        {
+            "K": 2,
+            "class": np.repeat([1, 2], 5),
+            "time": np.tile(times, 2),
+            "fitted": np.concatenate([5 + 0 * times, np.linspace(16.8, 14.2, 5)]),
+        }
+    )
     labels = label_classes(curves, {"high": 18.0, "low": 12.0, "change": 3.0})
     assert labels["label"].tolist() == ["resilient", "moderate stable"]
     labels = label_classes(curves, {"high": 18.0, "low": 12.0, "change": 2.0})
     assert labels["label"].tolist() == ["resilient", "moderate falling"]
     single = curves[curves["class"] == 1].assign(K=1)
-    assert label_classes(single, {"high": 18.0, "low": 12.0, "change": 3.0})["label"].tolist() == ["low stable"]
+    assert label_classes(single, {"high": 18.0, "low": 12.0, "change": 3.0})["label"].tolist() == [
+        "low stable"
+    ]
 
 
 def test_sr_series_get_sr_names():
     times = np.arange(4.0)
     shapes = {1: -3 + 0 * times, 2: 0.2 + 0 * times, 3: 2.5 + 0 * times, 4: -0.5 + 1.2 * times}
-    curves = pd.DataFrame([{"K": 4, "class": c, "time": t, "fitted": y}
-                           for c, ys in shapes.items() for t, y in zip(times, ys, strict=True)])
+    curves = pd.DataFrame(
+        [
+            {"K": 4, "class": c, "time": t, "fitted": y}
+            for c, ys in shapes.items()
+            for t, y in zip(times, ys, strict=True)
+        ]
+    )
     labels = label_classes(curves, {"high": 1.5, "change": 2.0}, kind="sr")
-    assert labels["label"].tolist() == ["better than expected", "as expected",
-                                        "worse than expected", "as expected, rising"]
+    assert labels["label"].tolist() == [
+        "better than expected",
+        "as expected",
+        "worse than expected",
+        "as expected, rising",
+    ]
 
 
 def test_duplicate_prototypes_are_numbered():

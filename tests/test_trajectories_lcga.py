@@ -57,7 +57,9 @@ def test_loglik_matches_flexmix_full_grid(lcga_cohort, flexmix, form, degree):
 
 
 def test_bic_picks_four_and_k5_degenerate(lcga_cohort):
-    selection, _ = fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=range(1, 6), degree=1, n_init=20, random_state=1)
+    selection, _ = fit_trajectory_grid(
+        lcga_cohort, **COLUMNS, classes=range(1, 6), degree=1, n_init=20, random_state=1
+    )
     assert int(selection.loc[selection["bic"].idxmin(), "K"]) == 4
     by_k = selection.set_index("K")
     # the K = 5 solution splits off a small spurious class (flexmix found one of 2 participants)
@@ -78,7 +80,9 @@ def test_recovers_true_classes(lcga_cohort):
     assert (first, last) == ("resilient", "chronic")
 
 
-def simulate_two_classes(separation: float, n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+def simulate_two_classes(
+    separation: float, n: int = 400, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Two parallel linear classes ``separation`` residual SDs apart (SD 1), 5 waves, 10% missing."""
     rng = np.random.default_rng(seed)
     truth = rng.integers(0, 2, size=n)
@@ -111,8 +115,12 @@ def test_same_seed_identical(lcga_cohort):
     for name in ("coef_", "sigma_", "weights_", "posterior_", "labels_"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert a.loglik_ == b.loglik_
-    sel_a, _ = fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=[1, 2, 3], degree=1, n_init=10, random_state=5)
-    sel_b, _ = fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=[1, 2, 3], degree=1, n_init=10, random_state=5)
+    sel_a, _ = fit_trajectory_grid(
+        lcga_cohort, **COLUMNS, classes=[1, 2, 3], degree=1, n_init=10, random_state=5
+    )
+    sel_b, _ = fit_trajectory_grid(
+        lcga_cohort, **COLUMNS, classes=[1, 2, 3], degree=1, n_init=10, random_state=5
+    )
     assert sel_a.to_csv(index=False) == sel_b.to_csv(index=False)
 
 
@@ -141,11 +149,15 @@ def test_k1_equals_ols(lcga_cohort, degree):
 
 
 def test_shared_variance_parameter_count_and_equal_sigmas(lcga_cohort):
-    model = LCGA(3, degree=1, variance="shared", n_init=10, random_state=0).fit(lcga_cohort, **COLUMNS)
+    model = LCGA(3, degree=1, variance="shared", n_init=10, random_state=0).fit(
+        lcga_cohort, **COLUMNS
+    )
     assert model.n_params_ == 3 * 2 + 1 + 2
     assert np.ptp(model.sigma_) == 0.0
     # the class-specific model nests the shared one
-    free = LCGA(3, degree=1, variance="class", n_init=10, random_state=0).fit(lcga_cohort, **COLUMNS)
+    free = LCGA(3, degree=1, variance="class", n_init=10, random_state=0).fit(
+        lcga_cohort, **COLUMNS
+    )
     assert free.loglik_ >= model.loglik_ - 1e-6
 
 
@@ -162,8 +174,11 @@ def test_bad_inputs_raise_model_error():
     with pytest.raises(ModelError, match="too few"):
         LCGA(3).fit(tiny)
     flat = pd.DataFrame(
-        {"participant_id": np.repeat(np.arange(20), 3), "time": np.tile([0, 1, 2], 20),
-         "P": np.tile([1.0, 2.0, 4.0], 20)}
+        {
+            "participant_id": np.repeat(np.arange(20), 3),
+            "time": np.tile([0, 1, 2], 20),
+            "P": np.tile([1.0, 2.0, 4.0], 20),
+        }
     )
     with pytest.raises(ModelError, match="same series"):
         LCGA(2).fit(flat)
@@ -218,7 +233,9 @@ def test_gmm_two_classes_monotone_and_recovers():
     a = simulate_random_intercepts(n=200, seed=5)
     b = simulate_random_intercepts(n=200, seed=6)
     b = b.assign(participant_id=b["participant_id"] + 1000, P=b["P"] + 12 - 1.0 * b["time"])
-    data = pd.concat([a, b], ignore_index=True).sample(frac=1.0, random_state=int(rng.integers(100)))
+    data = pd.concat([a, b], ignore_index=True).sample(
+        frac=1.0, random_state=int(rng.integers(100))
+    )
     model = GMM(2, degree=1, n_init=10, random_state=0).fit(data)
     truth = (model.participants_ >= 1000).astype(int)
     assert adjusted_rand_score(truth, model.labels_) >= 0.95

@@ -83,9 +83,14 @@ def test_bad_predictors_give_clear_messages(fitted):
         fit_class_predictors(model.posterior_, people[["x"]].assign(c=1.0), "ml")
     with pytest.raises(ModelError, match="does not exist"):
         fit_class_predictors(model.posterior_, people[["x"]], "ml", reference_class=7)
-    scores = pd.DataFrame({"participant_id": ["a", "a", "b", "c", "d"], "wave": [2, 1, 1, 1, 1],
-                           "age": [np.nan, 30.0, np.nan, 40.0, 50.0],
-                           "arm": ["t", "t", "c", "t", "c"]})
+    scores = pd.DataFrame(
+        {
+            "participant_id": ["a", "a", "b", "c", "d"],
+            "wave": [2, 1, 1, 1, 1],
+            "age": [np.nan, 30.0, np.nan, 40.0, 50.0],
+            "arm": ["t", "t", "c", "t", "c"],
+        }
+    )
     table, notes = baseline_predictors(scores, ["age", "arm"])
     assert list(table.index) == ["a", "c", "d"] and list(table.columns) == ["age", "arm[t]"]
     assert table["arm[t]"].tolist() == [1.0, 1.0, 0.0]
@@ -96,14 +101,17 @@ def test_bad_predictors_give_clear_messages(fitted):
 
 def test_predictor_table_skips_a_k_without_the_reference_class(fitted):
     model, people, _ = fitted
-    classes = pd.DataFrame({"participant_id": model.participants_, "K": 4, "class": model.labels_,
-                            "label": "x"})
+    classes = pd.DataFrame(
+        {"participant_id": model.participants_, "K": 4, "class": model.labels_, "label": "x"}
+    )
     for j in range(4):
         classes[f"post_{j + 1}"] = model.posterior_[:, j]
     table, notes = predictor_table(classes, people[["x"]], "ml", reference_class=5)
     assert table.empty and "reference_class 5 does not exist" in notes[0]
     table, notes = predictor_table(classes, people[["x"]], "ml", reference_class=1)
-    assert notes == [] and set(table["class"]) == {2, 3, 4} and (table["reference_class"] == 1).all()
+    assert (
+        notes == [] and set(table["class"]) == {2, 3, 4} and (table["reference_class"] == 1).all()
+    )
     assert table["method"].str.startswith("ml: bias-adjusted").all()
 
 
@@ -127,12 +135,18 @@ def test_distal_table_rows(fitted):
     from srflow.trajectories.membership import DISTAL_COLUMNS, distal_table, last_values
 
     model, people, _ = fitted
-    classes = pd.DataFrame({"participant_id": model.participants_, "K": 4, "class": model.labels_,
-                            "label": "x"})
+    classes = pd.DataFrame(
+        {"participant_id": model.participants_, "K": 4, "class": model.labels_, "label": "x"}
+    )
     for j in range(4):
         classes[f"post_{j + 1}"] = model.posterior_[:, j]
-    scores = pd.DataFrame({"participant_id": np.repeat(model.participants_, 2), "wave": np.tile([1, 2], len(people)),
-                           "y": np.repeat(people["x"].to_numpy(), 2)})
+    scores = pd.DataFrame(
+        {
+            "participant_id": np.repeat(model.participants_, 2),
+            "wave": np.tile([1, 2], len(people)),
+            "y": np.repeat(people["x"].to_numpy(), 2),
+        }
+    )
     scores.loc[1, "y"] = np.nan  # participant 0's last wave is missing: the first value is used
     outcomes, notes = last_values(scores, ["y"])
     assert notes == [] and outcomes.loc[model.participants_[0], "y"] == people["x"].iloc[0]

@@ -29,7 +29,9 @@ COLUMNS = {"participant": "id", "time": "time", "outcome": "P"}
 
 @pytest.fixture(scope="module")
 def grid(lcga_cohort):
-    return fit_trajectory_grid(lcga_cohort, **COLUMNS, classes=range(1, 5), degree=1, n_init=10, random_state=2)
+    return fit_trajectory_grid(
+        lcga_cohort, **COLUMNS, classes=range(1, 5), degree=1, n_init=10, random_state=2
+    )
 
 
 def test_indices_follow_documented_formulas(grid):
@@ -70,7 +72,13 @@ def test_curves_and_classes_tables(lcga_cohort, grid):
     _, models = grid
     curves = curves_table(models)
     assert list(curves.columns) == [
-        "K", "class", "time", "fitted", "observed_mean", "observed_sd", "n_observed"
+        "K",
+        "class",
+        "time",
+        "fitted",
+        "observed_mean",
+        "observed_sd",
+        "n_observed",
     ]
     assert curves.shape[0] == (1 + 2 + 3 + 4) * 6
     # observed means at K = 1 are the plain means of P per time
@@ -78,24 +86,36 @@ def test_curves_and_classes_tables(lcga_cohort, grid):
     np.testing.assert_allclose(k1.to_numpy(), lcga_cohort.groupby("time")["P"].mean().to_numpy())
     # fitted K = 1 curve is the OLS line
     slope, intercept = np.polyfit(lcga_cohort["time"], lcga_cohort["P"], 1)
-    np.testing.assert_allclose(curves[curves["K"] == 1]["fitted"], intercept + slope * np.arange(6.0))
+    np.testing.assert_allclose(
+        curves[curves["K"] == 1]["fitted"], intercept + slope * np.arange(6.0)
+    )
     classes = classes_table(models, curves)
     assert list(classes.columns[:4]) == ["participant_id", "K", "class", "label"]
-    assert [c for c in classes.columns if c.startswith("post_")] == ["post_1", "post_2", "post_3", "post_4"]
+    assert [c for c in classes.columns if c.startswith("post_")] == [
+        "post_1",
+        "post_2",
+        "post_3",
+        "post_4",
+    ]
     assert classes.shape[0] == 1500 * 4
     k4 = classes[classes["K"] == 4]
     assert sorted(k4["label"].unique()) == ["chronic", "delayed", "recovery", "resilient"]
     np.testing.assert_allclose(k4[["post_1", "post_2", "post_3", "post_4"]].sum(axis=1), 1.0)
     assert classes.loc[classes["K"] == 2, "post_3"].isna().all()
     truth = lcga_cohort.groupby("id")["true_class"].first()
-    agree = (k4.set_index("participant_id")["label"] == truth.reindex(k4["participant_id"]).to_numpy()).mean()
+    agree = (
+        k4.set_index("participant_id")["label"] == truth.reindex(k4["participant_id"]).to_numpy()
+    ).mean()
     assert agree >= 0.99
 
 
 def test_on_error_skip_records_message():
     data = pd.DataFrame(
-        {"participant_id": np.repeat(np.arange(6), 3), "time": np.tile([0.0, 1, 2], 6),
-         "P": np.random.default_rng(0).normal(size=18)}
+        {
+            "participant_id": np.repeat(np.arange(6), 3),
+            "time": np.tile([0.0, 1, 2], 6),
+            "P": np.random.default_rng(0).normal(size=18),
+        }
     )
     with pytest.raises(ModelError):
         fit_trajectory_grid(data, classes=[1, 2, 3], degree=1)
@@ -120,9 +140,15 @@ def test_bootstrap_lrt_replicates_and_pvalue():
     times = np.arange(4.0)
     values = 8.0 * truth[:, None] + 0.5 * times + rng.standard_normal((n, 4))
     data = pd.DataFrame(
-        {"participant_id": np.repeat(np.arange(n), 4), "time": np.tile(times, n), "P": values.ravel()}
+        {
+            "participant_id": np.repeat(np.arange(n), 4),
+            "time": np.tile(times, n),
+            "P": values.ravel(),
+        }
     )
-    reps = [bootstrap_lrt_replicate(data, 2, r, random_state=9, n_init=5, degree=1) for r in range(4)]
+    reps = [
+        bootstrap_lrt_replicate(data, 2, r, random_state=9, n_init=5, degree=1) for r in range(4)
+    ]
     again = bootstrap_lrt_replicate(data, 2, 1, random_state=9, n_init=5, degree=1)
     assert again == reps[1]  # deterministic per (seed, K, replicate)
     assert len({r["lr"] for r in reps}) == 4  # replicates differ

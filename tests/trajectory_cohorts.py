@@ -36,8 +36,12 @@ def _long_table(rng, classes, n_waves, intercept_sd, slope_sd, sigma, missing):
     keep[:, 0] = True  # every participant has a baseline wave
     rows, cols = np.nonzero(keep)
     return pd.DataFrame(
-        {"id": rows, "time": time[cols], "P": np.round(values[rows, cols], 4),
-         "true_class": classes[rows] + 1}
+        {
+            "id": rows,
+            "time": time[cols],
+            "P": np.round(values[rows, cols], 4),
+            "true_class": classes[rows] + 1,
+        }
     )
 
 
@@ -73,7 +77,9 @@ def predictor_cohort(
     """
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n)
-    eta = np.column_stack([np.zeros(n)] + [a + b * x for a, b in zip(intercepts, coef, strict=True)])
+    eta = np.column_stack(
+        [np.zeros(n)] + [a + b * x for a, b in zip(intercepts, coef, strict=True)]
+    )
     prob = np.exp(eta - eta.max(axis=1, keepdims=True))
     prob /= prob.sum(axis=1, keepdims=True)
     classes = (rng.random(n)[:, None] > np.cumsum(prob, axis=1)).sum(axis=1)
@@ -82,8 +88,17 @@ def predictor_cohort(
     return long, people
 
 
-def oracle_posterior(data, truth, participant="id", time="time", outcome="P", degree=2,
-                     n_random=1, shared=True, n_iter=3000):
+def oracle_posterior(
+    data,
+    truth,
+    participant="id",
+    time="time",
+    outcome="P",
+    degree=2,
+    n_random=1,
+    shared=True,
+    n_iter=3000,
+):
     """Posteriors of a Gaussian classifier fitted on the true classes (an upper reference).
 
     The growth mixture likelihood of srflow's engine with the class memberships fixed at the

@@ -272,7 +272,11 @@ def test_wave_sr_matches_lstsq_per_wave(run, scores):
         == rows[["participant_id", "wave"]].values.tolist()
     )
     np.testing.assert_allclose(table["sr"], sr, rtol=0, atol=1e-9)
-    per_wave_z = pd.Series(sr, index=rows.index).groupby(rows["wave"]).transform(lambda v: (v - v.mean()) / v.std(ddof=1))
+    per_wave_z = (
+        pd.Series(sr, index=rows.index)
+        .groupby(rows["wave"])
+        .transform(lambda v: (v - v.mean()) / v.std(ddof=1))
+    )
     np.testing.assert_allclose(table["sr_z"], per_wave_z, rtol=0, atol=1e-9)
 
 

@@ -39,8 +39,16 @@ def _config(workdir: Path, sr: dict) -> Path:
 
 def _snakemake(workdir: Path, configfile: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [
-        str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(configfile), "--cores", "2", *extra,
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *extra,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
@@ -65,10 +73,14 @@ def test_removing_a_spec_removes_it_from_the_report(workdir):
     assert _sr_subsections(report) == ["per_wave", "person"]
     done = _snakemake(workdir, _config(workdir, {"per_wave": SR_SPECS["per_wave"]}))
     assert done.returncode == 0, done.stderr[-4000:]
-    assert (workdir / "results" / "small" / "sr" / "person.line.json").is_file()  # the stale files stay on disk
+    assert (
+        workdir / "results" / "small" / "sr" / "person.line.json"
+    ).is_file()  # the stale files stay on disk
     assert _sr_subsections(report) == ["per_wave"]
     html = report.read_text(encoding="utf-8")
-    assert 'id="sr-person"' not in html and "SR spec 'person'" not in html  # nor in the methods text
+    assert (
+        'id="sr-person"' not in html and "SR spec 'person'" not in html
+    )  # nor in the methods text
 
 
 def test_a_file_off_contract_stops_the_report_naming_file_and_rule(workdir):

@@ -38,12 +38,30 @@ pytestmark = pytest.mark.slow
 
 TRAJECTORIES = {
     "anchored": {
-        "variable": "P", "time": "wave", "method": "lcga", "degree": 1, "classes": [1, 3], "starts": 5, "bootstrap": B,
+        "variable": "P",
+        "time": "wave",
+        "method": "lcga",
+        "degree": 1,
+        "classes": [1, 3],
+        "starts": 5,
+        "bootstrap": B,
         "anchor": {"column": "GE_01", "threshold": 3, "pre": 1, "post": 2},
     },
-    "srwave": {"variable": "sr:per_wave", "time": "time", "method": "lcga", "degree": 1, "classes": [1, 2], "starts": 5},
+    "srwave": {
+        "variable": "sr:per_wave",
+        "time": "time",
+        "method": "lcga",
+        "degree": 1,
+        "classes": [1, 2],
+        "starts": 5,
+    },
     "one_time": {
-        "variable": "P", "time": "wave", "method": "lcga", "degree": 1, "classes": [1, 2], "starts": 5,
+        "variable": "P",
+        "time": "wave",
+        "method": "lcga",
+        "degree": 1,
+        "classes": [1, 2],
+        "starts": 5,
         "anchor": {"column": "life_events", "threshold": 1, "pre": 0, "post": 0},
     },
 }
@@ -65,8 +83,14 @@ def _config(workdir: Path) -> Path:
 
 def _snakemake(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [
-        str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"), *extra,
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *extra,
     ]
     return subprocess.run(command, check=False, capture_output=True, text=True, timeout=600)
 
@@ -94,7 +118,9 @@ def _read(path: Path) -> pd.DataFrame:
 def _hand_anchors(validated: pd.DataFrame, column: str, threshold: float) -> dict[str, int]:
     """First wave at or above the threshold whose previous assessed wave was below it."""
     anchors = {}
-    for pid, rows in validated.dropna(subset=[column]).sort_values("wave").groupby("participant_id"):
+    for pid, rows in (
+        validated.dropna(subset=[column]).sort_values("wave").groupby("participant_id")
+    ):
         values, waves = rows[column].to_numpy(), rows["wave"].to_numpy()
         for i in range(1, len(values)):
             if values[i] >= threshold and values[i - 1] < threshold:
@@ -108,7 +134,12 @@ def test_anchors_follow_the_rule_on_the_item_from_the_validated_table(run):
     expected = _hand_anchors(validated, "GE_01", 3)
     anchors = _read(_results(run, "anchored") / "anchors.csv")
     assert len(anchors) == validated["participant_id"].nunique()
-    found = anchors[anchors["anchored"]].set_index("participant_id")["anchor_wave"].astype(int).to_dict()
+    found = (
+        anchors[anchors["anchored"]]
+        .set_index("participant_id")["anchor_wave"]
+        .astype(int)
+        .to_dict()
+    )
     assert found == expected and len(found) >= 15
     selection = _read(_results(run, "anchored") / "selection.csv")
     assert (selection["n_anchored"] == len(expected)).all()
@@ -120,12 +151,16 @@ def test_anchored_selection_formulas_and_bootstrap(run):
     selection = _read(folder / "selection.csv")
     assert selection["K"].tolist() == [1, 2, 3] and (selection["status"] == "ok").all()
     np.testing.assert_allclose(
-        selection["bic"], -2 * selection["loglik"] + selection["npm"] * np.log(selection["n_participants"]), rtol=1e-12
+        selection["bic"],
+        -2 * selection["loglik"] + selection["npm"] * np.log(selection["n_participants"]),
+        rtol=1e-12,
     )
     assert selection["npm"].tolist() == [3, 7, 11]
     loglik = dict(zip(selection["K"], selection["loglik"], strict=True))
     for k in (2, 3):
-        reps = [json.loads((folder / "bootstrap" / f"K{k}.rep{r}.json").read_text()) for r in range(B)]
+        reps = [
+            json.loads((folder / "bootstrap" / f"K{k}.rep{r}.json").read_text()) for r in range(B)
+        ]
         assert all(r["status"] == "ok" for r in reps)
         # every replicate simulates from the grid's own K - 1 fit
         assert all(r["loglik_null_observed"] == loglik[k - 1] for r in reps)
@@ -145,7 +180,9 @@ def test_anchored_classes_and_curves(run):
     n = series["participant_id"].nunique()
     assert classes.groupby("K").size().to_dict() == {1: n, 2: n, 3: n}
     assert not classes.duplicated(["participant_id", "K"]).any()
-    np.testing.assert_allclose(classes.filter(like="post_").sum(axis=1, min_count=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(
+        classes.filter(like="post_").sum(axis=1, min_count=1), 1.0, atol=1e-12
+    )
     assert classes["label"].notna().all()
     curves = _read(folder / "curves.csv")
     one = curves[curves["K"] == 1].sort_values("time")
@@ -157,11 +194,17 @@ def test_anchored_classes_and_curves(run):
 
 def test_sr_trajectory_models_the_wave_level_sr_scores(run):
     folder = _results(run, "srwave")
-    sr = pd.read_csv(run / "results" / "small" / "sr" / "per_wave.csv", dtype={"participant_id": "str"})
+    sr = pd.read_csv(
+        run / "results" / "small" / "sr" / "per_wave.csv", dtype={"participant_id": "str"}
+    )
     scores = pd.read_csv(run / "results" / "small" / "scores.csv", dtype={"participant_id": "str"})
-    expected = sr.merge(scores[["participant_id", "wave", "time"]], on=["participant_id", "wave"]).dropna(subset=["sr"])
+    expected = sr.merge(
+        scores[["participant_id", "wave", "time"]], on=["participant_id", "wave"]
+    ).dropna(subset=["sr"])
     series = pd.read_parquet(folder / "series.parquet")
-    merged = series.merge(expected, on=["participant_id", "wave"], suffixes=("", "_sr"), validate="one_to_one")
+    merged = series.merge(
+        expected, on=["participant_id", "wave"], suffixes=("", "_sr"), validate="one_to_one"
+    )
     assert len(merged) == len(series) == len(expected)
     np.testing.assert_array_equal(merged["sr"], merged["sr_sr"])
     selection = _read(folder / "selection.csv")
@@ -179,7 +222,9 @@ def test_a_spec_with_one_time_point_is_marked_failed(run):
     assert (selection["status"] == "failed").all()
     assert selection["error"].str.contains("1 distinct value").all()
     assert _read(folder / "classes.csv").empty and _read(folder / "curves.csv").empty
-    assert (run / "results" / "small" / "report.html").exists()  # the run finished: the report was built
+    assert (
+        run / "results" / "small" / "report.html"
+    ).exists()  # the run finished: the report was built
 
 
 def test_rerun_gives_byte_identical_trajectory_outputs(run, tmp_path):
@@ -193,6 +238,10 @@ def test_rerun_gives_byte_identical_trajectory_outputs(run, tmp_path):
 
     def digests(root: Path) -> dict[str, str]:
         folder = root / "results" / "small" / "trajectories"
-        return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
 
     assert digests(again) == digests(run)

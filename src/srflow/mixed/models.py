@@ -594,9 +594,17 @@ def likelihood_ratio_test(
         data, n_resolved_out = model_data(data, [small, large], sr_tables, sr_failures)
     except ModelError as exc:
         return {
-            "small": small.name, "large": large.name, "method": "ml", "refit_with_ml": refit,
-            "n_obs": 0, "n_dropped_missing": len(data), "status": "failed", "reason": str(exc),
-            "chi2": None, "df": None, "p": None,
+            "small": small.name,
+            "large": large.name,
+            "method": "ml",
+            "refit_with_ml": refit,
+            "n_obs": 0,
+            "n_dropped_missing": len(data),
+            "status": "failed",
+            "reason": str(exc),
+            "chi2": None,
+            "df": None,
+            "p": None,
         }
     DesignRecipe.from_data(small_ml, data)
     DesignRecipe.from_data(large_ml, data)

@@ -129,7 +129,9 @@ def label(value: Any) -> str:
 
 
 def is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_))
+    return value is None or isinstance(
+        value, (str, bool, int, float, np.integer, np.floating, np.bool_)
+    )
 
 
 def is_number(text: str) -> bool:
@@ -141,11 +143,20 @@ def is_number(text: str) -> bool:
 
 
 #: Keys never shown in fact lists: echoes of the config and texts the report words itself.
-_ALWAYS_SKIP = {"settings", "sign_convention", "sr_z", "ci_method", "information_criteria_note", "fixed_terms",
-                "random_terms"}
+_ALWAYS_SKIP = {
+    "settings",
+    "sign_convention",
+    "sr_z",
+    "ci_method",
+    "information_criteria_note",
+    "fixed_terms",
+    "random_terms",
+}
 
 
-def scalar_items(entry: Mapping[str, Any], skip: set[str], depth: int = 3, prefix: str = "") -> list[tuple[str, Any]]:
+def scalar_items(
+    entry: Mapping[str, Any], skip: set[str], depth: int = 3, prefix: str = ""
+) -> list[tuple[str, Any]]:
     """Scalar values of a record's JSON; nested objects (up to ``depth`` levels) as 'outer.inner'."""
     items: list[tuple[str, Any]] = []
     for key, value in entry.items():
@@ -168,7 +179,9 @@ def format_value(key: str, value: Any, min_cell: int) -> str:
     last = parts[-1]
     if value is None:
         return DASH
-    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
     # "n.excluded.outliers" is a count because of its first part; "n_used" because of its name
     if numeric and (is_count_name(last) or parts[0] == "n"):
         return suppress_count(value, min_cell)
@@ -179,7 +192,9 @@ def format_value(key: str, value: Any, min_cell: int) -> str:
     return format_number(value)
 
 
-def group_stats(frame: pd.DataFrame, group: str, column: str, min_cell: int, label_prefix: str = "") -> list[dict]:
+def group_stats(
+    frame: pd.DataFrame, group: str, column: str, min_cell: int, label_prefix: str = ""
+) -> list[dict]:
     """Box-plot statistics per group (5th/25th/50th/75th/95th percentiles and mean).
 
     Groups with fewer than ``min_cell`` values are left out (their percentiles would
@@ -199,14 +214,23 @@ def group_stats(frame: pd.DataFrame, group: str, column: str, min_cell: int, lab
         if counts[key] < min_cell:
             continue
         q = quantiles.loc[key]
-        stats.append({
-            "label": f"{label_prefix}{label(key)}", "whislo": q[0.05], "q1": q[0.25], "med": q[0.5],
-            "q3": q[0.75], "whishi": q[0.95], "mean": means[key],
-        })
+        stats.append(
+            {
+                "label": f"{label_prefix}{label(key)}",
+                "whislo": q[0.05],
+                "q1": q[0.25],
+                "med": q[0.5],
+                "q3": q[0.75],
+                "whishi": q[0.95],
+                "mean": means[key],
+            }
+        )
     return stats
 
 
-_PEOPLE_RE = re.compile(r"\b(\d+) (participants?|people|persons?|rows?|units?)( \((\d+(?:\.\d+)?)%\))?")
+_PEOPLE_RE = re.compile(
+    r"\b(\d+) (participants?|people|persons?|rows?|units?)( \((\d+(?:\.\d+)?)%\))?"
+)
 _IMPLIES_RE = re.compile(r"\bimplies (\d+)\b")
 
 
@@ -215,6 +239,7 @@ def scrub_counts(text: str, min_cell: int) -> str:
 
     "class 3 has 2 participants (0.05%)" becomes "class 3 has <5 participants".
     """
+
     def people(match: re.Match) -> str:
         count = int(match.group(1))
         if is_suppressed(count, min_cell):
@@ -248,11 +273,23 @@ def variance_table(vc: Mapping[str, Any]) -> Table | None:
     items = scalar_items(vc, set())
     if not items:
         return None
-    return Table(["component", "value"], [[humanize(k), format_number(v)] for k, v in items], numeric=[False, True])
+    return Table(
+        ["component", "value"],
+        [[humanize(k), format_number(v)] for k, v in items],
+        numeric=[False, True],
+    )
 
 
-def fit_warning(section: Section, what: str, *, singular: bool | None, status: str = "ok",
-                reason: str | None = None, detail: str = "", consequence: str = "") -> None:
+def fit_warning(
+    section: Section,
+    what: str,
+    *,
+    singular: bool | None,
+    status: str = "ok",
+    reason: str | None = None,
+    detail: str = "",
+    consequence: str = "",
+) -> None:
     """The one warning box of a fit that is singular or could not be certified (every section uses it).
 
     Parameters
@@ -275,8 +312,10 @@ def fit_warning(section: Section, what: str, *, singular: bool | None, status: s
     sentences = []
     if status == "suspect":
         why = str(reason or "no reason given").removeprefix("the optimum could not be certified: ")
-        sentences.append(f"{what}: the optimum could not be certified ({why}); "
-                         "treat the estimates as provisional, not as an ok fit." + consequence)
+        sentences.append(
+            f"{what}: the optimum could not be certified ({why}); "
+            "treat the estimates as provisional, not as an ok fit." + consequence
+        )
     if singular:
         sentences.append(
             f"{what} is singular: a random-effect SD is estimated near zero or a correlation at ±1{detail}, so the "

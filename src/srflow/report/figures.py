@@ -33,7 +33,16 @@ STYLE = {
     "axes.axisbelow": True,
     "axes.edgecolor": "#6b7280",
     "axes.prop_cycle": matplotlib.cycler(
-        color=["#2f6f9f", "#c2562b", "#3f8f5a", "#8a5aa8", "#b08a1e", "#5b6770", "#c0417a", "#2a9d9b"]
+        color=[
+            "#2f6f9f",
+            "#c2562b",
+            "#3f8f5a",
+            "#8a5aa8",
+            "#b08a1e",
+            "#5b6770",
+            "#c0417a",
+            "#2a9d9b",
+        ]
     ),
     "legend.frameon": False,
     "legend.fontsize": 8,
@@ -61,8 +70,12 @@ def new_figure(width: float = 7.2, height: float = 3.2, ncols: int = 1, nrows: i
         axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
     # Fixed margins in inches (a layout engine costs more than the drawing itself).
     fig.subplots_adjust(
-        left=0.7 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.35 / height,
-        wspace=0.35, hspace=0.55 if nrows > 1 else 0.2,
+        left=0.7 / width,
+        right=1 - 0.2 / width,
+        bottom=0.55 / height,
+        top=1 - 0.35 / height,
+        wspace=0.35,
+        hspace=0.55 if nrows > 1 else 0.2,
     )
     return fig, axes
 
@@ -87,7 +100,11 @@ def to_svg(fig: Figure, fig_id: str, alt: str) -> str:
     """Render a figure as inline SVG markup (no prolog, no metadata, no namespaces URLs)."""
     buffer = io.StringIO()
     with matplotlib.rc_context(STYLE):
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+        fig.savefig(
+            buffer,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
@@ -126,7 +143,11 @@ def to_png(fig: Figure, alt: str) -> str:
 
 def _escape(text: str) -> str:
     return (
-        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        str(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
     )
 
 
@@ -164,7 +185,9 @@ def participation_plot(
     return fig
 
 
-def box_panels(panels: list[tuple[str, list[dict]]], ylabels: Sequence[str], xlabel: str = "wave") -> Figure:
+def box_panels(
+    panels: list[tuple[str, list[dict]]], ylabels: Sequence[str], xlabel: str = "wave"
+) -> Figure:
     """Box plots from precomputed statistics (median, quartiles, 5th/95th percentile whiskers).
 
     ``panels`` holds (title, stats) pairs; each stats dict has the keys matplotlib's
@@ -182,7 +205,12 @@ def box_panels(panels: list[tuple[str, list[dict]]], ylabels: Sequence[str], xla
                     patch_artist=True,
                     boxprops={"facecolor": "#dbe7f1", "edgecolor": "#2f6f9f"},
                     medianprops={"color": "#1d4f75", "linewidth": 1.6},
-                    meanprops={"marker": "D", "markersize": 3.5, "markerfacecolor": "#c2562b", "markeredgecolor": "none"},
+                    meanprops={
+                        "marker": "D",
+                        "markersize": 3.5,
+                        "markerfacecolor": "#c2562b",
+                        "markeredgecolor": "none",
+                    },
                     whiskerprops={"color": "#2f6f9f"},
                     capprops={"color": "#2f6f9f"},
                 )
@@ -191,7 +219,14 @@ def box_panels(panels: list[tuple[str, list[dict]]], ylabels: Sequence[str], xla
                     for index, label in enumerate(ax.get_xticklabels()):
                         label.set_visible(index % step == 0)
             else:
-                ax.text(0.5, 0.5, "no group large enough to show", ha="center", va="center", transform=ax.transAxes)
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no group large enough to show",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                )
             ax.set_title(title)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -213,7 +248,11 @@ def scatter_with_lines(
         ax.scatter(x, y, s=6, color="#5b6770", alpha=alpha, linewidths=0, rasterized=False)
         many = len(lines) > 8
         for index, (label, line_x, line_y) in enumerate(lines):
-            color = matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1)) if many else PALETTE[(index + 1) % len(PALETTE)]
+            color = (
+                matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1))
+                if many
+                else PALETTE[(index + 1) % len(PALETTE)]
+            )
             ax.plot(line_x, line_y, color=color, linewidth=2.0, label=None if many else label)
         if not many and any(label for label, _, _ in lines):
             ax.legend(loc="upper left", ncols=2 if len(lines) > 4 else 1)
@@ -228,7 +267,14 @@ def qq_plot(sets: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
     ax = axes[0][0]
     with matplotlib.rc_context(STYLE):
         for index, (label, theoretical, sample) in enumerate(sets):
-            ax.plot(theoretical, sample, "o", markersize=3, color=PALETTE[index % len(PALETTE)], label=label or None)
+            ax.plot(
+                theoretical,
+                sample,
+                "o",
+                markersize=3,
+                color=PALETTE[index % len(PALETTE)],
+                label=label or None,
+            )
         theoretical = np.concatenate([s[1] for s in sets])
         sample = np.concatenate([s[2] for s in sets])
         order = np.argsort(theoretical, kind="stable")
@@ -239,7 +285,9 @@ def qq_plot(sets: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
         if t_q[1] != t_q[0]:
             slope = (s_q[1] - s_q[0]) / (t_q[1] - t_q[0])
             grid = np.array([t.min(), t.max()])
-            ax.plot(grid, s_q[0] + slope * (grid - t_q[0]), color="#9ca3af", linewidth=1, linestyle="--")
+            ax.plot(
+                grid, s_q[0] + slope * (grid - t_q[0]), color="#9ca3af", linewidth=1, linestyle="--"
+            )
         if 1 < len(sets) <= 8:
             ax.legend(loc="upper left")
         ax.set_xlabel("normal quantile")
@@ -247,7 +295,9 @@ def qq_plot(sets: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
     return fig
 
 
-def merge_small_bins(counts: np.ndarray, edges: np.ndarray, min_cell: int) -> tuple[np.ndarray, np.ndarray]:
+def merge_small_bins(
+    counts: np.ndarray, edges: np.ndarray, min_cell: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Merge every bin holding 1 .. min_cell - 1 units into its neighbour toward the centre.
 
     Repeats until each bin holds 0 or at least ``min_cell`` units (all of them in one bin if
@@ -266,10 +316,10 @@ def merge_small_bins(counts: np.ndarray, edges: np.ndarray, min_cell: int) -> tu
             break
         i = small[0]
         # toward the centre: the side holding more units beyond this bin
-        left, right = sum(counts[:i]), sum(counts[i + 1:])
+        left, right = sum(counts[:i]), sum(counts[i + 1 :])
         j = i - 1 if (i == len(counts) - 1 or (i > 0 and left > right)) else i + 1
         low, high = min(i, j), max(i, j)
-        counts[low:high + 1] = [counts[low] + counts[high]]
+        counts[low : high + 1] = [counts[low] + counts[high]]
         del edges[high]
     return np.asarray(counts, dtype=np.int64), np.asarray(edges, dtype=float)
 
@@ -285,8 +335,15 @@ def histogram(counts: np.ndarray, edges: np.ndarray, xlabel: str) -> Figure:
     widths = np.diff(edges)
     base = widths.min()
     with matplotlib.rc_context(STYLE):
-        ax.bar(edges[:-1], counts * base / widths, width=widths, align="edge", color="#9cbcd6", edgecolor="#2f6f9f",
-               linewidth=0.4)
+        ax.bar(
+            edges[:-1],
+            counts * base / widths,
+            width=widths,
+            align="edge",
+            color="#9cbcd6",
+            edgecolor="#2f6f9f",
+            linewidth=0.4,
+        )
         ax.axvline(0, color="#6b7280", linewidth=1, linestyle=":")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"count per {base:.2g} of {xlabel}")
@@ -312,11 +369,17 @@ def density_with_lines(
     fig, axes = new_figure(6.4, 4.2)
     ax = axes[0][0]
     with matplotlib.rc_context(STYLE):
-        mesh = ax.pcolormesh(x_edges, y_edges, shown, cmap="Blues", vmin=0, shading="flat", rasterized=False)
+        mesh = ax.pcolormesh(
+            x_edges, y_edges, shown, cmap="Blues", vmin=0, shading="flat", rasterized=False
+        )
         fig.colorbar(mesh, ax=ax, label=f"units per cell (cells < {min_cell} blank)")
         many = len(lines) > 8
         for index, (label, line_x, line_y) in enumerate(lines):
-            color = matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1)) if many else PALETTE[(index + 1) % len(PALETTE)]
+            color = (
+                matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1))
+                if many
+                else PALETTE[(index + 1) % len(PALETTE)]
+            )
             ax.plot(line_x, line_y, color=color, linewidth=2.0, label=None if many else label)
         if not many and any(label for label, _, _ in lines):
             ax.legend(loc="upper left", ncols=2 if len(lines) > 4 else 1)
@@ -343,7 +406,14 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
                 ax.plot(cls["time"], cls["fitted"], color=color, linewidth=2.0, label=cls["label"])
                 observed = cls.get("observed")
                 if observed is not None and np.isfinite(observed).any():
-                    ax.plot(cls["time"], observed, "o", color=color, markersize=3.5, markerfacecolor="white")
+                    ax.plot(
+                        cls["time"],
+                        observed,
+                        "o",
+                        color=color,
+                        markersize=3.5,
+                        markerfacecolor="white",
+                    )
             ax.set_title(panel["title"], fontweight="bold" if panel["chosen"] else "normal")
             if panel["chosen"]:
                 for spine in ax.spines.values():
@@ -359,8 +429,9 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
     return fig
 
 
-def forest_plot(labels: Sequence[str], estimates: np.ndarray, lows: np.ndarray, highs: np.ndarray,
-                xlabel: str) -> Figure:
+def forest_plot(
+    labels: Sequence[str], estimates: np.ndarray, lows: np.ndarray, highs: np.ndarray, xlabel: str
+) -> Figure:
     """One horizontal 95% interval and point per effect, first effect on top, a line at zero.
 
     Each interval is its own SVG group (``gid`` ``interval-<i>``), so the figure can be
@@ -373,7 +444,9 @@ def forest_plot(labels: Sequence[str], estimates: np.ndarray, lows: np.ndarray, 
     fig.subplots_adjust(left=min(0.5, (0.25 + 0.065 * longest) / 7.2))
     y = np.arange(n)[::-1].astype(float)
     for i in range(n):
-        ax.plot([lows[i], highs[i]], [y[i], y[i]], color=PALETTE[0], linewidth=1.8, gid=f"interval-{i}")
+        ax.plot(
+            [lows[i], highs[i]], [y[i], y[i]], color=PALETTE[0], linewidth=1.8, gid=f"interval-{i}"
+        )
     ax.plot(estimates, y, "o", color=PALETTE[0], markersize=5)
     ax.axvline(0.0, color="#6b7280", linestyle="--", linewidth=0.9)
     ax.set_yticks(y, [str(t) for t in labels])

@@ -60,7 +60,12 @@ def format_share(count: Any, total: Any, min_cell: int = 5, digits: int = 1) -> 
         count_f, total_f = float(count), float(total)
     except (TypeError, ValueError):
         return DASH
-    if math.isnan(count_f) or math.isnan(total_f) or total_f <= 0 or is_suppressed(count_f, min_cell):
+    if (
+        math.isnan(count_f)
+        or math.isnan(total_f)
+        or total_f <= 0
+        or is_suppressed(count_f, min_cell)
+    ):
         return DASH
     return f"{100.0 * count_f / total_f:.{digits}f}%"
 
@@ -115,7 +120,9 @@ def is_count_name(name: str) -> bool:
     """Whether a column or key name denotes a count of people or rows (so it is suppressed)."""
     lowered = str(name).lower()
     if any(word in lowered for word in ("start", "iter", "param", "line", "npm", "df")):
-        return False  # counts of starts, iterations, parameters or lines describe the fit, not people
+        return (
+            False  # counts of starts, iterations, parameters or lines describe the fit, not people
+        )
     return (
         lowered in {"n", "count", "size", "n_obs", "n_groups"}
         or lowered.startswith("n_")
@@ -126,12 +133,32 @@ def is_count_name(name: str) -> bool:
 
 
 #: Display names of common statistics.
-LABELS = {"aic": "AIC", "bic": "BIC", "sabic": "SABIC", "caic": "CAIC", "icl": "ICL", "loglik": "log-likelihood",
-          "npm": "parameters", "r2": "R²", "r_squared": "R²", "adj_r2": "adjusted R²", "sd": "SD", "se": "SE",
-          "icc": "ICC", "df": "df", "loglik_ml": "log-likelihood (ML)", "r2_adj": "adjusted R²",
-          "cooks_distance": "Cook's distance", "n_params": "parameters", "n_obs": "n observations",
-          "n_groups": "n participants", "appa_min": "lowest AvePP", "occ_min": "lowest OCC", "appa": "AvePP",
-          "occ": "OCC"}
+LABELS = {
+    "aic": "AIC",
+    "bic": "BIC",
+    "sabic": "SABIC",
+    "caic": "CAIC",
+    "icl": "ICL",
+    "loglik": "log-likelihood",
+    "npm": "parameters",
+    "r2": "R²",
+    "r_squared": "R²",
+    "adj_r2": "adjusted R²",
+    "sd": "SD",
+    "se": "SE",
+    "icc": "ICC",
+    "df": "df",
+    "loglik_ml": "log-likelihood (ML)",
+    "r2_adj": "adjusted R²",
+    "cooks_distance": "Cook's distance",
+    "n_params": "parameters",
+    "n_obs": "n observations",
+    "n_groups": "n participants",
+    "appa_min": "lowest AvePP",
+    "occ_min": "lowest OCC",
+    "appa": "AvePP",
+    "occ": "OCC",
+}
 
 
 def humanize(name: str) -> str:

@@ -26,16 +26,32 @@ _SR_FILE = re.compile(r"(?:^|.*/)sr/(?P<name>[^/]+?)\.(?P<part>csv|line\.json)$"
 _MIXED_FILE = re.compile(
     r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|anova\.csv|fit\.json|random\.csv)$"
 )
-_REGRESSION_FILE = re.compile(r"(?:^|.*/)regressions/(?P<name>[^/]+?)\.(?P<part>coefficients\.csv|fit\.json)$")
+_REGRESSION_FILE = re.compile(
+    r"(?:^|.*/)regressions/(?P<name>[^/]+?)\.(?P<part>coefficients\.csv|fit\.json)$"
+)
 _TRAJECTORY_FILE = re.compile(
     r"(?:^|.*/)trajectories/(?P<name>[^/]+)/(?P<part>selection|classes|curves|anchors|classification|predictors|distal)\.csv$"
 )
 _PARTS = {
     "sr": {"csv": "table", "line.json": "line"},
-    "mixed": {"fixed.csv": "fixed", "anova.csv": "anova", "fit.json": "fit", "random.csv": "random"},
+    "mixed": {
+        "fixed.csv": "fixed",
+        "anova.csv": "anova",
+        "fit.json": "fit",
+        "random.csv": "random",
+    },
     "regressions": {"coefficients.csv": "coefficients", "fit.json": "fit"},
     "trajectories": {
-        p: p for p in ("selection", "classes", "curves", "anchors", "classification", "predictors", "distal")
+        p: p
+        for p in (
+            "selection",
+            "classes",
+            "curves",
+            "anchors",
+            "classification",
+            "predictors",
+            "distal",
+        )
     },
 }
 
@@ -86,11 +102,21 @@ class ReportFiles:
             ledger=Path(str(inputs["ledger"])),
             failures=Path(str(inputs["failures"])),
             sr=_group(_paths(inputs, "sr"), _SR_FILE, "sr", ("table", "line")),
-            mixed=_group(_paths(inputs, "mixed"), _MIXED_FILE, "mixed", ("fixed", "anova", "fit", "random")),
-            trajectories=_group(
-                _paths(inputs, "trajectories"), _TRAJECTORY_FILE, "trajectories", ("selection", "classes", "curves")
+            mixed=_group(
+                _paths(inputs, "mixed"), _MIXED_FILE, "mixed", ("fixed", "anova", "fit", "random")
             ),
-            regressions=_group(_paths(inputs, "regressions"), _REGRESSION_FILE, "regressions", ("coefficients", "fit")),
+            trajectories=_group(
+                _paths(inputs, "trajectories"),
+                _TRAJECTORY_FILE,
+                "trajectories",
+                ("selection", "classes", "curves"),
+            ),
+            regressions=_group(
+                _paths(inputs, "regressions"),
+                _REGRESSION_FILE,
+                "regressions",
+                ("coefficients", "fit"),
+            ),
         )
 
     @classmethod
@@ -111,14 +137,23 @@ class ReportFiles:
             scores=base / "scores.parquet",
             ledger=base / "validation" / "ledger.csv",
             failures=base / "validation" / "failures.csv",
-            sr={n: {"table": base / "sr" / f"{n}.csv", "line": base / "sr" / f"{n}.line.json"} for n in cohort_config.sr},
+            sr={
+                n: {"table": base / "sr" / f"{n}.csv", "line": base / "sr" / f"{n}.line.json"}
+                for n in cohort_config.sr
+            },
             mixed={
-                n: {p: base / "mixed" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("fixed", "anova", "fit", "random")}
+                n: {
+                    p: base / "mixed" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}"
+                    for p in ("fixed", "anova", "fit", "random")
+                }
                 for n in cohort_config.mixed_models
             },
             trajectories=trajectories,
             regressions={
-                n: {p: base / "regressions" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}" for p in ("coefficients", "fit")}
+                n: {
+                    p: base / "regressions" / f"{n}.{p}.{'json' if p == 'fit' else 'csv'}"
+                    for p in ("coefficients", "fit")
+                }
                 for n in cohort_config.regressions
             },
         )
@@ -141,13 +176,17 @@ def _group(paths: Iterable[str], pattern: re.Pattern, kind: str, required: tuple
     for path in paths:
         match = pattern.fullmatch(path.replace("\\", "/"))
         if match is None:
-            raise InputError(f"report input '{path}' is not a {kind} output (see report_inputs in common.smk)")
+            raise InputError(
+                f"report input '{path}' is not a {kind} output (see report_inputs in common.smk)"
+            )
         part = _PARTS[kind][match["part"]]
         grouped.setdefault(match["name"], {})[part] = Path(path)
     for name, parts in grouped.items():
         missing = [p for p in required if p not in parts]
         if missing:
-            raise InputError(f"report inputs of {kind} '{name}' lack the {', '.join(missing)} file(s)")
+            raise InputError(
+                f"report inputs of {kind} '{name}' lack the {', '.join(missing)} file(s)"
+            )
     return grouped
 
 
@@ -261,7 +300,9 @@ def load_report_inputs(
     ):
         stale = sorted(set(given) - set(configured))
         if stale:
-            raise InputError(f"report inputs hold results of {kind}(s) {stale}, which the config does not have")
+            raise InputError(
+                f"report inputs hold results of {kind}(s) {stale}, which the config does not have"
+            )
     return ReportInputs(
         cohort=cohort_config.name,
         cohort_config=cohort_config,
@@ -270,7 +311,9 @@ def load_report_inputs(
         ledger=results.LEDGER_TABLE.read(files.ledger),
         failures=results.FAILURES_TABLE.read(files.failures),
         sr={
-            name: SRResults(table=results.SR_TABLE.read(paths["table"]), line=results.SRLine.read(paths["line"]))
+            name: SRResults(
+                table=results.SR_TABLE.read(paths["table"]), line=results.SRLine.read(paths["line"])
+            )
             for name, paths in files.sr.items()
         },
         mixed={
@@ -321,11 +364,24 @@ def file_sha256(path: str | Path) -> str:
 
 
 #: Packages whose versions the footer lists by default.
-PROVENANCE_PACKAGES = ("srflow", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "pandera",
-                       "pyarrow", "matplotlib", "jinja2", "snakemake")
+PROVENANCE_PACKAGES = (
+    "srflow",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "scikit-learn",
+    "pandera",
+    "pyarrow",
+    "matplotlib",
+    "jinja2",
+    "snakemake",
+)
 
 
-def collect_provenance(config_data: Mapping[str, Any], input_path: str | Path | None, seed: int | None = None) -> dict:
+def collect_provenance(
+    config_data: Mapping[str, Any], input_path: str | Path | None, seed: int | None = None
+) -> dict:
     """Provenance for the footer: config and input hashes, input file name, seed, versions.
 
     Parameters

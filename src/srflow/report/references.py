@@ -152,5 +152,3 @@ def cite(key: str, used: list[str]) -> str:
     if key not in used:
         used.append(key)
     return REFERENCES[key]["cite"]
-
-

@@ -20,7 +20,9 @@ from srflow.report.sections import build_sections, footer
 
 def _environment() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
-        lambda name: resources.files("srflow.report").joinpath("templates", name).read_text(encoding="utf-8")
+        lambda name: (
+            resources.files("srflow.report").joinpath("templates", name).read_text(encoding="utf-8")
+        )
     )
     env = jinja2.Environment(
         loader=loader,
@@ -113,9 +115,13 @@ def write_key_figures(inputs: ReportInputs, paths: Mapping[str, str | Path]) -> 
     for name, path in paths.items():
         path = Path(path)
         if name not in KEY_FIGURES:
-            raise InputError(f"unknown report figure '{name}'; choose from {', '.join(KEY_FIGURES)}")
+            raise InputError(
+                f"unknown report figure '{name}'; choose from {', '.join(KEY_FIGURES)}"
+            )
         if path.suffix.lower() not in {".svg", ".png"}:
-            raise InputError(f"report figure '{name}': write .svg or .png, not '{path.suffix}' ({path})")
+            raise InputError(
+                f"report figure '{name}': write .svg or .png, not '{path.suffix}' ({path})"
+            )
         made = overview_figure(ctx) if name == "overview" else scores_figure(ctx)
         path.parent.mkdir(parents=True, exist_ok=True)
         fg.save_standalone(made[0], path, title=made[1])

@@ -41,7 +41,13 @@ def build_sections(inputs: ReportInputs, ctx: ReportContext) -> list[Section]:
     resilience = resilience_section(ctx, figures, dict(inputs.regressions), dict(inputs.mixed))
     trajectories, trajectory_facts = trajectories_section(ctx, figures, dict(inputs.trajectories))
     return [
-        overview, validation, scores, sr, mixed, resilience, trajectories,
+        overview,
+        validation,
+        scores,
+        sr,
+        mixed,
+        resilience,
+        trajectories,
         grolts_section(ctx, trajectory_facts),
         methods_section(ctx, inputs.provenance, overview_facts, excluded),
     ]
@@ -50,19 +56,28 @@ def build_sections(inputs: ReportInputs, ctx: ReportContext) -> list[Section]:
 def grolts_section(ctx: ReportContext, facts: TrajectoryFacts) -> Section:
     """The 21 GRoLTS items, each marked by how far this report answers it."""
     section = Section("grolts", "GRoLTS checklist")
-    rows = grolts.grolts_rows(ctx.cohort_config, {"has_time": ctx.has_time, **dataclasses.asdict(facts)})
-    section.add("p", text=(
-        "The Guidelines for Reporting on Latent Trajectory Studies (van de Schoot et al., 2017), 21 items, "
-        "paraphrased. Each item is marked by how far this report answers it given the configured analysis."
-    ))
-    counts = {mark: sum(r.mark == mark for r in rows) for mark in (grolts.AUTO, grolts.PARTLY, grolts.AUTHOR, grolts.NA)}
+    rows = grolts.grolts_rows(
+        ctx.cohort_config, {"has_time": ctx.has_time, **dataclasses.asdict(facts)}
+    )
+    section.add(
+        "p",
+        text=(
+            "The Guidelines for Reporting on Latent Trajectory Studies (van de Schoot et al., 2017), 21 items, "
+            "paraphrased. Each item is marked by how far this report answers it given the configured analysis."
+        ),
+    )
+    counts = {
+        mark: sum(r.mark == mark for r in rows)
+        for mark in (grolts.AUTO, grolts.PARTLY, grolts.AUTHOR, grolts.NA)
+    }
     section.add("p", text="; ".join(f"{mark}: {n}" for mark, n in counts.items()) + ".")
     section.add("grolts", rows=rows)
     return section
 
 
-def methods_section(ctx: ReportContext, provenance: Mapping[str, Any], overview: OverviewFacts,
-                    excluded: str) -> Section:
+def methods_section(
+    ctx: ReportContext, provenance: Mapping[str, Any], overview: OverviewFacts, excluded: str
+) -> Section:
     """The generated methods text and the references it cites."""
     section = Section("methods", "Methods")
     facts = {**dataclasses.asdict(overview), "excluded": excluded}
@@ -81,7 +96,10 @@ def footer(inputs: ReportInputs, ctx: ReportContext) -> dict:
     versions = packages(provenance)
     return {
         "items": [
-            ("Config SHA-256", provenance.get("config_sha256") or config_sha256(inputs.config_data)),
+            (
+                "Config SHA-256",
+                provenance.get("config_sha256") or config_sha256(inputs.config_data),
+            ),
             ("Input file", provenance.get("input_file") or ctx.cohort_config.input.name),
             ("Input SHA-256", provenance.get("input_sha256") or DASH),
             ("Seed", str(ctx.seed)),

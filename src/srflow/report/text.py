@@ -33,7 +33,11 @@ SCORE_TEXT = {
         "{share} of the items were answered)"
     ),
 }
-SELECTOR_TEXT = {"prefix": "the columns starting with '{sel}'", "regex": "the columns matching '{sel}'", "columns": "the columns {sel}"}
+SELECTOR_TEXT = {
+    "prefix": "the columns starting with '{sel}'",
+    "regex": "the columns matching '{sel}'",
+    "columns": "the columns {sel}",
+}
 
 
 def _instrument_text(inst: Any) -> str:
@@ -44,7 +48,9 @@ def _instrument_text(inst: Any) -> str:
         f"{inst.range[0]:g}–{inst.range[1]:g}"
     ]
     if inst.reverse:
-        parts.append(f", {len(inst.reverse)} item{'s' if len(inst.reverse) != 1 else ''} reverse-scored")
+        parts.append(
+            f", {len(inst.reverse)} item{'s' if len(inst.reverse) != 1 else ''} reverse-scored"
+        )
     parts.append(f"), scored as {SCORE_TEXT[inst.score].format(share=share)}")
     if inst.role == "stressors":
         parts.append(
@@ -106,14 +112,22 @@ def describe_sr_spec(name: str, spec: Mapping[str, Any]) -> str:
         s2="s" if spec.get("min_in_window", 1) != 1 else "",
         adjust=", adjusted for the previous wave's P" if spec.get("adjust_previous") else "",
     )
-    form_text = FORM_TEXT.get(form, f"a normative line of form '{form}'").format(alpha=float(spec.get("alpha", 0.05)))
-    outlier_text = OUTLIER_TEXT.get(outliers, f"outlier handling '{outliers}'").format(k=float(spec.get("k", 3)))
+    form_text = FORM_TEXT.get(form, f"a normative line of form '{form}'").format(
+        alpha=float(spec.get("alpha", 0.05))
+    )
+    outlier_text = OUTLIER_TEXT.get(outliers, f"outlier handling '{outliers}'").format(
+        k=float(spec.get("k", 3))
+    )
     sentence = f"SR spec '{name}' used {form_text}, {level_text}, with {outlier_text}"
     if outliers != "none":
-        sentence += " (the line was then applied to everyone's unaltered values, so no score is censored)"
+        sentence += (
+            " (the line was then applied to everyone's unaltered values, so no score is censored)"
+        )
     reference = spec.get("reference", "all")
     if isinstance(reference, Mapping) and "waves" in reference:
-        sentence += f"; the line was defined on {_waves_text(reference['waves'])} and applied to every row"
+        sentence += (
+            f"; the line was defined on {_waves_text(reference['waves'])} and applied to every row"
+        )
     elif isinstance(reference, Mapping) and "column" in reference:
         sentence += (
             f"; the line was defined on the rows where {reference['column']} = {reference['value']} and "
@@ -154,15 +168,20 @@ def gmm_text(spec: Mapping[str, Any]) -> str:
     """
     random = list(spec.get("random", ["intercept"]))
     if "slope" in random:
-        effects = ("a participant-level random intercept and random slope on linear time, with their full 2 x 2 "
-                   "covariance")
+        effects = (
+            "a participant-level random intercept and random slope on linear time, with their full 2 x 2 "
+            "covariance"
+        )
         what = "covariance"
     else:
         effects, what = "a participant-level random intercept", "variance"
     shared = spec.get("random_variance", "shared") == "shared"
-    return (f"each class its own polynomial curve plus {effects}; the random-effect {what} "
-            + ("shared by all classes" if shared else "estimated separately in each class (seeded from the "
-                                                      "shared-variance optimum, so never below it)"))
+    return f"each class its own polynomial curve plus {effects}; the random-effect {what} " + (
+        "shared by all classes"
+        if shared
+        else "estimated separately in each class (seeded from the "
+        "shared-variance optimum, so never below it)"
+    )
 
 
 def describe_trajectory_spec(name: str, spec: Mapping[str, Any]) -> str:
@@ -196,7 +215,9 @@ def describe_trajectory_spec(name: str, spec: Mapping[str, Any]) -> str:
     return sentence + "."
 
 
-def methods_paragraphs(cohort: Any, facts: Mapping[str, Any], packages: Mapping[str, str]) -> tuple[list[str], list[str]]:
+def methods_paragraphs(
+    cohort: Any, facts: Mapping[str, Any], packages: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
     """The methods text as paragraphs, and the keys of the references cited (in citing order).
 
     Parameters
@@ -210,7 +231,11 @@ def methods_paragraphs(cohort: Any, facts: Mapping[str, Any], packages: Mapping[
         Package name -> version.
     """
     used: list[str] = []
-    paragraphs = [_cohort_paragraph(cohort, facts), _measures_paragraph(cohort), _validation_paragraph(cohort, facts)]
+    paragraphs = [
+        _cohort_paragraph(cohort, facts),
+        _measures_paragraph(cohort),
+        _validation_paragraph(cohort, facts),
+    ]
     if cohort.sr:
         paragraphs.append(_sr_paragraph(cohort, used))
     if cohort.mixed_models:
@@ -247,17 +272,20 @@ def _measures_paragraph(cohort: Any) -> str:
             else "the mean of the z-scored stressor instrument scores (z over all scored rows), so each stressor type weighs the same"
         )
         several = len(stressors) > 1 or cohort.exposure_combine == "zmean"
-        text += (
-            f" Stressor exposure (E) was {combine}"
-            + (f"; instruments: {'; '.join(_instrument_text(s) for s in stressors)}." if several
-               else f"; instrument: {_instrument_text(stressors[0])}.")
+        text += f" Stressor exposure (E) was {combine}" + (
+            f"; instruments: {'; '.join(_instrument_text(s) for s in stressors)}."
+            if several
+            else f"; instrument: {_instrument_text(stressors[0])}."
         )
     else:
         text += " No stressor instrument was configured, so E is missing."
     codes = list(cohort.missing_codes)
     if codes:
-        text += (f" The code {codes[0]} was read as missing." if len(codes) == 1
-                 else f" The codes {join_words([str(c) for c in codes])} were read as missing.")
+        text += (
+            f" The code {codes[0]} was read as missing."
+            if len(codes) == 1
+            else f" The codes {join_words([str(c) for c in codes])} were read as missing."
+        )
     return text
 
 
@@ -268,7 +296,9 @@ def _validation_paragraph(cohort: Any, facts: Mapping[str, Any]) -> str:
         else f"rows failing any check were excluded ({facts.get('excluded', '–')} rows) and listed with the reason in the row ledger"
     )
     careless = cohort.careless
-    straight = {"flag": "flagged (kept and marked)", "exclude": "excluded", "off": "not checked"}[careless.straightlining]
+    straight = {"flag": "flagged (kept and marked)", "exclude": "excluded", "off": "not checked"}[
+        careless.straightlining
+    ]
     careless_text = (
         f"Rows answering every item of {join_words(list(careless.instruments))} identically (at least {careless.min_items} answered items) were {straight}."
         if careless.straightlining != "off"
@@ -295,8 +325,10 @@ def _sr_paragraph(cohort: Any, used: list[str]) -> str:
 #: How each df method is said in the methods text, and the reference it cites.
 DF_METHOD_TEXT = {
     "satterthwaite": ("t tests on Satterthwaite degrees of freedom", "kuznetsova2017"),
-    "kenward_roger": ("t tests on Kenward-Roger degrees of freedom with the adjusted covariance of the fixed effects",
-                      "kenward1997"),
+    "kenward_roger": (
+        "t tests on Kenward-Roger degrees of freedom with the adjusted covariance of the fixed effects",
+        "kenward1997",
+    ),
     "wald": ("Wald z tests", None),
 }
 
@@ -304,10 +336,18 @@ DF_METHOD_TEXT = {
 def _mixed_paragraph(cohort: Any, used: list[str]) -> str:
     sentences = []
     for name, spec in cohort.mixed_models.items():
-        method = "restricted maximum likelihood (REML)" if spec.get("method", "reml") == "reml" else "maximum likelihood (ML)"
-        words, key = DF_METHOD_TEXT.get(spec.get("df", "satterthwaite"), (f"df method {spec.get('df')}", None))
-        sentence = (f"Model '{name}', {mixed_formula(spec)}, was fitted by {method}, with {words}"
-                    + (f" ({cite(key, used)})" if key else ""))
+        method = (
+            "restricted maximum likelihood (REML)"
+            if spec.get("method", "reml") == "reml"
+            else "maximum likelihood (ML)"
+        )
+        words, key = DF_METHOD_TEXT.get(
+            spec.get("df", "satterthwaite"), (f"df method {spec.get('df')}", None)
+        )
+        sentence = (
+            f"Model '{name}', {mixed_formula(spec)}, was fitted by {method}, with {words}"
+            + (f" ({cite(key, used)})" if key else "")
+        )
         if spec.get("compare_to"):
             sentence += f", and compared with model '{spec['compare_to']}' by a likelihood-ratio test on ML fits"
         sentences.append(sentence + ".")
@@ -316,7 +356,9 @@ def _mixed_paragraph(cohort: Any, used: list[str]) -> str:
         f"(the deviance of {cite('bates2015', used)}) from several starts; an optimum was reported as certified only "
         "when the restarts agreed, it was at least as good as the nested and the fixed-effects-only models and its "
         "gradient and curvature passed, otherwise as suspect with the reason. Singular fits (a variance near zero or "
-        "a correlation at ±1) were flagged. " + " ".join(sentences) + " Each fixed term was tested by a Type III F "
+        "a correlation at ±1) were flagged. "
+        + " ".join(sentences)
+        + " Each fixed term was tested by a Type III F "
         "test (all other terms in the model) on the same df; marginal and conditional R² follow "
         f"{cite('nakagawa2013', used)}, with random slopes as {cite('johnson2014', used)}; 95% intervals of the "
         "random-effect SDs, their correlations and the residual SD are profile-likelihood intervals of the ML "
@@ -327,13 +369,21 @@ def _mixed_paragraph(cohort: Any, used: list[str]) -> str:
 def _regression_paragraph(cohort: Any, used: list[str]) -> str:
     sentences = []
     for name, spec in cohort.regressions.items():
-        aggregate = ("the first wave with a value (baseline)" if spec.get("aggregate", "first") == "first"
-                     else "the participant's mean over the waves")
-        se = (f"HC3 heteroskedasticity-consistent standard errors ({cite('mackinnon1985', used)})"
-              if spec.get("se") == "hc3" else "classical standard errors")
+        aggregate = (
+            "the first wave with a value (baseline)"
+            if spec.get("aggregate", "first") == "first"
+            else "the participant's mean over the waves"
+        )
+        se = (
+            f"HC3 heteroskedasticity-consistent standard errors ({cite('mackinnon1985', used)})"
+            if spec.get("se") == "hc3"
+            else "classical standard errors"
+        )
         predictors = join_words([str(p) for p in spec.get("predictors", [])]) or "an intercept only"
-        sentences.append(f"Regression '{name}' related {spec['outcome']} to {predictors}, each predictor taken at "
-                         f"{aggregate}, with {se}.")
+        sentences.append(
+            f"Regression '{name}' related {spec['outcome']} to {predictors}, each predictor taken at "
+            f"{aggregate}, with {se}."
+        )
     return (
         "Resilience factors were related to SR (and to P) in person-level regressions: one row per participant, "
         "ordinary least squares, t tests and 95% confidence intervals on the residual df, and standardised "
@@ -360,18 +410,29 @@ def _trajectory_paragraph(cohort: Any, used: list[str]) -> str:
         "names (better than, as or worse than expected) for SR series."
     )
     text += _membership_sentences(specs, used)
-    return text + f" The analysis is reported along the GRoLTS checklist ({cite('vandeschoot2017', used)})."
+    return (
+        text
+        + f" The analysis is reported along the GRoLTS checklist ({cite('vandeschoot2017', used)})."
+    )
 
 
 #: How each predictor method is said in the methods text, and the reference it cites.
 PREDICTOR_METHOD_TEXT = {
-    "ml": ("the bias-adjusted three-step maximum-likelihood estimator, which fixes the classification error "
-           "estimated from the posteriors and so gives unattenuated effects with SEs that account for it",
-           "vermunt2010"),
+    "ml": (
+        "the bias-adjusted three-step maximum-likelihood estimator, which fixes the classification error "
+        "estimated from the posteriors and so gives unattenuated effects with SEs that account for it",
+        "vermunt2010",
+    ),
     "bch": ("the bias-adjusted three-step estimator with BCH weights and sandwich SEs", "bakk2013"),
-    "one_step": ("a one-step model estimating the class curves and the membership logit jointly", None),
-    "modal": ("a naive logit of each participant's most likely class (attenuated towards zero; for comparison "
-              "only)", None),
+    "one_step": (
+        "a one-step model estimating the class curves and the membership logit jointly",
+        None,
+    ),
+    "modal": (
+        "a naive logit of each participant's most likely class (attenuated towards zero; for comparison "
+        "only)",
+        None,
+    ),
 }
 
 
@@ -387,12 +448,14 @@ def _membership_sentences(specs: Mapping[str, Mapping[str, Any]], used: list[str
                 f"For spec '{name}', the baseline (first-wave) values of {join_words(list(spec['predictors']))} "
                 f"predicted class membership in a multinomial logit against class "
                 f"{spec.get('reference_class', 1)}, estimated by {words}{reference}; categories were dummy-coded "
-                "against their first level.")
+                "against their first level."
+            )
         if spec.get("distal"):
             sentences.append(
                 f"For spec '{name}', the class means of each participant's last observed "
                 f"{join_words(list(spec['distal']))} were estimated with BCH weights ({cite('bakk2013', used)}), "
-                "which correct for the classification error, and compared by a Wald test of equal means.")
+                "which correct for the classification error, and compared by a Wald test of equal means."
+            )
     return (" " + " ".join(sentences)) if sentences else ""
 
 
@@ -401,8 +464,13 @@ def _software_paragraph(packages: Mapping[str, str], used: list[str]) -> str:
     if "python" in packages:
         software.append(f"Python {packages['python']}")
     cited = []
-    for package, key in (("numpy", "harris2020"), ("pandas", "mckinney2010"), ("scipy", "virtanen2020"),
-                         ("statsmodels", "seabold2010"), ("matplotlib", "hunter2007")):
+    for package, key in (
+        ("numpy", "harris2020"),
+        ("pandas", "mckinney2010"),
+        ("scipy", "virtanen2020"),
+        ("statsmodels", "seabold2010"),
+        ("matplotlib", "hunter2007"),
+    ):
         version = packages.get(package)
         cited.append(f"{package}{' ' + version if version else ''} ({cite(key, used)})")
     snakemake_version = packages.get("snakemake")

@@ -21,14 +21,22 @@ from srflow.report.references import REFERENCES
 
 #: How each predictor method is said; the method column of predictors.csv starts with its key.
 METHOD_WORDS = {
-    "ml": ("the bias-adjusted three-step estimator (maximum likelihood with the classification error fixed, "
-           f"{REFERENCES['vermunt2010']['cite']}), whose SEs account for the classification error"),
-    "bch": ("the bias-adjusted three-step estimator with BCH weights "
-            f"({REFERENCES['bakk2013']['cite']}), with sandwich SEs"),
-    "one_step": ("a one-step model estimating the class curves and the membership logit jointly (SEs hold the "
-                 "class curves fixed)"),
-    "modal": ("the naive modal-class logit: each participant's most likely class is treated as known, which "
-              "attenuates the effects towards zero and understates the SEs"),
+    "ml": (
+        "the bias-adjusted three-step estimator (maximum likelihood with the classification error fixed, "
+        f"{REFERENCES['vermunt2010']['cite']}), whose SEs account for the classification error"
+    ),
+    "bch": (
+        "the bias-adjusted three-step estimator with BCH weights "
+        f"({REFERENCES['bakk2013']['cite']}), with sandwich SEs"
+    ),
+    "one_step": (
+        "a one-step model estimating the class curves and the membership logit jointly (SEs hold the "
+        "class curves fixed)"
+    ),
+    "modal": (
+        "the naive modal-class logit: each participant's most likely class is treated as known, which "
+        "attenuates the effects towards zero and understates the SEs"
+    ),
 }
 
 
@@ -38,12 +46,14 @@ def method_key(method: Any) -> str:
 
 
 def class_name(k_class: Any, labels: Mapping[Any, str]) -> str:
-    """"class 2 ('chronic')", or "class 2" when the class has no label."""
+    """ "class 2 ('chronic')", or "class 2" when the class has no label."""
     name = labels.get(k_class, "")
     return f"class {label(k_class[1])}" + (f" ('{name}')" if name else "")
 
 
-def classification_block(ctx: ReportContext, section: Section, table: pd.DataFrame | None, chosen: Any) -> bool:
+def classification_block(
+    ctx: ReportContext, section: Section, table: pd.DataFrame | None, chosen: Any
+) -> bool:
     """The chosen K's mean-posterior matrix; whether one was shown."""
     if table is None or table.empty:
         return False
@@ -54,19 +64,27 @@ def classification_block(ctx: ReportContext, section: Section, table: pd.DataFra
     rows = []
     for _, r in part.iterrows():
         few = is_suppressed(r["n"], ctx.min_cell)  # the means of a handful of people are withheld
-        cells = [DASH if few else format_number(r.get(f"mean_post_{j}", np.nan)) for j in range(1, k + 1)]
+        cells = [
+            DASH if few else format_number(r.get(f"mean_post_{j}", np.nan)) for j in range(1, k + 1)
+        ]
         name = str(r["label"]) if isinstance(r["label"], str) and r["label"] else DASH
         rows.append([label(r["assigned_class"]), name, ctx.count(r["n"]), *cells])
-    section.add("table", table=Table(
-        ["assigned class", "label", "n", *(f"class {j}" for j in range(1, k + 1))], rows,
-        caption=(f"Classification at the chosen K = {k}: for the participants assigned to each class (their most "
-                 "likely class), the mean posterior probability of every class (columns class 1 to "
-                 f"class {k}). The diagonal is the average "
-                 "posterior probability of the assigned class (AvePP; above 0.7 is usually read as clear "
-                 "assignment); off-diagonal values are the classification uncertainty. Rows of classes with fewer "
-                 f"than {ctx.min_cell} participants are withheld."),
-        numeric=[False, False, True] + [True] * k,
-    ))
+    section.add(
+        "table",
+        table=Table(
+            ["assigned class", "label", "n", *(f"class {j}" for j in range(1, k + 1))],
+            rows,
+            caption=(
+                f"Classification at the chosen K = {k}: for the participants assigned to each class (their most "
+                "likely class), the mean posterior probability of every class (columns class 1 to "
+                f"class {k}). The diagonal is the average "
+                "posterior probability of the assigned class (AvePP; above 0.7 is usually read as clear "
+                "assignment); off-diagonal values are the classification uncertainty. Rows of classes with fewer "
+                f"than {ctx.min_cell} participants are withheld."
+            ),
+            numeric=[False, False, True] + [True] * k,
+        ),
+    )
     return True
 
 
@@ -92,7 +110,10 @@ def effect_sentence(row: pd.Series, labels: Mapping[Any, str]) -> str:
     "Each one-unit increase in age raises the odds of being in class 2 ('chronic') rather than cl"
     """
     k = row["K"]
-    target, reference = class_name((k, row["class"]), labels), class_name((k, row["reference_class"]), labels)
+    target, reference = (
+        class_name((k, row["class"]), labels),
+        class_name((k, row["reference_class"]), labels),
+    )
     estimate = float(row["estimate"])
     term = str(row["term"])
     if "[" in term and term.endswith("]"):
@@ -101,78 +122,145 @@ def effect_sentence(row: pd.Series, labels: Mapping[Any, str]) -> str:
     else:
         subject = f"Each one-unit increase in {term}"
     verb = "raises" if estimate > 0 else "lowers" if estimate < 0 else "leaves unchanged"
-    sentence = (f"{subject} {verb} the odds of being in {target} rather than {reference}: they are multiplied by "
-                f"{format_number(math.exp(estimate))} (95% CI {_interval(row['ci_low'], row['ci_high'])}, "
-                f"p {p_clause(row['p'])})")
+    sentence = (
+        f"{subject} {verb} the odds of being in {target} rather than {reference}: they are multiplied by "
+        f"{format_number(math.exp(estimate))} (95% CI {_interval(row['ci_low'], row['ci_high'])}, "
+        f"p {p_clause(row['p'])})"
+    )
     if float(row["ci_low"]) <= 0.0 <= float(row["ci_high"]):
         sentence += "; the interval includes 1, so no effect is also compatible with the data"
     return sentence + "."
 
 
-def predictors_block(ctx: ReportContext, section: Section, table: pd.DataFrame | None, chosen: Any,
-                     labels: Mapping[Any, str], provisional: str) -> None:
+def predictors_block(
+    ctx: ReportContext,
+    section: Section,
+    table: pd.DataFrame | None,
+    chosen: Any,
+    labels: Mapping[Any, str],
+    provisional: str,
+) -> None:
     """The chosen K's odds ratios of class membership, the estimator in words and one sentence per effect."""
     if table is None:
         return
     part = table[table["K"] == chosen].sort_values(["class", "term"], kind="stable")
     if part.empty:
-        section.add("note", tone="warn", text=(
-            f"No class-membership effects for the chosen K = {label(chosen)} (the predictors rule's log says why: "
-            "e.g. a constant predictor or a reference class beyond K)."))
+        section.add(
+            "note",
+            tone="warn",
+            text=(
+                f"No class-membership effects for the chosen K = {label(chosen)} (the predictors rule's log says why: "
+                "e.g. a constant predictor or a reference class beyond K)."
+            ),
+        )
         return
     key = method_key(part["method"].iloc[0])
     words = METHOD_WORDS.get(key, f"method '{key}'")
     if key == "modal":
-        section.add("note", tone="warn", text=(
-            "The class-membership effects below are naive (modal class, predictor_method: modal): they are "
-            "attenuated towards zero and their SEs are too small; they are shown for comparison only. Use ml or "
-            "bch for inference."))
+        section.add(
+            "note",
+            tone="warn",
+            text=(
+                "The class-membership effects below are naive (modal class, predictor_method: modal): they are "
+                "attenuated towards zero and their SEs are too small; they are shown for comparison only. Use ml or "
+                "bch for inference."
+            ),
+        )
     rows = []
     for _, r in part.iterrows():
-        rows.append([class_name((chosen, r["class"]), labels), class_name((chosen, r["reference_class"]), labels),
-                     str(r["term"]), format_number(r["estimate"]), format_number(r["se"]),
-                     format_number(math.exp(float(r["estimate"]))), _interval(r["ci_low"], r["ci_high"]),
-                     format_p(r["p"])])
-    section.add("table", table=Table(
-        ["class", "against", "term", "log-odds", "SE", "odds ratio", "95% CI of the odds ratio", "p"], rows,
-        caption=(f"Predictors of class membership at the chosen K = {label(chosen)}: baseline values in a "
-                 f"multinomial logit of the class against the reference class, estimated by {words}. An odds ratio "
-                 "above 1 means higher values make the class more likely than the reference class." + provisional),
-        numeric=[False, False, False, True, True, True, True, True],
-    ))
+        rows.append(
+            [
+                class_name((chosen, r["class"]), labels),
+                class_name((chosen, r["reference_class"]), labels),
+                str(r["term"]),
+                format_number(r["estimate"]),
+                format_number(r["se"]),
+                format_number(math.exp(float(r["estimate"]))),
+                _interval(r["ci_low"], r["ci_high"]),
+                format_p(r["p"]),
+            ]
+        )
+    section.add(
+        "table",
+        table=Table(
+            [
+                "class",
+                "against",
+                "term",
+                "log-odds",
+                "SE",
+                "odds ratio",
+                "95% CI of the odds ratio",
+                "p",
+            ],
+            rows,
+            caption=(
+                f"Predictors of class membership at the chosen K = {label(chosen)}: baseline values in a "
+                f"multinomial logit of the class against the reference class, estimated by {words}. An odds ratio "
+                "above 1 means higher values make the class more likely than the reference class."
+                + provisional
+            ),
+            numeric=[False, False, False, True, True, True, True, True],
+        ),
+    )
     effects = part[part["term"] != "(intercept)"]
     if not effects.empty:
         section.add("p", text="Class-membership effects in words:")
         section.add("bullets", items=[effect_sentence(r, labels) for _, r in effects.iterrows()])
 
 
-def distal_block(ctx: ReportContext, section: Section, table: pd.DataFrame | None, chosen: Any,
-                 labels: Mapping[Any, str], provisional: str) -> None:
+def distal_block(
+    ctx: ReportContext,
+    section: Section,
+    table: pd.DataFrame | None,
+    chosen: Any,
+    labels: Mapping[Any, str],
+    provisional: str,
+) -> None:
     """The chosen K's BCH class means of each distal outcome, with the Wald test of equal means."""
     if table is None:
         return
     part = table[table["K"] == chosen].sort_values(["outcome", "class"], kind="stable")
     if part.empty:
-        section.add("note", tone="warn", text=f"No distal-outcome means for the chosen K = {label(chosen)}.")
+        section.add(
+            "note", tone="warn", text=f"No distal-outcome means for the chosen K = {label(chosen)}."
+        )
         return
     rows, tests = [], []
     for outcome, rows_of in part.groupby("outcome", sort=False):
         for _, r in rows_of.iterrows():
             few = is_suppressed(r["n"], ctx.min_cell)
-            stats = [DASH] * 3 if few else [format_number(r["mean"]), format_number(r["se"]),
-                                            f"{format_number(r['ci_low'])} to {format_number(r['ci_high'])}"]
-            rows.append([str(outcome), class_name((chosen, r["class"]), labels), ctx.count(r["n"]), *stats])
+            stats = (
+                [DASH] * 3
+                if few
+                else [
+                    format_number(r["mean"]),
+                    format_number(r["se"]),
+                    f"{format_number(r['ci_low'])} to {format_number(r['ci_high'])}",
+                ]
+            )
+            rows.append(
+                [str(outcome), class_name((chosen, r["class"]), labels), ctx.count(r["n"]), *stats]
+            )
         first = rows_of.iloc[0]
         if np.isfinite(float(first["wald_chi2"])):
-            tests.append(f"{outcome}: Wald chi-square({label(first['wald_df'])}) = "
-                         f"{format_number(first['wald_chi2'], 2)}, p {p_clause(first['wald_p'])}")
-    section.add("table", table=Table(
-        ["outcome", "class", "n (modal)", "mean", "SE", "95% CI"], rows,
-        caption=(f"Distal outcomes at the chosen K = {label(chosen)}: each participant's last observed value, "
-                 f"class means with BCH weights ({REFERENCES['bakk2013']['cite']}) that correct for the "
-                 "classification error, sandwich SEs. n is the number assigned to the class (modal); the means of "
-                 f"classes with fewer than {ctx.min_cell} are withheld." + provisional),
-        numeric=[False, False, True, True, True, True],
-    ))
+            tests.append(
+                f"{outcome}: Wald chi-square({label(first['wald_df'])}) = "
+                f"{format_number(first['wald_chi2'], 2)}, p {p_clause(first['wald_p'])}"
+            )
+    section.add(
+        "table",
+        table=Table(
+            ["outcome", "class", "n (modal)", "mean", "SE", "95% CI"],
+            rows,
+            caption=(
+                f"Distal outcomes at the chosen K = {label(chosen)}: each participant's last observed value, "
+                f"class means with BCH weights ({REFERENCES['bakk2013']['cite']}) that correct for the "
+                "classification error, sandwich SEs. n is the number assigned to the class (modal); the means of "
+                f"classes with fewer than {ctx.min_cell} are withheld." + provisional
+            ),
+            numeric=[False, False, True, True, True, True],
+        ),
+    )
     if tests:
         section.add("p", text="Test of equal means across classes: " + "; ".join(tests) + ".")

@@ -62,23 +62,31 @@ class _Classes:
     avepp: dict
 
 
-def trajectories_section(ctx: ReportContext, figures: FigureNumbers, trajectories: dict[str, TrajectoryResults]
-                         ) -> tuple[Section, TrajectoryFacts]:
+def trajectories_section(
+    ctx: ReportContext, figures: FigureNumbers, trajectories: dict[str, TrajectoryResults]
+) -> tuple[Section, TrajectoryFacts]:
     """One subsection per configured trajectory spec; also the facts the GRoLTS checklist cites."""
     section = Section("trajectories", "Trajectory models")
     configured = dict(ctx.cohort_config.trajectories)
     facts = TrajectoryFacts()
     if not configured:
-        section.add("note", tone="info", text="Trajectory models: not configured (add a trajectories block to the "
-                                              "config).")
+        section.add(
+            "note",
+            tone="info",
+            text="Trajectory models: not configured (add a trajectories block to the config).",
+        )
         return section, facts
     for name, spec in configured.items():
         section.add("h3", text=f"Trajectories: {name}", id=f"traj-{slug(name)}")
         section.add("p", text=tx.describe_trajectory_spec(name, spec))
         result = trajectories.get(name)
         if result is None:
-            section.add("note", tone="warn", text=f"No results found for this spec (expected trajectories/{name}/"
-                                                  "selection.csv).")
+            section.add(
+                "note",
+                tone="warn",
+                text=f"No results found for this spec (expected trajectories/{name}/"
+                "selection.csv).",
+            )
             continue
         facts = facts.merge(_trajectory(ctx, figures, section, name, result, spec))
     return section, facts
@@ -93,13 +101,21 @@ def _class_summary(classes: pd.DataFrame, curves: pd.DataFrame) -> _Classes:
         column = f"post_{label(c)}"
         if column in part:
             avepp[(k, c)] = float(pd.to_numeric(part[column], errors="coerce").mean())
-    for key, name in curves.groupby(["K", "class"], sort=True)["label"].first().astype("str").items():
+    for key, name in (
+        curves.groupby(["K", "class"], sort=True)["label"].first().astype("str").items()
+    ):
         labels.setdefault(key, name)
     return _Classes(sizes=sizes, totals=totals, labels=labels, avepp=avepp)
 
 
-def _trajectory(ctx: ReportContext, figures: FigureNumbers, section: Section, name: str, result: TrajectoryResults,
-                spec: dict[str, Any]) -> TrajectoryFacts:
+def _trajectory(
+    ctx: ReportContext,
+    figures: FigureNumbers,
+    section: Section,
+    name: str,
+    result: TrajectoryResults,
+    spec: dict[str, Any],
+) -> TrajectoryFacts:
     selection = result.selection
     summary = _class_summary(result.classes, result.curves)
     chosen = None
@@ -111,26 +127,48 @@ def _trajectory(ctx: ReportContext, figures: FigureNumbers, section: Section, na
     if chosen is not None:
         _chosen_words(ctx, section, selection, chosen)
     elif not selection.empty:
-        section.add("note", tone="warn", text="No K could be chosen: every solution is degenerate, failed, or lacks a "
-                                              "BIC.")
+        section.add(
+            "note",
+            tone="warn",
+            text="No K could be chosen: every solution is degenerate, failed, or lacks a BIC.",
+        )
     if not result.curves.empty:
-        _curves_figure(ctx, figures, section, name, result.curves, summary, chosen, spec, _suspect_ks(selection))
+        _curves_figure(
+            ctx,
+            figures,
+            section,
+            name,
+            result.curves,
+            summary,
+            chosen,
+            spec,
+            _suspect_ks(selection),
+        )
     if not summary.sizes.empty:
         _sizes_table(ctx, section, summary, chosen)
     shown = {"classification": False, "predictors": False, "distal": False}
     if chosen is not None:
-        provisional = (" Provisional: the chosen K's optimum could not be certified."
-                       if chosen in _suspect_ks(selection) else "")
-        shown["classification"] = tm.classification_block(ctx, section, result.classification, chosen)
+        provisional = (
+            " Provisional: the chosen K's optimum could not be certified."
+            if chosen in _suspect_ks(selection)
+            else ""
+        )
+        shown["classification"] = tm.classification_block(
+            ctx, section, result.classification, chosen
+        )
         tm.predictors_block(ctx, section, result.predictors, chosen, summary.labels, provisional)
         tm.distal_block(ctx, section, result.distal, chosen, summary.labels, provisional)
-        shown["predictors"] = result.predictors is not None and bool((result.predictors["K"] == chosen).any())
+        shown["predictors"] = result.predictors is not None and bool(
+            (result.predictors["K"] == chosen).any()
+        )
         shown["distal"] = result.distal is not None and bool((result.distal["K"] == chosen).any())
     return TrajectoryFacts(
         trajectory_results=True,
         entropy=not selection.empty and "entropy" in selection,
-        starts_share=not selection.empty and any(
-            "start" in c.lower() and ("share" in c.lower() or "best" in c.lower()) for c in selection.columns
+        starts_share=not selection.empty
+        and any(
+            "start" in c.lower() and ("share" in c.lower() or "best" in c.lower())
+            for c in selection.columns
         ),
         **shown,
     )
@@ -154,45 +192,83 @@ def _suspect_warnings(section: Section, name: str, selection: pd.DataFrame, chos
         if r["status"] != "suspect":
             continue
         k = label(r["K"])
-        consequence = (" It is the chosen K: its BIC is at most what a better optimum would give, so the choice "
-                       "stands, but its curves, classes and effects are provisional." if r["K"] == chosen else
-                       " Its BIC may be too high (a better optimum would lower it), so it could still beat the "
-                       "chosen K; raise the starts and refit.")
-        fit_warning(section, f"Trajectory spec '{name}', K = {k}", singular=None, status="suspect",
-                    reason=_text(r, "certification") or None, consequence=consequence)
+        consequence = (
+            " It is the chosen K: its BIC is at most what a better optimum would give, so the choice "
+            "stands, but its curves, classes and effects are provisional."
+            if r["K"] == chosen
+            else " Its BIC may be too high (a better optimum would lower it), so it could still beat the "
+            "chosen K; raise the starts and refit."
+        )
+        fit_warning(
+            section,
+            f"Trajectory spec '{name}', K = {k}",
+            singular=None,
+            status="suspect",
+            reason=_text(r, "certification") or None,
+            consequence=consequence,
+        )
 
 
-def _chosen_words(ctx: ReportContext, section: Section, selection: pd.DataFrame, chosen: Any) -> None:
+def _chosen_words(
+    ctx: ReportContext, section: Section, selection: pd.DataFrame, chosen: Any
+) -> None:
     """The chosen K in words: the rule, a BIC near-tie, small classes and the edge of the range."""
-    section.add("p", text=f"Chosen number of classes: K = {label(chosen)} (lowest BIC among solutions without a "
-                          "degenerate class).")
+    section.add(
+        "p",
+        text=f"Chosen number of classes: K = {label(chosen)} (lowest BIC among solutions without a "
+        "degenerate class).",
+    )
     row = selection[selection["K"] == chosen].iloc[0]
     near = [k for k in _text(row, "bic_near").replace(",", ";").split(";") if k.strip()]
     if near:
         bic = pd.to_numeric(selection.set_index("K")["bic"], errors="coerce")
-        others = tx.join_words([f"K = {k.strip()} (BIC {format_number(bic.get(int(k), np.nan), 1)})"
-                                for k in near])
-        section.add("note", tone="warn", text=(
-            f"The BIC of the chosen K = {label(chosen)} ({format_number(bic.get(chosen, np.nan), 1)}) is within 2 of "
-            f"that of {others}: a difference this small is not evidence for either "
-            f"({tm.REFERENCES['raftery1995']['cite']}), so weigh the solutions on interpretability, class sizes "
-            "and classification quality as well."))
+        others = tx.join_words(
+            [f"K = {k.strip()} (BIC {format_number(bic.get(int(k), np.nan), 1)})" for k in near]
+        )
+        section.add(
+            "note",
+            tone="warn",
+            text=(
+                f"The BIC of the chosen K = {label(chosen)} ({format_number(bic.get(chosen, np.nan), 1)}) is within 2 of "
+                f"that of {others}: a difference this small is not evidence for either "
+                f"({tm.REFERENCES['raftery1995']['cite']}), so weigh the solutions on interpretability, class sizes "
+                "and classification quality as well."
+            ),
+        )
     small = _text(row, "small_classes")
     if small:
-        section.add("note", tone="warn", text=(
-            f"Small classes at the chosen K = {label(chosen)} (under 5% of the sample or 25 participants): "
-            f"{scrub_counts(small, ctx.min_cell)}. Estimates for a class this small are imprecise and it may not "
-            "replicate."))
+        section.add(
+            "note",
+            tone="warn",
+            text=(
+                f"Small classes at the chosen K = {label(chosen)} (under 5% of the sample or 25 participants): "
+                f"{scrub_counts(small, ctx.min_cell)}. Estimates for a class this small are imprecise and it may not "
+                "replicate."
+            ),
+        )
     fitted = pd.to_numeric(selection["K"], errors="coerce").max()
     if len(selection) > 1 and chosen == fitted:
-        section.add("note", tone="warn", text=(
-            f"K = {label(chosen)} is the largest number of classes fitted, so BIC may still fall with more "
-            "classes: widen the spec's classes range before settling on it."
-        ))
+        section.add(
+            "note",
+            tone="warn",
+            text=(
+                f"K = {label(chosen)} is the largest number of classes fitted, so BIC may still fall with more "
+                "classes: widen the spec's classes range before settling on it."
+            ),
+        )
 
 
-def _curves_figure(ctx: ReportContext, figures: FigureNumbers, section: Section, name: str, curves: pd.DataFrame,
-                   summary: _Classes, chosen: Any, spec: dict[str, Any], suspect: set) -> None:
+def _curves_figure(
+    ctx: ReportContext,
+    figures: FigureNumbers,
+    section: Section,
+    name: str,
+    curves: pd.DataFrame,
+    summary: _Classes,
+    chosen: Any,
+    spec: dict[str, Any],
+    suspect: set,
+) -> None:
     panels = []
     size_lookup = {(r["K"], r["class"]): r["n"] for _, r in summary.sizes.iterrows()}
     for k, part in curves.groupby("K", sort=True):
@@ -201,52 +277,111 @@ def _curves_figure(ctx: ReportContext, figures: FigureNumbers, section: Section,
             cpart = cpart.sort_values("time", kind="stable")
             observed = pd.to_numeric(cpart["observed_mean"], errors="coerce").to_numpy(dtype=float)
             # a mean of a handful of people is not drawn
-            few = pd.to_numeric(cpart["n_observed"], errors="coerce").to_numpy(dtype=float) < ctx.min_cell
+            few = (
+                pd.to_numeric(cpart["n_observed"], errors="coerce").to_numpy(dtype=float)
+                < ctx.min_cell
+            )
             observed = np.where(few, np.nan, observed)
             n = size_lookup.get((k, c))
-            share = "" if n is None else (f" (n {ctx.count(n)})" if is_suppressed(n, ctx.min_cell)
-                                          else f" ({format_share(n, summary.totals.get(k, 0), ctx.min_cell, 0)})")
+            share = (
+                ""
+                if n is None
+                else (
+                    f" (n {ctx.count(n)})"
+                    if is_suppressed(n, ctx.min_cell)
+                    else f" ({format_share(n, summary.totals.get(k, 0), ctx.min_cell, 0)})"
+                )
+            )
             name_ = summary.labels.get((k, c), "")
-            class_list.append({
-                "label": f"{label(c)}{': ' + name_ if name_ else ''}{share}",
-                "time": pd.to_numeric(cpart["time"], errors="coerce").to_numpy(dtype=float),
-                "fitted": pd.to_numeric(cpart["fitted"], errors="coerce").to_numpy(dtype=float),
-                "observed": observed,
-            })
+            class_list.append(
+                {
+                    "label": f"{label(c)}{': ' + name_ if name_ else ''}{share}",
+                    "time": pd.to_numeric(cpart["time"], errors="coerce").to_numpy(dtype=float),
+                    "fitted": pd.to_numeric(cpart["fitted"], errors="coerce").to_numpy(dtype=float),
+                    "observed": observed,
+                }
+            )
         is_chosen = chosen is not None and k == chosen
         marks = [m for m, on in (("chosen", is_chosen), ("suspect", k in suspect)) if on]
-        panels.append({"title": f"K = {label(k)}{' (' + ', '.join(marks) + ')' if marks else ''}", "chosen": is_chosen,
-                       "classes": class_list})
-    fig = fg.trajectory_panels(panels, "wave" if spec.get("time", "wave") == "wave" else "time",
-                               str(spec.get("variable", "P")))
-    section.add("figure", figure=figures.block(
-        fig, alt=f"Estimated mean curves per class for each number of classes of trajectory spec {name}.",
-        caption=("Estimated class mean curves (lines) and observed class means (open circles; not drawn where fewer "
-                 f"than {ctx.min_cell} observations) for every K fitted; the chosen K is framed. Legends give each "
-                 "class's label and share of participants."),
-    ))
+        panels.append(
+            {
+                "title": f"K = {label(k)}{' (' + ', '.join(marks) + ')' if marks else ''}",
+                "chosen": is_chosen,
+                "classes": class_list,
+            }
+        )
+    fig = fg.trajectory_panels(
+        panels,
+        "wave" if spec.get("time", "wave") == "wave" else "time",
+        str(spec.get("variable", "P")),
+    )
+    section.add(
+        "figure",
+        figure=figures.block(
+            fig,
+            alt=f"Estimated mean curves per class for each number of classes of trajectory spec {name}.",
+            caption=(
+                "Estimated class mean curves (lines) and observed class means (open circles; not drawn where fewer "
+                f"than {ctx.min_cell} observations) for every K fitted; the chosen K is framed. Legends give each "
+                "class's label and share of participants."
+            ),
+        ),
+    )
 
 
 def _sizes_table(ctx: ReportContext, section: Section, summary: _Classes, chosen: Any) -> None:
     rows, classes_ = [], []
     for _, r in summary.sizes.iterrows():
         k, c, n = r["K"], r["class"], r["n"]
-        rows.append([label(k), label(c), summary.labels.get((k, c), DASH) or DASH, ctx.count(n),
-                     format_share(n, summary.totals.get(k, 0), ctx.min_cell),
-                     DASH if is_suppressed(n, ctx.min_cell) else format_number(summary.avepp.get((k, c), np.nan))])
+        rows.append(
+            [
+                label(k),
+                label(c),
+                summary.labels.get((k, c), DASH) or DASH,
+                ctx.count(n),
+                format_share(n, summary.totals.get(k, 0), ctx.min_cell),
+                DASH
+                if is_suppressed(n, ctx.min_cell)
+                else format_number(summary.avepp.get((k, c), np.nan)),
+            ]
+        )
         classes_.append("chosen" if chosen is not None and k == chosen else "")
-    section.add("table", table=Table(
-        ["K", "class", "label", "n", "share", "mean posterior (AvePP)"], rows,
-        caption="Class sizes, labels and average posterior probability of the assigned class, for every K (chosen K "
-                "highlighted).",
-        numeric=[False, False, False, True, True, True], row_classes=classes_,
-    ))
+    section.add(
+        "table",
+        table=Table(
+            ["K", "class", "label", "n", "share", "mean posterior (AvePP)"],
+            rows,
+            caption="Class sizes, labels and average posterior probability of the assigned class, for every K (chosen K "
+            "highlighted).",
+            numeric=[False, False, False, True, True, True],
+            row_classes=classes_,
+        ),
+    )
 
 
 #: Selection columns in display order; any others follow in file order.
-_PREFERRED = ["K", "loglik", "npm", "aic", "bic", "sabic", "caic", "icl", "entropy", "smallest_class_size",
-              "smallest_class_share", "class_sizes", "appa_min", "occ_min", "converged", "degenerate",
-              "degenerate_reason", "poorly_separated", "n_starts", "n_starts_at_best"]
+_PREFERRED = [
+    "K",
+    "loglik",
+    "npm",
+    "aic",
+    "bic",
+    "sabic",
+    "caic",
+    "icl",
+    "entropy",
+    "smallest_class_size",
+    "smallest_class_share",
+    "class_sizes",
+    "appa_min",
+    "occ_min",
+    "converged",
+    "degenerate",
+    "degenerate_reason",
+    "poorly_separated",
+    "n_starts",
+    "n_starts_at_best",
+]
 #: Selection columns said in the note column and in words, not shown as columns.
 _WORDED = {"status", "error", "certification", "bic_near", "small_classes"}
 
@@ -254,13 +389,24 @@ _WORDED = {"status", "error", "certification", "bic_near", "small_classes"}
 def choose_k(selection: pd.DataFrame) -> tuple[Any, pd.Series, pd.Series]:
     """The K with the lowest BIC among fitted, non-degenerate solutions; with the ok and degenerate masks."""
     ok = (selection["status"] != "failed") & (selection["error"].str.strip() == "")
-    degenerate = (selection["degenerate"].map(lambda v: v is True or v == 1) if "degenerate" in selection
-                  else pd.Series(False, index=selection.index)).astype(bool)
-    bic = pd.to_numeric(selection["bic"], errors="coerce") if "bic" in selection else pd.Series(np.nan, selection.index)
+    degenerate = (
+        selection["degenerate"].map(lambda v: v is True or v == 1)
+        if "degenerate" in selection
+        else pd.Series(False, index=selection.index)
+    ).astype(bool)
+    bic = (
+        pd.to_numeric(selection["bic"], errors="coerce")
+        if "bic" in selection
+        else pd.Series(np.nan, selection.index)
+    )
     candidates = selection[ok & ~degenerate & bic.notna()]
     chosen = None
     if not candidates.empty:
-        chosen = candidates.assign(_bic=bic[candidates.index]).sort_values(["_bic", "K"], kind="stable")["K"].iloc[0]
+        chosen = (
+            candidates.assign(_bic=bic[candidates.index])
+            .sort_values(["_bic", "K"], kind="stable")["K"]
+            .iloc[0]
+        )
     return chosen, ok, degenerate
 
 
@@ -284,13 +430,21 @@ def _selection_cell(ctx: ReportContext, column: str, value: Any, total: Any) -> 
         return yes_no(None if is_missing(value) else bool(value))
     if isinstance(value, str):
         return scrub_counts(value, ctx.min_cell) or DASH
-    return format_number(value, 2) if isinstance(value, (float, np.floating)) else format_number(value)
+    return (
+        format_number(value, 2) if isinstance(value, (float, np.floating)) else format_number(value)
+    )
 
 
-def _selection_table(ctx: ReportContext, section: Section, selection: pd.DataFrame, totals: dict) -> Any:
+def _selection_table(
+    ctx: ReportContext, section: Section, selection: pd.DataFrame, totals: dict
+) -> Any:
     selection = selection.sort_values("K", kind="stable").reset_index(drop=True)
     chosen, ok, degenerate = choose_k(selection)
-    converged = selection["converged"] if "converged" in selection else pd.Series(None, index=selection.index)
+    converged = (
+        selection["converged"]
+        if "converged" in selection
+        else pd.Series(None, index=selection.index)
+    )
     present = [c for c in selection.columns if c not in _WORDED]
     columns = [c for c in _PREFERRED if c in present] + [c for c in present if c not in _PREFERRED]
     rows, classes = [], []
@@ -314,15 +468,28 @@ def _selection_table(ctx: ReportContext, section: Section, selection: pd.DataFra
             notes.append(f"BIC within 2 of K = {_text(r, 'bic_near').replace(';', ', ')}")
         cells.append("; ".join(notes) or DASH)
         rows.append(cells)
-        classes.append("chosen" if chosen is not None and k == chosen
-                       else "degenerate" if degenerate[index] or not ok[index]
-                       else "suspect" if r["status"] == "suspect" else "")
-    section.add("table", table=Table(
-        [humanize(c) if c != "K" else "K" for c in columns] + ["note"], rows,
-        caption=("Model selection: one row per number of classes K. Lower AIC/BIC/SABIC is better; entropy near 1 "
-                 "means clear classification. Degenerate solutions (a class too small or a collapsed variance) are "
-                 "flagged and never chosen; a suspect solution (optimum not certified) is marked and explained "
-                 "below the table."),
-        numeric=[True] * len(columns) + [False], row_classes=classes,
-    ))
+        classes.append(
+            "chosen"
+            if chosen is not None and k == chosen
+            else "degenerate"
+            if degenerate[index] or not ok[index]
+            else "suspect"
+            if r["status"] == "suspect"
+            else ""
+        )
+    section.add(
+        "table",
+        table=Table(
+            [humanize(c) if c != "K" else "K" for c in columns] + ["note"],
+            rows,
+            caption=(
+                "Model selection: one row per number of classes K. Lower AIC/BIC/SABIC is better; entropy near 1 "
+                "means clear classification. Degenerate solutions (a class too small or a collapsed variance) are "
+                "flagged and never chosen; a suspect solution (optimum not certified) is marked and explained "
+                "below the table."
+            ),
+            numeric=[True] * len(columns) + [False],
+            row_classes=classes,
+        ),
+    )
     return chosen

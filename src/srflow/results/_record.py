@@ -123,7 +123,9 @@ class Record:
 
         Keys come in sorted order, as in the file (``write`` sorts them).
         """
-        names = sorted(f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not ABSENT)
+        names = sorted(
+            f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not ABSENT
+        )
         return {name: _encode(getattr(self, name)) for name in names}
 
     def write(self, path: str | Path) -> None:
@@ -156,7 +158,11 @@ def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     """(name, type hint, required) of every field of a record class."""
     hints = typing.get_type_hints(cls)
     return tuple(
-        (f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        (
+            f.name,
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
         for f in dataclasses.fields(cls)
     )
 
@@ -202,7 +208,9 @@ def _decode(hint: Any, value: Any, source: Source, where: str) -> Any:
             raise source.fail(where, f"expected an object, got {_kind(value)}")
         args = typing.get_args(hint)
         item = args[1] if args else Any
-        return types.MappingProxyType({k: _decode(item, v, source, f"{where}.{k}") for k, v in value.items()})
+        return types.MappingProxyType(
+            {k: _decode(item, v, source, f"{where}.{k}") for k, v in value.items()}
+        )
     return _check_scalar(hint, value, source, where)
 
 
@@ -242,9 +250,13 @@ def _check_scalar(hint: Any, value: Any, source: Source, where: str) -> Any:
 def _name(hint: Any) -> str:
     if isinstance(hint, type) and issubclass(hint, Record):
         return f"an object ({hint.__name__})"
-    return {str: "text", bool: "true/false", int: "an integer", float: "a number", type(None): "null"}.get(
-        hint, getattr(hint, "__name__", str(hint))
-    )
+    return {
+        str: "text",
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def _kind(value: Any) -> str:

@@ -37,7 +37,9 @@ class Column:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"column {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}")
+            raise ValueError(
+                f"column {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}"
+            )
 
     def matches(self, column: str) -> bool:
         return re.fullmatch(self.name, column) is not None if self.pattern else column == self.name
@@ -113,13 +115,19 @@ class TableContract:
             try:
                 frame = pd.read_parquet(path)
             except Exception as exc:  # pyarrow raises several types for a broken file
-                raise where.fail("", f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+                raise where.fail(
+                    "", f"not a readable Parquet file ({type(exc).__name__}: {exc})"
+                ) from None
             return self.check(frame, where)
         try:
             header = pd.read_csv(path, nrows=0).columns
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise where.fail("", f"not a readable CSV ({exc})") from None
-        text = [c for c in header if (spec := self.column_for(str(c))) is not None and spec.kind == "text"]
+        text = [
+            c
+            for c in header
+            if (spec := self.column_for(str(c))) is not None and spec.kind == "text"
+        ]
         frame = pd.read_csv(path, dtype={c: "str" for c in text}, keep_default_na=True)
         for name in text:
             frame[name] = frame[name].fillna("").astype("str")
@@ -145,14 +153,18 @@ class TableContract:
         if kind == "bool":
             if values.dtype == bool or present.map(lambda v: isinstance(v, (bool, np.bool_))).all():
                 return
-            raise where.fail(f"column '{values.name}'", f"expected True/False, found {_show(present.iloc[0])}")
+            raise where.fail(
+                f"column '{values.name}'", f"expected True/False, found {_show(present.iloc[0])}"
+            )
         numbers = pd.to_numeric(present, errors="coerce")
         if numbers.isna().any() or values.dtype == bool:
             bad = present[numbers.isna()].iloc[0] if numbers.isna().any() else present.iloc[0]
             raise where.fail(f"column '{values.name}'", f"expected numbers, found {_show(bad)}")
         if kind == "int" and not np.all(np.mod(numbers.to_numpy(dtype=float), 1) == 0):
             bad = present[np.mod(numbers.to_numpy(dtype=float), 1) != 0].iloc[0]
-            raise where.fail(f"column '{values.name}'", f"expected whole numbers, found {_show(bad)}")
+            raise where.fail(
+                f"column '{values.name}'", f"expected whole numbers, found {_show(bad)}"
+            )
 
 
 def _show(value: object) -> str:

@@ -122,7 +122,11 @@ class LineFit(Record):
 
     def intercept_centre(self) -> str:
         """Where the intercept of ``coefficients_centered`` is: "E = <mean>" in words."""
-        return "at E = 0" if self.E_center is None else f"at E = {self.E_center:.4g} (the mean E of its units)"
+        return (
+            "at E = 0"
+            if self.E_center is None
+            else f"at E = {self.E_center:.4g} (the mean E of its units)"
+        )
 
 
 @record
@@ -210,7 +214,9 @@ class SRLine(Record):
     sign_convention: str
     sr_z: str
     n: Counts
-    standardize: str = ABSENT  # "line" (sr_z within each normative line) or "pooled" (over all lines)
+    standardize: str = (
+        ABSENT  # "line" (sr_z within each normative line) or "pooled" (over all lines)
+    )
     n_lines: int = ABSENT
     line_key: str | None = ABSENT
     form_test: FormTest = ABSENT

@@ -168,7 +168,9 @@ ANCHORS_TABLE = TableContract(
         col("participant_id", "text"),
         col("anchored", "bool"),
         col("anchor_wave", "int"),
-        pattern(r"[A-Za-z_0-9]+", "flexible"),  # what anchor_on_event reports, then n_pre/n_peri/n_post
+        pattern(
+            r"[A-Za-z_0-9]+", "flexible"
+        ),  # what anchor_on_event reports, then n_pre/n_peri/n_post
     ),
 )
 

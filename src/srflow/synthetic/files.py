@@ -115,8 +115,12 @@ def effects_document() -> dict[str, Any]:
             "units of v per trait point; effects_per_sd = per SD (10 points) of the trait"
         ),
         "traits": {
-            name: {"loading_reactivity": a, "loading_baseline": c, "mean": TRAIT_MEAN,
-                   "sd": TRAIT_SD}
+            name: {
+                "loading_reactivity": a,
+                "loading_baseline": c,
+                "mean": TRAIT_MEAN,
+                "sd": TRAIT_SD,
+            }
             for name, (a, c) in TRAIT_LOADINGS.items()
         },
         "effects": effects,

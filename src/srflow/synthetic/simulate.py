@@ -167,7 +167,9 @@ def simulate_cohort(
     extra = (
         draw_extra_items(rng, p_latent, n_extra_items, missing_item_rate) if n_extra_items else None
     )
-    data, truth = _long_tables(people, stressors, p_latent, responses, blanks, extra, present, items)
+    data, truth = _long_tables(
+        people, stressors, p_latent, responses, blanks, extra, present, items
+    )
     # Own child stream of the seed: the draws above, and every column they make, are unchanged.
     traits = draw_traits(seed, people.reactivity, people.baseline)
     person_of_row = np.repeat(np.arange(n), n_waves)[present.ravel()]

@@ -95,9 +95,7 @@ def anchor_on_event(
     needed = [participant, wave, event_column] + ([time] if time else [])
     missing = [c for c in needed if c not in data.columns]
     if missing:
-        raise InputError(
-            f"anchoring needs column(s) {missing}; available: {list(data.columns)}."
-        )
+        raise InputError(f"anchoring needs column(s) {missing}; available: {list(data.columns)}.")
     if pre < 0 or post < 0 or peri < 1:
         raise ConfigError(
             f"anchoring windows need pre >= 0, peri >= 1, post >= 0; got pre={pre}, "
@@ -111,9 +109,7 @@ def anchor_on_event(
     below = ~rated["reached"]
     previous_below = below.groupby(rated[participant], sort=False).shift(1, fill_value=False)
     onsets = rated.loc[rated["reached"] & previous_below.astype(bool), [participant, wave]]
-    anchors = (
-        onsets.groupby(participant, sort=True)[wave].min().rename("anchor_wave").reset_index()
-    )
+    anchors = onsets.groupby(participant, sort=True)[wave].min().rename("anchor_wave").reset_index()
     out = table.merge(anchors, on=participant, how="left", sort=False)
     waves_from = pd.to_numeric(out[wave]) - out["anchor_wave"]
     out["waves_from_anchor"] = waves_from.astype("Int64")

@@ -74,8 +74,14 @@ def bootstrap_lrt_replicate(
         raise ConfigError(f"the bootstrap LR test compares K - 1 with K >= 2 classes, got K = {k}.")
     panel = prepare_panel(data, participant, time, outcome)
     seed = random_state
-    settings = dict(degree=degree, variance=variance, n_init=n_init, random=random,
-                    random_variance=random_variance, options=model_options)
+    settings = dict(
+        degree=degree,
+        variance=variance,
+        n_init=n_init,
+        random=random,
+        random_variance=random_variance,
+        options=model_options,
+    )
     null_state = model_seed(seed, k - 1) if null_seed is None else int(null_seed)
     null = make_model(method, k - 1, random_state=null_state, **settings).fit(panel)
     base = 0 if seed is None else int(seed)
@@ -117,7 +123,9 @@ def bootstrap_lrt_pvalue(
     dict
         ``lr_observed, n_replicates, n_exceeding, p_value``.
     """
-    table = pd.DataFrame(list(replicates) if not isinstance(replicates, pd.DataFrame) else replicates)
+    table = pd.DataFrame(
+        list(replicates) if not isinstance(replicates, pd.DataFrame) else replicates
+    )
     if table.empty or "lr" not in table.columns:
         raise ModelError("no bootstrap replicates with an 'lr' value to combine.")
     lr_boot = table["lr"].to_numpy(dtype=float)

@@ -189,4 +189,3 @@ def run_em(
         n_iter[active] += 1
         current.put(active, step)
     return current, loglik, n_iter, converged, worst_drop
-

@@ -17,8 +17,14 @@ import pandas as pd
 from srflow.trajectories.bootstrap import bootstrap_lrt_pvalue
 from srflow.trajectories.labels import label_classes
 
-__all__ = ["CURVE_COLUMNS", "bootstrap_columns", "classification_table", "gather_classes",
-           "gather_curves", "gather_selection"]
+__all__ = [
+    "CURVE_COLUMNS",
+    "bootstrap_columns",
+    "classification_table",
+    "gather_classes",
+    "gather_curves",
+    "gather_selection",
+]
 
 CURVE_COLUMNS = ["K", "class", "time", "fitted", "observed_mean", "observed_sd", "n_observed"]
 
@@ -40,8 +46,12 @@ def bootstrap_columns(
     rows = []
     for k in k_values:
         done = [r for r in replicates if r["K"] == k and r["status"] == "ok"]
-        row = {"K": k, "blrt_lr": np.nan, "blrt_p": np.nan,
-               "blrt_replicates": len(done) if k >= 2 else pd.NA}
+        row = {
+            "K": k,
+            "blrt_lr": np.nan,
+            "blrt_p": np.nan,
+            "blrt_replicates": len(done) if k >= 2 else pd.NA,
+        }
         null = loglik.get(k - 1, done[0]["loglik_null_observed"] if done else None)
         if k >= 2 and done and k in loglik and null is not None:
             test = bootstrap_lrt_pvalue(null, loglik[k], done)
@@ -82,9 +92,15 @@ def gather_selection(
     records = sorted(records, key=lambda r: r["K"])
     fitted = [r for r in records if r["status"] == "ok"]
     failed = [
-        {"method": spec["method"], "degree": spec["degree"], "K": r["K"], "status": "failed",
-         "error": r["reason"]}
-        for r in records if r["status"] != "ok"
+        {
+            "method": spec["method"],
+            "degree": spec["degree"],
+            "K": r["K"],
+            "status": "failed",
+            "error": r["reason"],
+        }
+        for r in records
+        if r["status"] != "ok"
     ]
     parts = [_frame(r["selection"]).assign(status="ok") for r in fitted]
     selection = pd.concat(parts + ([pd.DataFrame(failed)] if failed else []), ignore_index=True)
@@ -120,8 +136,10 @@ def _mark_suspect(selection: pd.DataFrame) -> pd.DataFrame:
         j = ks.index(ks[i] - 1) if ks[i] - 1 in ks else None
         tol = max(1e-6, 1e-9 * abs(loglik[j])) if j is not None else 0.0
         if j is not None and ok[i] and ok[j] and loglik[i] < loglik[j] - tol and not notes[i]:
-            notes[i] = (f"log-likelihood {loglik[i]:.4f} is below K - 1's {loglik[j]:.4f}; "
-                        "a local optimum: raise starts")
+            notes[i] = (
+                f"log-likelihood {loglik[i]:.4f} is below K - 1's {loglik[j]:.4f}; "
+                "a local optimum: raise starts"
+            )
     selection["certification"] = notes
     suspect = ok & (selection["certification"] != "").to_numpy()
     selection.loc[suspect, "status"] = "suspect"
@@ -149,11 +167,13 @@ def _selection_notes(selection: pd.DataFrame) -> pd.DataFrame:
         sizes = str(selection["class_sizes"].iloc[i]) if fitted.iloc[i] else ""
         counts = [int(c) for c in sizes.split("/")] if sizes and sizes != "nan" else []
         total = sum(counts)
-        small.append("; ".join(
-            f"class {c} has {n} participants ({100 * n / total:.1f}%)"
-            for c, n in enumerate(counts, start=1)
-            if n < SMALL_CLASS_SIZE or n < SMALL_CLASS_SHARE * total
-        ))
+        small.append(
+            "; ".join(
+                f"class {c} has {n} participants ({100 * n / total:.1f}%)"
+                for c, n in enumerate(counts, start=1)
+                if n < SMALL_CLASS_SIZE or n < SMALL_CLASS_SHARE * total
+            )
+        )
     return selection.assign(bic_near=near, small_classes=small)
 
 
@@ -166,8 +186,13 @@ def gather_curves(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _empty_classes() -> pd.DataFrame:
-    return pd.DataFrame({"participant_id": pd.Series(dtype="str"), "K": pd.Series(dtype="int64"),
-                         "class": pd.Series(dtype="int64")})
+    return pd.DataFrame(
+        {
+            "participant_id": pd.Series(dtype="str"),
+            "K": pd.Series(dtype="int64"),
+            "class": pd.Series(dtype="int64"),
+        }
+    )
 
 
 def gather_classes(
@@ -189,8 +214,9 @@ def gather_classes(
     frames = [frame for frame in class_frames if len(frame)]
     classes = pd.concat(frames, ignore_index=True) if frames else _empty_classes()
     if len(curves):
-        thresholds = {key: value for key, value in (spec.get("labels") or {}).items()
-                      if value is not None}
+        thresholds = {
+            key: value for key, value in (spec.get("labels") or {}).items() if value is not None
+        }
         course = curves
         if spec.get("anchor"):
             course = curves[curves["time"] >= 0] if (curves["time"] >= 0).any() else curves
@@ -201,8 +227,9 @@ def gather_classes(
     else:
         classes["label"] = pd.Series(dtype="str")
         curves["label"] = pd.Series(dtype="str")
-    posterior = sorted((c for c in classes.columns if c.startswith("post_")),
-                       key=lambda c: int(c.split("_")[1]))
+    posterior = sorted(
+        (c for c in classes.columns if c.startswith("post_")), key=lambda c: int(c.split("_")[1])
+    )
     classes = classes[["participant_id", "K", "class", "label", *posterior]]
     return classes.sort_values(["K", "participant_id"], kind="stable"), curves
 
@@ -227,8 +254,12 @@ def classification_table(classes: pd.DataFrame) -> pd.DataFrame:
     """
     posterior = [c for c in classes.columns if c.startswith("post_")]
     if classes.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in
-                             ["K", "assigned_class", "label", "n", *("mean_" + p for p in posterior)]})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="float64")
+                for c in ["K", "assigned_class", "label", "n", *("mean_" + p for p in posterior)]
+            }
+        )
     grouped = classes.groupby(["K", "class"], sort=True)
     table = grouped[posterior].mean().add_prefix("mean_")
     table.insert(0, "n", grouped.size())

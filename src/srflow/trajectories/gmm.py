@@ -84,9 +84,15 @@ class GMM(LCGA):
         accelerate: bool = True,
     ):
         super().__init__(
-            n_classes=n_classes, degree=degree, variance=variance, n_init=n_init,
-            n_short_iter=n_short_iter, n_final_starts=n_final_starts, max_iter=max_iter,
-            tol=tol, random_state=random_state,
+            n_classes=n_classes,
+            degree=degree,
+            variance=variance,
+            n_init=n_init,
+            n_short_iter=n_short_iter,
+            n_final_starts=n_final_starts,
+            max_iter=max_iter,
+            tol=tol,
+            random_state=random_state,
         )
         self.random = random
         self.random_variance = random_variance
@@ -111,8 +117,13 @@ class GMM(LCGA):
             raise ModelError("a random slope needs degree >= 1.")
 
     def _engine(self, stats) -> GmmEngine:
-        return GmmEngine(stats, self.n_classes, self.variance == "shared", self._n_random,
-                         self.random_variance == "shared")
+        return GmmEngine(
+            stats,
+            self.n_classes,
+            self.variance == "shared",
+            self._n_random,
+            self.random_variance == "shared",
+        )
 
     def _initial_params(self, engine, posterior: np.ndarray, rng) -> MixtureParams:
         """M-step from posteriors (S, n, K); starts after the first draw their variance split."""
@@ -152,36 +163,58 @@ class GMM(LCGA):
         self.nested_logliks_ = {}
         lcga = cache.get(("lcga", self.variance))
         if lcga is None:
-            lcga = LCGA(self.n_classes, degree=self.degree, variance=self.variance,
-                        n_init=self.n_init, random_state=self.random_state).fit(panel)
+            lcga = LCGA(
+                self.n_classes,
+                degree=self.degree,
+                variance=self.variance,
+                n_init=self.n_init,
+                random_state=self.random_state,
+            ).fit(panel)
             cache[("lcga", self.variance)] = lcga
         self.nested_logliks_["lcga"] = lcga.loglik_
         # the LCGA optimum is the GMM with D = 0: start at it (D at its floor, so the fit is
         # never below the LCGA) and inside it, with two variance splits
-        at_lcga = MixtureParams(lcga.params_.weights, lcga.params_.beta, lcga.params_.sigma2,
-                                engine.floor_d(np.zeros((1, self.n_classes, engine.q, engine.q))))
+        at_lcga = MixtureParams(
+            lcga.params_.weights,
+            lcga.params_.beta,
+            lcga.params_.sigma2,
+            engine.floor_d(np.zeros((1, self.n_classes, engine.q, engine.q))),
+        )
         starts = [at_lcga, self._from_posterior(engine, lcga.posterior_)]
-        starts.append(engine.m_step(lcga.posterior_[None], init=True,
-                                    split=np.array([[0.15, 0.02]])))
+        starts.append(
+            engine.m_step(lcga.posterior_[None], init=True, split=np.array([[0.15, 0.02]]))
+        )
         for variance, random_variance in self._nested_specs():
             key = (variance, random_variance)
             nested = cache.get(key)
             if nested is None:
                 nested = self._nested_model(variance, random_variance, cache).fit(panel)
                 cache[key] = nested
-            self.nested_logliks_[f"variance={variance}" if variance != self.variance
-                                 else f"random_variance={random_variance}"] = nested.loglik_
+            self.nested_logliks_[
+                f"variance={variance}"
+                if variance != self.variance
+                else f"random_variance={random_variance}"
+            ] = nested.loglik_
             starts.append(nested.params_)
         if init_from is not None:
             starts += [self._from_posterior(engine, p) for p in self._splits(init_from, stats)]
         return starts
 
     def _nested_model(self, variance: str, random_variance: str, cache: dict) -> GMM:
-        nested = GMM(self.n_classes, degree=self.degree, variance=variance, random=self.random,
-                     random_variance=random_variance, n_init=self.n_init,
-                     n_short_iter=self.n_short_iter, n_final_starts=self.n_final_starts,
-                     max_iter=self.max_iter, tol=self.tol, random_state=self.random_state,
-                     accelerate=self.accelerate)
+        nested = GMM(
+            self.n_classes,
+            degree=self.degree,
+            variance=variance,
+            random=self.random,
+            random_variance=random_variance,
+            n_init=self.n_init,
+            n_short_iter=self.n_short_iter,
+            n_final_starts=self.n_final_starts,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            random_state=self.random_state,
+            accelerate=self.accelerate,
+        )
         nested._nested_cache = cache
         return nested
 

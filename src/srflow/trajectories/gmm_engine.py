@@ -114,13 +114,16 @@ class GmmEngine:
         dinv, det_d = _inverse_2x2(params.d)  # (S, K, 2, 2)
         g = dinv[:, None] + self.zz[None, :, None] / sigma2[..., None, None]  # (S, n, K, 2, 2)
         c, det_g = _inverse_2x2(g)
-        m = np.stack(
-            (
-                c[..., 0, 0] * zr[..., 0] + c[..., 0, 1] * zr[..., 1],
-                c[..., 1, 0] * zr[..., 0] + c[..., 1, 1] * zr[..., 1],
-            ),
-            axis=-1,
-        ) / sigma2[..., None]
+        m = (
+            np.stack(
+                (
+                    c[..., 0, 0] * zr[..., 0] + c[..., 0, 1] * zr[..., 1],
+                    c[..., 1, 0] * zr[..., 0] + c[..., 1, 1] * zr[..., 1],
+                ),
+                axis=-1,
+            )
+            / sigma2[..., None]
+        )
         logdet = np.log(det_d)[:, None, :] + np.log(det_g)
         return m, c, logdet
 
@@ -133,7 +136,11 @@ class GmmEngine:
         zr = self._z_residual(params.beta)
         m, c, logdet = self._random_effect_posterior(params, zr)
         # Woodbury: r'V^-1 r = (r'r - (Z'r)'m) / sigma^2 ; lemma: log|V| adds log|D| + log|G|
-        zm = zr[..., 0] * m[..., 0] if self.q == 1 else zr[..., 0] * m[..., 0] + zr[..., 1] * m[..., 1]
+        zm = (
+            zr[..., 0] * m[..., 0]
+            if self.q == 1
+            else zr[..., 0] * m[..., 0] + zr[..., 1] * m[..., 1]
+        )
         quad = (rss - zm) / sigma2
         log_comp = -0.5 * n_i * (LOG_2PI + np.log(sigma2)) - 0.5 * (logdet + quad)
         log_comp = log_comp + np.log(params.weights)[:, None, :]
@@ -171,8 +178,11 @@ class GmmEngine:
             trace = zz[..., 0, 0] * second[..., 0, 0]
             cross = zr[..., 0] * m[..., 0]
         else:
-            trace = (zz[..., 0, 0] * second[..., 0, 0] + 2.0 * zz[..., 0, 1] * second[..., 0, 1]
-                     + zz[..., 1, 1] * second[..., 1, 1])
+            trace = (
+                zz[..., 0, 0] * second[..., 0, 0]
+                + 2.0 * zz[..., 0, 1] * second[..., 0, 1]
+                + zz[..., 1, 1] * second[..., 1, 1]
+            )
             cross = zr[..., 0] * m[..., 0] + zr[..., 1] * m[..., 1]
         resid = rss - 2.0 * cross + trace
         return np.maximum(resid, 0.0), second
@@ -198,8 +208,13 @@ class GmmEngine:
             d = weighted / np.maximum(class_n, 1e-300)[..., None]
         return self.floor_d(d.reshape(n_starts, self.k, q, q))
 
-    def m_step(self, posterior: np.ndarray, moments=None, init: bool = False,
-               split: np.ndarray | None = None) -> MixtureParams:
+    def m_step(
+        self,
+        posterior: np.ndarray,
+        moments=None,
+        init: bool = False,
+        split: np.ndarray | None = None,
+    ) -> MixtureParams:
         """One M-step from posteriors (S, n, K) and random-effect moments (m, C).
 
         With ``init`` (no moments yet) the fixed effects are fitted without random effects and

@@ -94,7 +94,9 @@ def _squared_distances(values: np.ndarray, observed: np.ndarray, centres: np.nda
     return dist
 
 
-def _centres(values: np.ndarray, observed: np.ndarray, labels: np.ndarray, k: int, previous: np.ndarray) -> np.ndarray:
+def _centres(
+    values: np.ndarray, observed: np.ndarray, labels: np.ndarray, k: int, previous: np.ndarray
+) -> np.ndarray:
     """Per-cell mean of members' observed values; cells with no data keep the old centre."""
     one_hot = np.zeros((labels.shape[0], k))
     one_hot[np.arange(labels.shape[0]), labels] = 1.0
@@ -316,7 +318,9 @@ class LongitudinalKMeans:
             ``posterior_``, shape ``(n_participants, K)``.
         """
         if data is not None:
-            raise ModelError("LongitudinalKMeans.predict_proba only covers the fitted participants.")
+            raise ModelError(
+                "LongitudinalKMeans.predict_proba only covers the fitted participants."
+            )
         return self.posterior_
 
     def predict_curves(self, times: np.ndarray) -> np.ndarray:

@@ -95,7 +95,9 @@ def _pooled_mean_sd(rows: pd.DataFrame) -> tuple[float, float]:
     return grand, math.sqrt(sum_sq / (total - 1))
 
 
-def _thresholds(rows: pd.DataFrame, given: LabelThresholds, kind: str) -> tuple[float, float, float]:
+def _thresholds(
+    rows: pd.DataFrame, given: LabelThresholds, kind: str
+) -> tuple[float, float, float]:
     """(high, low, change) for one solution, from the given values or the pooled statistics."""
     high, low, change = given.high, given.low, given.change
     have_stats = {"observed_mean", "observed_sd", "n_observed"} <= set(rows.columns)
@@ -119,7 +121,9 @@ def _bonanno_names(start, end, high, low, change, single: bool) -> np.ndarray:
     level_end = np.where(end >= high, "high", np.where(end < low, "low", "moderate"))
     delta = end - start
     direction = np.where(delta >= change, "rising", np.where(delta <= -change, "falling", "stable"))
-    names = np.char.add(np.char.add(level_start.astype(str), " "), direction.astype(str)).astype(object)
+    names = np.char.add(np.char.add(level_start.astype(str), " "), direction.astype(str)).astype(
+        object
+    )
     if single:
         return names
     stable = direction == "stable"
@@ -131,8 +135,11 @@ def _bonanno_names(start, end, high, low, change, single: bool) -> np.ndarray:
 
 
 def _sr_names(mean_level, delta, high, change) -> np.ndarray:
-    level = np.where(mean_level >= high, "worse than expected",
-                     np.where(mean_level <= -high, "better than expected", "as expected"))
+    level = np.where(
+        mean_level >= high,
+        "worse than expected",
+        np.where(mean_level <= -high, "better than expected", "as expected"),
+    )
     suffix = np.where(delta >= change, ", rising", np.where(delta <= -change, ", falling", ""))
     return np.char.add(level.astype(str), suffix.astype(str)).astype(object)
 
@@ -213,9 +220,18 @@ def label_classes(
             names = _sr_names(grouped.mean().to_numpy(), end - start, high, change)
         else:
             names = _bonanno_names(start, end, high, low, change, single=classes.shape[0] == 1)
-        out.append(pd.DataFrame({
-            "K": k_value, "class": classes, "label": _number_duplicates(names).astype(str),
-            "start": start, "end": end, "change": end - start,
-            "high_threshold": high, "change_threshold": change,
-        }))
+        out.append(
+            pd.DataFrame(
+                {
+                    "K": k_value,
+                    "class": classes,
+                    "label": _number_duplicates(names).astype(str),
+                    "start": start,
+                    "end": end,
+                    "change": end - start,
+                    "high_threshold": high,
+                    "change_threshold": change,
+                }
+            )
+        )
     return pd.concat(out, ignore_index=True)

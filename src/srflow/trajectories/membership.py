@@ -15,17 +15,51 @@ import pandas as pd
 from srflow.errors import ModelError
 from srflow.trajectories.predictors import bch_distal_means, fit_class_predictors
 
-__all__ = ["DISTAL_COLUMNS", "PREDICTOR_COLUMNS", "baseline_predictors", "distal_table",
-           "last_values", "predictor_table"]
+__all__ = [
+    "DISTAL_COLUMNS",
+    "PREDICTOR_COLUMNS",
+    "baseline_predictors",
+    "distal_table",
+    "last_values",
+    "predictor_table",
+]
 
-DISTAL_COLUMNS = ["K", "class", "label", "outcome", "mean", "se", "ci_low", "ci_high", "n",
-                  "wald_chi2", "wald_df", "wald_p", "method"]
-PREDICTOR_COLUMNS = ["K", "class", "reference_class", "label", "term", "estimate", "se",
-                     "statistic", "p", "ci_low", "ci_high", "odds_ratio", "method"]
+DISTAL_COLUMNS = [
+    "K",
+    "class",
+    "label",
+    "outcome",
+    "mean",
+    "se",
+    "ci_low",
+    "ci_high",
+    "n",
+    "wald_chi2",
+    "wald_df",
+    "wald_p",
+    "method",
+]
+PREDICTOR_COLUMNS = [
+    "K",
+    "class",
+    "reference_class",
+    "label",
+    "term",
+    "estimate",
+    "se",
+    "statistic",
+    "p",
+    "ci_low",
+    "ci_high",
+    "odds_ratio",
+    "method",
+]
 
 
 def baseline_predictors(
-    scores: pd.DataFrame, names: Sequence[str], participant: str = "participant_id",
+    scores: pd.DataFrame,
+    names: Sequence[str],
+    participant: str = "participant_id",
     wave: str = "wave",
 ) -> tuple[pd.DataFrame, list[str]]:
     """Each participant's predictors at their first wave, numeric (categories dummy-coded).
@@ -42,21 +76,29 @@ def baseline_predictors(
     """
     unknown = [name for name in names if name not in scores.columns]
     if unknown:
-        raise ModelError(f"predictor(s) {', '.join(unknown)} are not columns of the scores table "
-                         f"({', '.join(map(str, scores.columns))}).")
+        raise ModelError(
+            f"predictor(s) {', '.join(unknown)} are not columns of the scores table "
+            f"({', '.join(map(str, scores.columns))})."
+        )
     first = scores.sort_values([participant, wave], kind="mergesort").groupby(participant).head(1)
     table = first.set_index(participant)[list(names)]
     missing = table.isna().any(axis=1)
     notes = []
     if missing.any():
-        counts = ", ".join(f"{c} {int(table[c].isna().sum())}" for c in names if table[c].isna().any())
-        notes.append(f"{int(missing.sum())} of {len(table)} participants dropped for a missing "
-                     f"baseline predictor ({counts})")
+        counts = ", ".join(
+            f"{c} {int(table[c].isna().sum())}" for c in names if table[c].isna().any()
+        )
+        notes.append(
+            f"{int(missing.sum())} of {len(table)} participants dropped for a missing "
+            f"baseline predictor ({counts})"
+        )
     table = table[~missing]
     columns = {}
     for name in names:
         values = table[name]
-        if pd.api.types.is_numeric_dtype(values) and not isinstance(values.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_numeric_dtype(values) and not isinstance(
+            values.dtype, pd.CategoricalDtype
+        ):
             columns[name] = values.astype(float)
             continue
         levels = sorted(values.astype(str).unique())
@@ -104,8 +146,9 @@ def predictor_table(
             density = density_for(k) if method == "one_step" and density_for else None
             if density is not None:
                 density = _aligned(density, rows.index, keep)
-            table = fit_class_predictors(posterior, predictors.loc[keep], method,
-                                         reference_class, class_density=density)
+            table = fit_class_predictors(
+                posterior, predictors.loc[keep], method, reference_class, class_density=density
+            )
         except ModelError as error:
             notes.append(f"K = {k}: {error}")
             continue
@@ -133,14 +176,17 @@ def _aligned(density: Callable, fitted: pd.Index, keep: pd.Index) -> Callable:
 
 
 def last_values(
-    scores: pd.DataFrame, names: Sequence[str], participant: str = "participant_id",
+    scores: pd.DataFrame,
+    names: Sequence[str],
+    participant: str = "participant_id",
     wave: str = "wave",
 ) -> tuple[pd.DataFrame, list[str]]:
     """Each participant's last observed value of every distal outcome (numeric), by wave."""
     unknown = [name for name in names if name not in scores.columns]
     if unknown:
-        raise ModelError(f"distal outcome(s) {', '.join(unknown)} are not columns of the scores "
-                         "table.")
+        raise ModelError(
+            f"distal outcome(s) {', '.join(unknown)} are not columns of the scores table."
+        )
     columns, notes = {}, []
     ordered = scores.sort_values([participant, wave], kind="mergesort")
     everyone = ordered[participant].unique()
@@ -150,8 +196,10 @@ def last_values(
             continue
         observed = ordered.dropna(subset=[name]).groupby(participant)[name].last()
         if len(observed) < len(everyone):
-            notes.append(f"{len(everyone) - len(observed)} of {len(everyone)} participants have "
-                         f"no value of {name}; left out of its means")
+            notes.append(
+                f"{len(everyone) - len(observed)} of {len(everyone)} participants have "
+                f"no value of {name}; left out of its means"
+            )
         columns[name] = observed
     return pd.DataFrame(columns), notes
 
@@ -167,16 +215,28 @@ def distal_table(classes: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
             keep = rows.index.intersection(values.index)
             posterior = rows.loc[keep, [f"post_{j}" for j in range(1, k + 1)]].to_numpy(dtype=float)
             fit = bch_distal_means(posterior, values.loc[keep].to_numpy(dtype=float))
-            frames.append(pd.DataFrame({
-                "K": k, "class": np.arange(1, k + 1),
-                "label": labels.reindex(np.arange(1, k + 1)).fillna("").astype(str).to_numpy(),
-                "outcome": name, "mean": fit["mean"], "se": fit["se"],
-                "ci_low": fit["mean"] - 1.959963984540054 * fit["se"],
-                "ci_high": fit["mean"] + 1.959963984540054 * fit["se"],
-                "n": np.bincount(posterior.argmax(axis=1), minlength=k),
-                "wald_chi2": fit["wald_chi2"], "wald_df": fit["wald_df"], "wald_p": fit["wald_p"],
-                "method": "bch: BCH-weighted class means, sandwich SEs, Wald test of equal means",
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "K": k,
+                        "class": np.arange(1, k + 1),
+                        "label": labels.reindex(np.arange(1, k + 1))
+                        .fillna("")
+                        .astype(str)
+                        .to_numpy(),
+                        "outcome": name,
+                        "mean": fit["mean"],
+                        "se": fit["se"],
+                        "ci_low": fit["mean"] - 1.959963984540054 * fit["se"],
+                        "ci_high": fit["mean"] + 1.959963984540054 * fit["se"],
+                        "n": np.bincount(posterior.argmax(axis=1), minlength=k),
+                        "wald_chi2": fit["wald_chi2"],
+                        "wald_df": fit["wald_df"],
+                        "wald_p": fit["wald_p"],
+                        "method": "bch: BCH-weighted class means, sandwich SEs, Wald test of equal means",
+                    }
+                )
+            )
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in DISTAL_COLUMNS})
     return pd.concat(frames, ignore_index=True)[DISTAL_COLUMNS]

@@ -232,7 +232,9 @@ class LCGA:
             degree, or no variation in the outcome.
         """
         self._check_params()
-        panel = data if isinstance(data, PanelData) else prepare_panel(data, participant, time, outcome)
+        panel = (
+            data if isinstance(data, PanelData) else prepare_panel(data, participant, time, outcome)
+        )
         check_fittable(panel, self.n_classes, self.degree)
         stats = sufficient_stats(panel, self.degree)
         engine = self._engine(stats)
@@ -259,8 +261,15 @@ class LCGA:
         self.max_loglik_decrease_ = float(worst_drop[best])
         self.n_seeded_starts_ = len(seeded)
         self.best_start_seeded_ = bool(best >= loglik.shape[0] - len(seeded))
-        self._finish(panel, stats, engine, params.take(np.array([best])), best_ll,
-                     bool(converged[best]), int(n_iter[best] + short_iter[best]))
+        self._finish(
+            panel,
+            stats,
+            engine,
+            params.take(np.array([best])),
+            best_ll,
+            bool(converged[best]),
+            int(n_iter[best] + short_iter[best]),
+        )
         if not self.converged_:
             warnings.warn(
                 f"{type(self).__name__} with K = {self.n_classes} did not converge in "
@@ -346,8 +355,12 @@ class LCGA:
         """
         if data is None:
             return self.posterior_
-        names = {"participant": self.panel_.participant, "time": self.panel_.time_column,
-                 "outcome": self.panel_.outcome_column, **columns}
+        names = {
+            "participant": self.panel_.participant,
+            "time": self.panel_.time_column,
+            "outcome": self.panel_.outcome_column,
+            **columns,
+        }
         panel = data if isinstance(data, PanelData) else prepare_panel(data, **names)
         stats = sufficient_stats(panel, self.degree, domain=self.time_domain_)
         engine = self._engine(stats)

@@ -273,4 +273,3 @@ def legendre_to_raw(degree: int, domain: tuple[float, float]) -> np.ndarray:
         raw = npleg.Legendre(unit, domain=[lo, hi]).convert(kind=np.polynomial.Polynomial).coef
         matrix[: raw.shape[0], j] = raw
     return matrix
-

@@ -29,8 +29,13 @@ from srflow.errors import ModelError
 from srflow.trajectories.em import MixtureParams
 from srflow.trajectories.panel import sufficient_stats
 
-__all__ = ["PREDICTOR_METHODS", "bch_distal_means", "classification_error", "fit_class_predictors",
-           "one_step_density"]
+__all__ = [
+    "PREDICTOR_METHODS",
+    "bch_distal_means",
+    "classification_error",
+    "fit_class_predictors",
+    "one_step_density",
+]
 
 PREDICTOR_METHODS = ("ml", "bch", "one_step", "modal")
 _Z975 = 1.959963984540054
@@ -78,25 +83,32 @@ def _objective(weights_fn, x, k, ref):
 
 def _ml_terms(log_err):
     """ML three-step: log sum_k pi_ik D[k, w_i]; residual h_ik - pi_ik."""
+
     def weights_fn(log_pi):
         joint = log_pi + log_err
         total = special.logsumexp(joint, axis=1, keepdims=True)
         return float(total.sum()), np.exp(joint - total) - np.exp(log_pi)
+
     return weights_fn
 
 
 def _weighted_terms(weights):
     """Weighted multinomial log-likelihood sum_i sum_k w_ik log pi_ik; residual w_ik - w_i. pi_ik."""
+
     def weights_fn(log_pi):
-        return float((weights * log_pi).sum()), weights - weights.sum(1, keepdims=True) * np.exp(log_pi)
+        return float((weights * log_pi).sum()), weights - weights.sum(1, keepdims=True) * np.exp(
+            log_pi
+        )
+
     return weights_fn
 
 
 def _fit_logit(weights_fn, x, k, ref, start=None):
     fun = _objective(weights_fn, x, k, ref)
     theta0 = np.zeros((k - 1) * x.shape[1]) if start is None else start
-    result = optimize.minimize(fun, theta0, jac=True, method="BFGS",
-                               options={"gtol": 1e-8, "maxiter": 2000})
+    result = optimize.minimize(
+        fun, theta0, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000}
+    )
     return result.x, fun
 
 
@@ -123,8 +135,10 @@ def _covariance(method, fun, theta, terms, x, k, ref):
     try:
         inv = np.linalg.inv(hess)
     except np.linalg.LinAlgError as exc:
-        raise ModelError("the class-membership model's information matrix is singular; a "
-                         "predictor may separate the classes or be collinear.") from exc
+        raise ModelError(
+            "the class-membership model's information matrix is singular; a "
+            "predictor may separate the classes or be collinear."
+        ) from exc
     if method == "bch":
         scores = _scores(terms, theta, x, k, ref)
         return inv @ (scores.T @ scores) @ inv
@@ -168,12 +182,16 @@ def fit_class_predictors(
         raise ModelError(f"predictor_method must be one of {PREDICTOR_METHODS}, got {method!r}.")
     n, k = posterior.shape
     if not 1 <= int(reference_class) <= k:
-        raise ModelError(f"reference_class {reference_class} does not exist: K = {k} classes "
-                         f"are numbered 1..{k}.")
+        raise ModelError(
+            f"reference_class {reference_class} does not exist: K = {k} classes "
+            f"are numbered 1..{k}."
+        )
     constant = [c for c in predictors.columns if predictors[c].nunique() < 2]
     if constant:
-        raise ModelError(f"predictor(s) {', '.join(constant)} take a single value in the sample; "
-                         "a constant cannot predict class membership.")
+        raise ModelError(
+            f"predictor(s) {', '.join(constant)} take a single value in the sample; "
+            "a constant cannot predict class membership."
+        )
     x = np.column_stack([np.ones(n), predictors.to_numpy(dtype=float)])
     if n <= x.shape[1] * k:
         raise ModelError(f"{n} participants are too few for {x.shape[1]} terms in {k} classes.")
@@ -225,18 +243,20 @@ def _coefficient_table(theta, cov, names, k, ref, method) -> pd.DataFrame:
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     others = [c for c in range(k) if c != ref]
     stat = theta / np.where(se > 0, se, np.nan)
-    table = pd.DataFrame({
-        "class": np.repeat(np.array(others) + 1, len(names)),
-        "term": np.tile(names, k - 1),
-        "estimate": theta,
-        "se": se,
-        "statistic": stat,
-        "p": special.erfc(np.abs(stat) / math.sqrt(2.0)),
-        "ci_low": theta - _Z975 * se,
-        "ci_high": theta + _Z975 * se,
-        "odds_ratio": np.exp(theta),
-        "method": f"{method}: {NOTES[method]}",
-    })
+    table = pd.DataFrame(
+        {
+            "class": np.repeat(np.array(others) + 1, len(names)),
+            "term": np.tile(names, k - 1),
+            "estimate": theta,
+            "se": se,
+            "statistic": stat,
+            "p": special.erfc(np.abs(stat) / math.sqrt(2.0)),
+            "ci_low": theta - _Z975 * se,
+            "ci_high": theta + _Z975 * se,
+            "odds_ratio": np.exp(theta),
+            "method": f"{method}: {NOTES[method]}",
+        }
+    )
     return table
 
 
@@ -299,5 +319,11 @@ def bch_distal_means(posterior: np.ndarray, outcome: np.ndarray) -> dict:
         chi2 = float(diff @ np.linalg.solve(middle, diff)) if k > 1 else float("nan")
     except np.linalg.LinAlgError:
         chi2 = float("nan")
-    return {"mean": mean, "se": np.sqrt(np.diag(cov)), "cov": cov, "wald_chi2": chi2,
-            "wald_df": k - 1, "wald_p": float(special.gammaincc((k - 1) / 2, chi2 / 2)) if k > 1 else float("nan")}
+    return {
+        "mean": mean,
+        "se": np.sqrt(np.diag(cov)),
+        "cov": cov,
+        "wald_chi2": chi2,
+        "wald_df": k - 1,
+        "wald_p": float(special.gammaincc((k - 1) / 2, chi2 / 2)) if k > 1 else float("nan"),
+    }

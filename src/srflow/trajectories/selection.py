@@ -51,8 +51,15 @@ from srflow.trajectories.kmeans import LongitudinalKMeans
 from srflow.trajectories.mixture import LCGA
 from srflow.trajectories.panel import prepare_panel
 
-__all__ = ["METHODS", "certify_fit", "clone", "fit_trajectory_grid", "make_model", "model_seed",
-           "selection_row"]
+__all__ = [
+    "METHODS",
+    "certify_fit",
+    "clone",
+    "fit_trajectory_grid",
+    "make_model",
+    "model_seed",
+    "selection_row",
+]
 
 METHODS = ("lcga", "gmm", "kmeans")
 #: degenerate when a class is smaller than this many participants ...
@@ -76,7 +83,9 @@ def model_seed(seed: int | None, n_classes: int, *extra: int) -> int:
     True
     """
     base = 0 if seed is None else int(seed)
-    return int(np.random.SeedSequence([base, int(n_classes), *map(int, extra)]).generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([base, int(n_classes), *map(int, extra)]).generate_state(1)[0]
+    )
 
 
 def make_model(
@@ -110,12 +119,25 @@ def make_model(
     """
     options = dict(options or {})
     if method == "lcga":
-        return LCGA(n_classes, degree=degree, variance=variance, n_init=n_init,
-                    random_state=random_state, **options)
+        return LCGA(
+            n_classes,
+            degree=degree,
+            variance=variance,
+            n_init=n_init,
+            random_state=random_state,
+            **options,
+        )
     if method == "gmm":
-        return GMM(n_classes, degree=degree, variance=variance, random=tuple(random),
-                   random_variance=random_variance, n_init=n_init, random_state=random_state,
-                   **options)
+        return GMM(
+            n_classes,
+            degree=degree,
+            variance=variance,
+            random=tuple(random),
+            random_variance=random_variance,
+            n_init=n_init,
+            random_state=random_state,
+            **options,
+        )
     if method == "kmeans":
         return LongitudinalKMeans(n_classes, n_init=n_init, random_state=random_state, **options)
     raise ConfigError(f"trajectory method must be one of {METHODS}, got {method!r}.")
@@ -188,8 +210,14 @@ def fit_trajectory_grid(
     if not ks or ks[0] < 1:
         raise ConfigError(f"classes must be positive integers, got {list(classes)}.")
     panel = None if method == "kmeans" else prepare_panel(data, participant, time, outcome)
-    settings = dict(degree=degree, variance=variance, n_init=n_init, random=random,
-                    random_variance=random_variance, options=model_options)
+    settings = dict(
+        degree=degree,
+        variance=variance,
+        n_init=n_init,
+        random=random,
+        random_variance=random_variance,
+        options=model_options,
+    )
     rows: list[dict] = []
     models: dict[int, object] = {}
     for k in ks:  # loop over K; each fit is vectorised over participants
@@ -296,13 +324,19 @@ def selection_row(model, method: str = "lcga", degree: int | None = None) -> dic
     counts = np.bincount(classes, minlength=k)
     weights = np.asarray(model.weights_)
     with np.errstate(divide="ignore", invalid="ignore"):
-        appa = np.array([posterior[classes == c, c].mean() if counts[c] else np.nan for c in range(k)])
+        appa = np.array(
+            [posterior[classes == c, c].mean() if counts[c] else np.nan for c in range(k)]
+        )
         occ = (appa / (1.0 - appa)) / (weights / (1.0 - weights)) if k > 1 else np.full(k, np.nan)
-        plogp = np.where(posterior > 0, posterior * np.log(np.where(posterior > 0, posterior, 1.0)), 0.0)
+        plogp = np.where(
+            posterior > 0, posterior * np.log(np.where(posterior > 0, posterior, 1.0)), 0.0
+        )
     class_entropy = float(-plogp.sum())
     mixture = hasattr(model, "loglik_")
     row: dict = {"method": method, "degree": getattr(model, "degree", degree), "K": k}
-    row.update(_likelihood_indices(model, n, class_entropy) if mixture else _kmeans_indices(model, n))
+    row.update(
+        _likelihood_indices(model, n, class_entropy) if mixture else _kmeans_indices(model, n)
+    )
     row["entropy"] = 1.0 - class_entropy / (n * math.log(k)) if k > 1 else np.nan
     smallest = int(np.argmin(counts))
     row.update(
@@ -318,19 +352,30 @@ def selection_row(model, method: str = "lcga", degree: int | None = None) -> dic
         n_iter=int(model.n_iter_),
     )
     if mixture:
-        row.update(n_starts=int(model.n_init if k > 1 else 1),
-                   n_final_starts=int(model.n_final_starts_),
-                   n_starts_at_best=int(model.n_starts_at_best_))
+        row.update(
+            n_starts=int(model.n_init if k > 1 else 1),
+            n_final_starts=int(model.n_final_starts_),
+            n_starts_at_best=int(model.n_starts_at_best_),
+        )
     else:
-        row.update(n_starts=int(model.n_init if k > 1 else 1), n_final_starts=np.nan,
-                   n_starts_at_best=np.nan)
+        row.update(
+            n_starts=int(model.n_init if k > 1 else 1),
+            n_final_starts=np.nan,
+            n_starts_at_best=np.nan,
+        )
     reasons = _degeneracy(model, counts, weights, mixture)
     row["degenerate"] = bool(reasons)
     row["degenerate_reason"] = "; ".join(reasons)
-    row["poorly_separated"] = bool(k > 1 and np.nanmin(appa) < MIN_AVEPP) if np.isfinite(appa).any() else True
+    row["poorly_separated"] = (
+        bool(k > 1 and np.nanmin(appa) < MIN_AVEPP) if np.isfinite(appa).any() else True
+    )
     if not mixture:
-        row.update(calinski_harabasz=model.calinski_harabasz_, ray_turi=model.ray_turi_,
-                   davies_bouldin=model.davies_bouldin_, inertia=model.inertia_)
+        row.update(
+            calinski_harabasz=model.calinski_harabasz_,
+            ray_turi=model.ray_turi_,
+            davies_bouldin=model.davies_bouldin_,
+            inertia=model.inertia_,
+        )
     return row
 
 
@@ -355,9 +400,18 @@ def _likelihood_indices(model, n: int, class_entropy: float) -> dict:
 
 def _kmeans_indices(model, n: int) -> dict:
     """The likelihood columns of a k-means row: not defined."""
-    return dict(variance="", loglik=np.nan, npm=np.nan, n_participants=n,
-                n_observations=int(np.isfinite(model.values_).sum()),
-                aic=np.nan, bic=np.nan, sabic=np.nan, caic=np.nan, icl=np.nan)
+    return dict(
+        variance="",
+        loglik=np.nan,
+        npm=np.nan,
+        n_participants=n,
+        n_observations=int(np.isfinite(model.values_).sum()),
+        aic=np.nan,
+        bic=np.nan,
+        sabic=np.nan,
+        caic=np.nan,
+        icl=np.nan,
+    )
 
 
 def _degeneracy(model, counts: np.ndarray, weights: np.ndarray, mixture: bool) -> list[str]:
@@ -366,7 +420,9 @@ def _degeneracy(model, counts: np.ndarray, weights: np.ndarray, mixture: bool) -
     reasons = []
     for c in range(k):
         if counts[c] < MIN_CLASS_SIZE or counts[c] / n < MIN_CLASS_SHARE:
-            reasons.append(f"class {c + 1} has {counts[c]} participants ({100 * counts[c] / n:.2f}%)")
+            reasons.append(
+                f"class {c + 1} has {counts[c]} participants ({100 * counts[c] / n:.2f}%)"
+            )
         elif weights[c] < MIN_CLASS_SHARE:
             reasons.append(f"class {c + 1} has mixing proportion {weights[c]:.4f}")
         elif mixture and k > 1 and counts[c] < MIN_MAP_RATIO * weights[c] * n:

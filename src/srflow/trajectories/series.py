@@ -105,7 +105,9 @@ def trajectory_series(
     do_anchor = bool(spec.get("anchor")) if anchor is None else bool(anchor)
     if do_anchor and not spec.get("anchor"):
         raise ConfigError("anchored series requested but the trajectory spec has no anchor block.")
-    time_col, outcome = series_columns({**spec, "anchor": spec.get("anchor") if do_anchor else None})
+    time_col, outcome = series_columns(
+        {**spec, "anchor": spec.get("anchor") if do_anchor else None}
+    )
     keys = ["participant_id", "wave"]
     base_columns = keys + (["time"] if "time" in scores.columns else [])
     if axis == "time" and ("time" not in scores.columns or scores["time"].isna().all()):
@@ -116,8 +118,14 @@ def trajectory_series(
     table = scores[base_columns].copy()
     if variable.startswith("sr:"):
         if sr_table is None:
-            raise ConfigError(f"trajectory variable '{variable}' needs the table of SR spec '{variable[3:]}'.")
-        if "wave" not in sr_table.columns or "sr" not in sr_table.columns or "wave_from" in sr_table.columns:
+            raise ConfigError(
+                f"trajectory variable '{variable}' needs the table of SR spec '{variable[3:]}'."
+            )
+        if (
+            "wave" not in sr_table.columns
+            or "sr" not in sr_table.columns
+            or "wave_from" in sr_table.columns
+        ):
             raise ConfigError(
                 f"trajectory variable '{variable}': SR spec '{variable[3:]}' does not give one score per wave "
                 f"(columns {', '.join(map(str, sr_table.columns))}); use an SR spec with level wave or multilevel.",
@@ -163,20 +171,39 @@ def _anchored_series(
             "or an item of the validated table.",
         )
     if not pd.api.types.is_numeric_dtype(event[column]):
-        raise ConfigError(f"anchor column '{column}' must be numeric, it holds {event[column].dtype} values.")
-    event = event.rename(columns={column: "_event"}).astype({"participant_id": "str", "wave": "int64"})
+        raise ConfigError(
+            f"anchor column '{column}' must be numeric, it holds {event[column].dtype} values."
+        )
+    event = event.rename(columns={column: "_event"}).astype(
+        {"participant_id": "str", "wave": "int64"}
+    )
     merged = table.merge(event, on=keys, how="left", sort=False, validate="one_to_one")
     use_time = spec["time"] == "time"
     result = anchor_on_event(
-        merged, "_event", float(anchor["threshold"]), participant="participant_id", wave="wave",
-        time="time" if use_time else None, pre=int(anchor["pre"]), peri=int(anchor["peri"]), post=int(anchor["post"]),
+        merged,
+        "_event",
+        float(anchor["threshold"]),
+        participant="participant_id",
+        wave="wave",
+        time="time" if use_time else None,
+        pre=int(anchor["pre"]),
+        peri=int(anchor["peri"]),
+        post=int(anchor["post"]),
     )
     rows = result.data
     rows["waves_from_anchor"] = rows["waves_from_anchor"].astype("float64")
     keep = rows["window"].notna() & rows[outcome].notna() & rows[time_col].notna()
-    columns = keys + (["time"] if "time" in rows.columns else []) + [
-        "anchor_wave", "waves_from_anchor", *(["time_from_anchor"] if use_time else []), "window", outcome,
-    ]
+    columns = (
+        keys
+        + (["time"] if "time" in rows.columns else [])
+        + [
+            "anchor_wave",
+            "waves_from_anchor",
+            *(["time_from_anchor"] if use_time else []),
+            "window",
+            outcome,
+        ]
+    )
     data = rows.loc[keep, columns].sort_values(keys, kind="mergesort").reset_index(drop=True)
     data["anchor_wave"] = data["anchor_wave"].astype("int64")
     data["window"] = data["window"].astype("str")
@@ -185,7 +212,9 @@ def _anchored_series(
         .reindex(columns=["pre", "peri", "post"], fill_value=0)
         .add_prefix("n_")
     )
-    participants = pd.DataFrame({"participant_id": np.sort(table["participant_id"].astype("str").unique())})
+    participants = pd.DataFrame(
+        {"participant_id": np.sort(table["participant_id"].astype("str").unique())}
+    )
     found = result.anchors.astype({"participant_id": "str"})
     anchors = participants.merge(found, on="participant_id", how="left", sort=False)
     anchors.insert(1, "anchored", anchors["anchor_wave"].notna())

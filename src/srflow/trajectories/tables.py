@@ -48,7 +48,11 @@ def curves_table(models: Mapping[int, object]) -> pd.DataFrame:
         model = models[k]
         cls, times, values = _long_observations(model)
         distinct = np.unique(times)
-        grid = distinct if distinct.shape[0] <= MAX_CURVE_TIMES else np.linspace(distinct[0], distinct[-1], 41)
+        grid = (
+            distinct
+            if distinct.shape[0] <= MAX_CURVE_TIMES
+            else np.linspace(distinct[0], distinct[-1], 41)
+        )
         fitted = model.predict_curves(grid)  # (K, len(grid))
         frame = pd.DataFrame(
             {
@@ -98,7 +102,9 @@ def classes_table(
     frames = []
     for k in sorted(models):
         model = models[k]
-        frame = pd.DataFrame({"participant_id": model.participants_, "K": k, "class": model.labels_})
+        frame = pd.DataFrame(
+            {"participant_id": model.participants_, "K": k, "class": model.labels_}
+        )
         names = labels.loc[labels["K"] == k].set_index("class")["label"]
         frame["label"] = names.reindex(frame["class"]).to_numpy()
         posterior = np.full((frame.shape[0], k_max), np.nan)
