@@ -32,6 +32,7 @@ def _config(workdir: Path, sr: dict) -> Path:
     config["sr"] = sr
     config["mixed_models"] = {"intercepts": {"outcome": "P", "fixed": ["E"], "random": []}}
     config["trajectories"] = {}
+    config["regressions"] = {}  # the bundled rf_traits needs the SR spec 'person'
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
