@@ -8,6 +8,7 @@ to a long table with tidy outputs and failures reported as data
 tests, lme4 as the reference.
 """
 
+from srflow.mixed.comparison import likelihood_ratio_test
 from srflow.mixed.design import ALLOWED_FORMS, DesignRecipe, MixedModelSpec, parse_term
 from srflow.mixed.engine import (
     GroupStatistics,
@@ -16,7 +17,7 @@ from srflow.mixed.engine import (
     group_statistics,
     profiled_deviance,
 )
-from srflow.mixed.models import MixedModelResult, fit_mixed_model, likelihood_ratio_test
+from srflow.mixed.models import MixedModelResult, fit_mixed_model
 
 __all__ = [
     "ALLOWED_FORMS",

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from srflow.errors import ConfigError, ModelError
+from srflow.errors import ModelError
 from srflow.mixed.anova import ANOVA_COLUMNS
 from srflow.mixed.design import (
     INTERCEPT,
@@ -21,9 +20,9 @@ from srflow.mixed.design import (
     design_problem,
     parse_term,
 )
-from srflow.mixed.engine import LmmFit, fit_lmm, theta_layout, theta_to_lambda
+from srflow.mixed.engine import LmmFit, fit_lmm
 from srflow.mixed.inference import FIXED_COLUMNS, infer
-from srflow.mixed.optimise import lower_factor
+from srflow.mixed.rows import _check_data, _complete_rows, model_data
 
 SUMMARY_COLUMNS = [
     "component",
@@ -36,7 +35,6 @@ SUMMARY_COLUMNS = [
     "ci_low",
     "ci_high",
 ]
-MIN_GROUPS = 3
 _Z95 = float(special.ndtri(0.975))  # scipy.special: much lighter to import than scipy.stats
 _IC_NOTE = {
     "REML": "loglik, aic and bic are from the REML criterion (as lme4 reports them): comparable only "
@@ -215,115 +213,6 @@ def _ols_cross_check(y: np.ndarray, X: np.ndarray, lmm: LmmFit) -> list[str]:
                 "in a singular fit; check the random-effects structure."
             )
     return warnings
-
-
-def model_data(
-    data: pd.DataFrame,
-    specs: Sequence[MixedModelSpec],
-    sr_tables: Mapping[str, pd.DataFrame] | None = None,
-    sr_failures: Mapping[str, str] | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """The model's data with one column per variable (named as written), and rows dropped.
-
-    When every variable of ``specs`` is a plain column of ``data`` and no SR tables are
-    given, ``data`` is returned as it is (the complete-case filter comes later). Otherwise
-    the variables of all ``specs`` together are resolved by
-    :func:`srflow.variables.resolve_variables`: the rows are those complete on every one of
-    them (and on the group), and ``z()``, ``within()`` and ``between()`` are computed over
-    those rows (``within``/``between`` by participant), so models compared by a
-    likelihood-ratio test see the same transformed values.
-
-    Parameters
-    ----------
-    data : DataFrame
-        The scores table (``participant_id``, ``wave`` and the columns the specs name).
-    specs : sequence of MixedModelSpec
-        The model, or the two models of a likelihood-ratio test.
-    sr_tables, sr_failures : mapping, optional
-        SR spec name -> its table, and -> why it failed.
-
-    Returns
-    -------
-    frame, n_dropped : DataFrame, int
-        ``n_dropped`` counts the rows of ``data`` left out (0 when ``data`` is returned).
-
-    Raises
-    ------
-    ConfigError
-        An unknown column or SR spec, a transform of a non-numeric column.
-    ModelError
-        A named SR spec failed or has no scores, a lag missing everywhere, no complete row,
-        a constant variable under ``z()``.
-    """
-    if sr_tables is None and not any(spec.needs_resolving() for spec in specs):
-        return data, 0
-    from srflow.variables import resolve_variables
-
-    groups = [s.group for s in specs if s.group != "participant_id"]
-    variables = list(dict.fromkeys([*groups, *(v for s in specs for v in s.variables())]))
-    where = f"mixed_models.{specs[-1].name}"
-    resolved = resolve_variables(data, sr_tables or {}, variables, where, sr_failures)
-    return resolved.frame, len(data) - len(resolved.frame)
-
-
-def _complete_rows(
-    data: pd.DataFrame, spec: MixedModelSpec, extra: list[str] | None = None
-) -> tuple[pd.DataFrame, int]:
-    columns = list(dict.fromkeys([*spec.used_columns(), *(extra or [])]))
-    subset = data[columns]
-    keep = subset.notna().all(axis=1).to_numpy()
-    return subset.loc[keep].reset_index(drop=True), int((~keep).sum())
-
-
-def _constant_within_groups(columns: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Per column, True when it takes a single value within every group."""
-    codes = pd.factorize(groups)[0]
-    n = codes.max(initial=-1) + 1
-    out = np.zeros(columns.shape[1], bool)
-    for j in range(columns.shape[1]):  # over random terms (a handful), not participants
-        x = columns[:, j]
-        low = np.full(n, np.inf)
-        high = np.full(n, -np.inf)
-        np.minimum.at(low, codes, x)
-        np.maximum.at(high, codes, x)
-        out[j] = bool(np.all(high - low <= 1e-12 * max(1.0, float(np.abs(x).max(initial=0)))))
-    return out
-
-
-def _check_data(spec, recipe, rows, X, x_names, Z, z_names) -> str | None:
-    """Reason the model cannot be fitted to these rows, or None."""
-    if len(rows) == 0:
-        return "no complete rows (every row misses the outcome, the group or a predictor)"
-    values = np.column_stack([rows[spec.outcome].to_numpy(dtype=float), X, Z])
-    if not np.isfinite(values).all():
-        return "non-finite data (infinite values in the outcome or a predictor)"
-    n_groups = rows[spec.group].nunique()
-    if n_groups < MIN_GROUPS:
-        return f"too few participants: {n_groups} (at least {MIN_GROUPS} needed)"
-    if n_groups <= Z.shape[1]:
-        return (
-            f"too few participants: {n_groups} for {Z.shape[1]} random effects per participant "
-            "(need more participants than random effects)"
-        )
-    if np.ptp(rows[spec.outcome].to_numpy(dtype=float)) == 0:
-        return f"constant outcome: {spec.outcome} takes one value"
-    for matrix, names in ((X, x_names), (Z, z_names)):
-        for j, name in enumerate(names[1:], start=1):
-            if np.ptp(matrix[:, j]) == 0:
-                return f"constant predictor: {name} takes one value in the rows used"
-    fixed_in_person = _constant_within_groups(Z[:, 1:], rows[spec.group].to_numpy())
-    if fixed_in_person.any():
-        name = z_names[1 + int(np.flatnonzero(fixed_in_person)[0])]
-        return (
-            f"random term {name} does not vary within any participant; a random term must be a "
-            "row-varying variable"
-        )
-    for term in (*spec.fixed, *spec.random):
-        if not recipe.term_block(rows.iloc[:1], term)[1]:
-            return f"constant predictor: {term} has a single level in the rows used"
-    if len(rows) <= X.shape[1] + 1 or np.linalg.matrix_rank(X) < X.shape[1]:
-        return "singular/rank-deficient design: a fixed-effect column is a linear combination of others"
-    return None
 
 
 def _fit_rows(
@@ -520,171 +409,3 @@ def fit_mixed_model(
         if note:
             result.fit["warnings"].append(note)
     return result
-
-
-def likelihood_ratio_test(
-    data: pd.DataFrame,
-    spec_small: MixedModelSpec | Mapping[str, Any],
-    spec_large: MixedModelSpec | Mapping[str, Any],
-    sr_tables: Mapping[str, pd.DataFrame] | None = None,
-    sr_failures: Mapping[str, str] | None = None,
-) -> dict:
-    """Likelihood-ratio test of a nested (smaller) spec against a larger one.
-
-    Both models are fitted by ML (REML specs are refitted) on the same rows: those
-    complete in every column either model uses.
-
-    Parameters
-    ----------
-    data : DataFrame
-    spec_small, spec_large : MixedModelSpec or mapping
-        ``spec_small``'s fixed and random terms must be subsets of ``spec_large``'s, with
-        the same outcome and group.
-    sr_tables, sr_failures : mapping, optional
-        As in :func:`fit_mixed_model`; the variables of both models are resolved together.
-
-    Returns
-    -------
-    dict
-        ``chi2`` (= 2 (loglik_large - loglik_small)), ``df``, ``p`` (chi-square), and when
-        the models differ only by one random slope also ``p_boundary`` (the 50:50
-        chi-square mixture appropriate for a variance tested at zero, which the plain
-        ``p`` over-states); both log-likelihoods, AICs and BICs, ``n_obs``, ``status``.
-        If the larger model's log-likelihood is below the smaller's (impossible at the
-        true optima), the larger is refitted from the smaller's optimum padded with zeros
-        (``refit_from_smaller`` records both values); if either fit cannot be certified,
-        or the larger is still below, ``status`` is ``"suspect"`` with the ``reason`` and
-        no chi-square is reported.
-
-    Raises
-    ------
-    ConfigError
-        The specs are not nested.
-    """
-    small = (
-        spec_small
-        if isinstance(spec_small, MixedModelSpec)
-        else MixedModelSpec.from_config("small", spec_small)
-    )
-    large = (
-        spec_large
-        if isinstance(spec_large, MixedModelSpec)
-        else MixedModelSpec.from_config("large", spec_large)
-    )
-    keys = {
-        key: (
-            {_term_key(parse_term(t)) for t in getattr(small, key)},
-            {_term_key(parse_term(t)) for t in getattr(large, key)},
-        )
-        for key in ("fixed", "random")
-    }
-    nested = all(a <= b for a, b in keys.values())
-    if (
-        (small.outcome, small.group) != (large.outcome, large.group)
-        or not nested
-        or all(a == b for a, b in keys.values())
-    ):
-        raise ConfigError(
-            f"Likelihood-ratio test {small.name} vs {large.name}: the models must share outcome and group, and "
-            f"{small.name}'s fixed and random terms must be a strict subset of {large.name}'s."
-        )
-    refit = small.method == "reml" or large.method == "reml"
-    small_ml, large_ml = small.with_method("ml"), large.with_method("ml")
-    try:
-        data, n_resolved_out = model_data(data, [small, large], sr_tables, sr_failures)
-    except ModelError as exc:
-        return {
-            "small": small.name,
-            "large": large.name,
-            "method": "ml",
-            "refit_with_ml": refit,
-            "n_obs": 0,
-            "n_dropped_missing": len(data),
-            "status": "failed",
-            "reason": str(exc),
-            "chi2": None,
-            "df": None,
-            "p": None,
-        }
-    DesignRecipe.from_data(small_ml, data)
-    DesignRecipe.from_data(large_ml, data)
-    rows, n_dropped = _complete_rows(data, large_ml, small_ml.used_columns())
-    fits = [_fit_rows(s, rows[s.used_columns()], 0) for s in (small_ml, large_ml)]
-    out: dict[str, Any] = {
-        "small": small.name,
-        "large": large.name,
-        "method": "ml",
-        "refit_with_ml": refit,
-        "n_obs": len(rows),
-        "n_dropped_missing": n_dropped + n_resolved_out,
-    }
-    if any(f.lmm is None for f in fits):
-        reasons = "; ".join(f"{f.spec.name}: {f.reason}" for f in fits if f.lmm is None)
-        return {**out, "status": "failed", "reason": reasons, "chi2": None, "df": None, "p": None}
-    if fits[1].lmm.loglik < fits[0].lmm.loglik or fits[1].status != "ok":
-        # A model cannot fit worse than one nested in it: restart the larger from the smaller's optimum.
-        before = fits[1].lmm.loglik
-        start = (
-            "smaller model's optimum (padded with zeros)",
-            _padded_theta(fits[0].lmm, fits[1].lmm),
-        )
-        fits[1] = _fit_rows(large_ml, rows[large_ml.used_columns()], 0, starts=(start,))
-        out["refit_from_smaller"] = {"loglik_before": before, "loglik_after": fits[1].lmm.loglik}
-    fs, fl = fits[0].lmm, fits[1].lmm
-    out.update(
-        {
-            "loglik_small": fs.loglik,
-            "loglik_large": fl.loglik,
-            "aic_small": fs.aic,
-            "aic_large": fl.aic,
-            "bic_small": fs.bic,
-            "bic_large": fl.bic,
-            "converged": bool(fs.converged and fl.converged),
-            "singular": bool(fs.singular or fl.singular),
-        }
-    )
-    suspect = [f"{f.spec.name}: {f.reason}" for f in fits if f.status != "ok"]
-    if fl.loglik < fs.loglik - 1e-6:
-        suspect.append(
-            f"the larger model's ML log-likelihood ({fl.loglik:.6g}) is below the nested "
-            f"model's ({fs.loglik:.6g}) even when refitted from the nested optimum"
-        )
-    if suspect:
-        return {
-            **out,
-            "status": "suspect",
-            "reason": "; ".join(suspect),
-            "chi2": None,
-            "df": None,
-            "p": None,
-        }
-    chi2 = max(0.0, 2.0 * (fl.loglik - fs.loglik))  # only rounding can make it negative here
-    df = fl.n_params - fs.n_params
-    out.update(
-        {
-            "status": "ok",
-            "reason": None,
-            "chi2": chi2,
-            "df": int(df),
-            "p": float(special.chdtrc(df, chi2)),
-        }
-    )
-    q_small = fs.ranef.shape[1]
-    if keys["fixed"][0] == keys["fixed"][1] and fl.ranef.shape[1] == q_small + 1:
-        # One added random slope: its variance and q_small covariances, tested at a boundary.
-        out["p_boundary"] = float(
-            0.5 * special.chdtrc(q_small, chi2) + 0.5 * special.chdtrc(q_small + 1, chi2)
-        )
-    if not math.isfinite(chi2):  # pragma: no cover
-        out["status"] = "failed"
-    return out
-
-
-def _padded_theta(small: LmmFit, large: LmmFit) -> np.ndarray:
-    """The smaller model's random-effects covariance in the larger's ``theta`` (zeros elsewhere)."""
-    q = len(large.z_names)
-    index = [large.z_names.index(name) for name in small.z_names]
-    lam = np.zeros((q, q))
-    lam[np.ix_(index, index)] = theta_to_lambda(small.theta, len(small.z_names))
-    rows, cols = theta_layout(q)
-    return lower_factor(lam)[rows, cols]
