@@ -22,10 +22,10 @@ import pytest
 
 from srflow.errors import ConfigError
 from srflow.mixed import MixedModelSpec, fit_mixed_model
-from srflow.mixed.design import DesignRecipe
 from srflow.mixed.engine import fit_lmm, group_statistics, theta_layout
 from srflow.mixed.kenward_roger import KenwardRoger
 from srflow.mixed.profile import _Profiler
+from srflow.mixed.recipe import DesignRecipe
 
 DATA = Path(__file__).parent / "data"
 REF = DATA / "mixed_inference"

@@ -9,7 +9,7 @@ tests, lme4 as the reference.
 """
 
 from srflow.mixed.comparison import likelihood_ratio_test
-from srflow.mixed.design import ALLOWED_FORMS, DesignRecipe, MixedModelSpec, parse_term
+from srflow.mixed.design import ALLOWED_FORMS, MixedModelSpec, parse_term
 from srflow.mixed.engine import (
     GroupStatistics,
     LmmFit,
@@ -18,6 +18,7 @@ from srflow.mixed.engine import (
     profiled_deviance,
 )
 from srflow.mixed.models import MixedModelResult, fit_mixed_model
+from srflow.mixed.recipe import DesignRecipe
 
 __all__ = [
     "ALLOWED_FORMS",

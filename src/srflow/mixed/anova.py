@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from srflow.mixed.design import INTERCEPT, DesignRecipe, parse_term
+from srflow.mixed.design import INTERCEPT, parse_term
+from srflow.mixed.recipe import DesignRecipe
 
 ANOVA_COLUMNS = ["term", "num_df", "den_df", "F", "p"]
 

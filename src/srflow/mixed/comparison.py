@@ -16,10 +16,11 @@ import pandas as pd
 from scipy import special
 
 from srflow.errors import ConfigError, ModelError
-from srflow.mixed.design import DesignRecipe, MixedModelSpec, _term_key, parse_term
+from srflow.mixed.design import MixedModelSpec, _term_key, parse_term
 from srflow.mixed.engine import LmmFit, theta_layout, theta_to_lambda
 from srflow.mixed.models import _fit_rows
 from srflow.mixed.optimise import lower_factor
+from srflow.mixed.recipe import DesignRecipe
 from srflow.mixed.rows import _complete_rows, model_data
 
 

@@ -21,11 +21,12 @@ from threadpoolctl import threadpool_limits
 
 from srflow.errors import ModelError
 from srflow.mixed.anova import anova_table, type3_contrasts
-from srflow.mixed.design import DesignRecipe, MixedModelSpec
+from srflow.mixed.design import MixedModelSpec
 from srflow.mixed.engine import GroupStatistics, LmmFit, fit_lmm, group_statistics
 from srflow.mixed.kenward_roger import KenwardRoger
 from srflow.mixed.profile import profile_intervals
 from srflow.mixed.r2 import nakagawa_r2
+from srflow.mixed.recipe import DesignRecipe
 from srflow.mixed.satterthwaite import Satterthwaite
 
 FIXED_COLUMNS = ["term", "estimate", "se", "df", "statistic", "p", "ci_low", "ci_high", "reference"]

@@ -12,16 +12,10 @@ from scipy import special
 
 from srflow.errors import ModelError
 from srflow.mixed.anova import ANOVA_COLUMNS
-from srflow.mixed.design import (
-    INTERCEPT,
-    DesignRecipe,
-    MixedModelSpec,
-    _term_key,
-    design_problem,
-    parse_term,
-)
+from srflow.mixed.design import INTERCEPT, MixedModelSpec, _term_key, parse_term
 from srflow.mixed.engine import LmmFit, fit_lmm
 from srflow.mixed.inference import FIXED_COLUMNS, infer
+from srflow.mixed.recipe import DesignRecipe, design_problem
 from srflow.mixed.rows import _check_data, _complete_rows, model_data
 
 SUMMARY_COLUMNS = [

@@ -7,9 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from srflow.mixed.design import (
-    MixedModelSpec,
-)
+from srflow.mixed.design import MixedModelSpec
 
 MIN_GROUPS = 3
 
