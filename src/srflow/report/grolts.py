@@ -124,161 +124,207 @@ def _rows_without_trajectories(add, has_time: bool) -> None:
         add(item, NA, "", "", "no trajectory model is configured")
 
 
-def _rows_with_trajectories(add, specs: Mapping[str, Any], facts: Mapping[str, Any]) -> None:
-    has_time = bool(facts.get("has_time"))
-    methods = {s.get("method", "lcga") for s in specs.values()}
-    variances = {
-        s.get("variance", "class") for s in specs.values() if s.get("method", "lcga") != "kmeans"
-    }
-    degrees = {int(s.get("degree", 2)) for s in specs.values()}
-    includes_one = any(int(s.get("classes", [1, 4])[0]) == 1 for s in specs.values())
-    time_axes = {s.get("time", "wave") for s in specs.values()}
-    add(
+#: The checklist rows when trajectories are configured, in item order: (item, where, anchor,
+#: flag, (mark, note) when the flag holds, (mark, note) when it does not). A flag of None
+#: always takes the first pair. Notes are filled in with :func:`_trajectory_words`.
+_TRAJECTORY_ROWS: tuple[tuple[str, str, str, str | None, tuple[str, str], tuple[str, str]], ...] = (
+    (
         "1",
-        AUTO,
         "Methods; Trajectories",
         "trajectories",
-        "time axis: "
-        + join_words(sorted("waves" if t == "wave" else "days/time as given" for t in time_axes)),
-    )
-    add(
+        None,
+        (AUTO, "time axis: {time_axes}"),
+        ("", ""),
+    ),
+    (
         "2",
-        AUTO if has_time else PARTLY,
         "Data overview: timing per wave",
         "overview",
-        "" if has_time else "no assessment-time column configured; waves only",
-    )
-    add(
+        "has_time",
+        (AUTO, ""),
+        (PARTLY, "no assessment-time column configured; waves only"),
+    ),
+    (
         "3a",
-        PARTLY,
         "Methods",
         "methods",
-        "the models assume missing at random; whether that is plausible is the author's judgement",
-    )
-    add(
+        None,
+        (
+            PARTLY,
+            "the models assume missing at random; whether that is plausible is the author's judgement",
+        ),
+        ("", ""),
+    ),
+    (
         "3b",
-        AUTHOR,
         "Data overview: retention per wave",
         "overview",
-        "retention is shown; predictors of dropout are not analysed",
-    )
-    add(
+        None,
+        (AUTHOR, "retention is shown; predictors of dropout are not analysed"),
+        ("", ""),
+    ),
+    (
         "3c",
-        AUTO if methods != {"kmeans"} else PARTLY,
         "Methods",
         "methods",
-        "missing waves drop out of the likelihood"
-        if methods != {"kmeans"}
-        else "k-means needs complete or imputed series",
-    )
-    add("4", AUTO, "Scores", "scores")
-    add("5", AUTO, "Methods; reproducibility", "methods")
-    mixture_methods = methods & {"lcga", "gmm"}
-    gmm_words = (
-        "the within-class random effects of the growth mixture model are stated"
-        if "gmm" in methods
-        else ""
-    )
-    add(
+        "not_kmeans_only",
+        (AUTO, "missing waves drop out of the likelihood"),
+        (PARTLY, "k-means needs complete or imputed series"),
+    ),
+    ("4", "Scores", "scores", None, (AUTO, ""), ("", "")),
+    ("5", "Methods; reproducibility", "methods", None, (AUTO, ""), ("", "")),
+    (
         "6a",
-        AUTO if len(mixture_methods) > 1 else PARTLY,
         "Methods; Trajectories",
         "trajectories",
-        ""
-        if len(mixture_methods) > 1
-        else "; ".join(
-            w
-            for w in (
-                gmm_words,
-                "one form is fitted and stated; justify it or add a spec with another method",
-            )
-            if w
+        "several_mixtures",
+        (AUTO, ""),
+        (
+            PARTLY,
+            "{gmm_prefix}one form is fitted and stated; justify it or add a spec with another method",
         ),
-    )
+    ),
+    (
+        "6b",
+        "Methods",
+        "methods",
+        "several_structures",
+        (AUTO, ""),
+        (
+            PARTLY,
+            "one (co)variance structure (residual and, for GMM, random-effect: shared or class-specific) is fitted "
+            "and stated; justify it or add a spec with the other",
+        ),
+    ),
+    (
+        "7",
+        "Methods; Trajectories",
+        "trajectories",
+        "several_degrees",
+        (AUTO, ""),
+        (
+            PARTLY,
+            "one polynomial degree is fitted; add a spec with another degree to compare shapes",
+        ),
+    ),
+    (
+        "8",
+        "Methods",
+        "methods",
+        "covariates",
+        (
+            AUTO,
+            "covariates enter after the classes are fixed (bias-adjusted three-step or BCH; the estimator and "
+            "reference are named), so the classes use none; the config replicates both",
+        ),
+        (AUTO, "the class models use no covariates; the config replicates them"),
+    ),
+    (
+        "9",
+        "Methods; selection tables",
+        "trajectories",
+        "starts_share",
+        (AUTO, ""),
+        (PARTLY, "starts per K are stated; the share reaching the best fit is not in the results"),
+    ),
+    ("10", "Methods; selection tables", "trajectories", None, (AUTO, ""), ("", "")),
+    (
+        "11",
+        "Trajectories: selection tables",
+        "trajectories",
+        "includes_one",
+        (AUTO, ""),
+        (PARTLY, "no one-class model configured"),
+    ),
+    (
+        "12",
+        "Trajectories: class sizes",
+        "trajectories",
+        None,
+        (AUTO, "counts below the report's threshold are suppressed"),
+        ("", ""),
+    ),
+    (
+        "13",
+        "Trajectories: selection tables",
+        "trajectories",
+        "entropy",
+        (AUTO, "{classification_note}"),
+        (PARTLY, "entropy is missing from the selection results"),
+    ),
+    (
+        "14a",
+        "Trajectories: class curves (chosen K framed)",
+        "trajectories",
+        None,
+        (AUTO, ""),
+        ("", ""),
+    ),
+    ("14b", "Trajectories: class curves for every K", "trajectories", None, (AUTO, ""), ("", "")),
+    (
+        "14c",
+        "Trajectories: class curves",
+        "trajectories",
+        None,
+        (
+            PARTLY,
+            "observed class means are drawn; individual trajectories are withheld for privacy",
+        ),
+        ("", ""),
+    ),
+    (
+        "15",
+        "Trajectories: class sizes, classification, predictors and distal outcomes",
+        "trajectories",
+        "distal",
+        (AUTO, "{described} are given"),
+        (PARTLY, "{described} are given; SEs/CIs of the class curves are for the author"),
+    ),
+    (
+        "16",
+        "Reproducibility",
+        "reproducibility",
+        None,
+        (
+            PARTLY,
+            "the config (hash in the footer) and srflow version specify the analysis; the author must share the "
+            "config",
+        ),
+        ("", ""),
+    ),
+)
+
+
+def _trajectory_flags(specs: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, bool]:
+    """The conditions the rows of :data:`_TRAJECTORY_ROWS` switch on."""
+    methods = {s.get("method", "lcga") for s in specs.values()}
+    fitted = [s for s in specs.values() if s.get("method", "lcga") != "kmeans"]
+    variances = {s.get("variance", "class") for s in fitted}
     structures = {
         (
             s.get("variance", "class"),
             s.get("random_variance", "shared") if s.get("method") == "gmm" else "",
         )
-        for s in specs.values()
-        if s.get("method", "lcga") != "kmeans"
+        for s in fitted
     }
-    add(
-        "6b",
-        AUTO if len(variances) > 1 or len(structures) > 1 else PARTLY,
-        "Methods",
-        "methods",
-        ""
-        if len(variances) > 1 or len(structures) > 1
-        else "one (co)variance structure (residual and, for GMM, random-effect: shared or class-specific) is fitted and "
-        "stated; justify it or add a spec with the other",
-    )
-    add(
-        "7",
-        AUTO if len(degrees) > 1 else PARTLY,
-        "Methods; Trajectories",
-        "trajectories",
-        ""
-        if len(degrees) > 1
-        else "one polynomial degree is fitted; add a spec with another degree to compare shapes",
-    )
-    covariates = any(s.get("predictors") or s.get("distal") for s in specs.values())
-    add(
-        "8",
-        AUTO,
-        "Methods",
-        "methods",
-        "covariates enter after the classes are fixed (bias-adjusted three-step or BCH; the estimator and "
-        "reference are named), so the classes use none; the config replicates both"
-        if covariates
-        else "the class models use no covariates; the config replicates them",
-    )
-    add(
-        "9",
-        AUTO if facts.get("starts_share") else PARTLY,
-        "Methods; selection tables",
-        "trajectories",
-        ""
-        if facts.get("starts_share")
-        else "starts per K are stated; the share reaching the best fit is not in the results",
-    )
-    add("10", AUTO, "Methods; selection tables", "trajectories")
-    add(
-        "11",
-        AUTO if includes_one else PARTLY,
-        "Trajectories: selection tables",
-        "trajectories",
-        "" if includes_one else "no one-class model configured",
-    )
-    add(
-        "12",
-        AUTO,
-        "Trajectories: class sizes",
-        "trajectories",
-        "counts below the report's threshold are suppressed",
-    )
-    add(
-        "13",
-        AUTO if facts.get("entropy") else PARTLY,
-        "Trajectories: selection tables",
-        "trajectories",
-        (
-            "the chosen K's classification matrix (mean posteriors by assigned class) is given too"
-            if facts.get("classification")
-            else ""
-        )
-        if facts.get("entropy")
-        else "entropy is missing from the selection results",
-    )
-    add("14a", AUTO, "Trajectories: class curves (chosen K framed)", "trajectories")
-    add("14b", AUTO, "Trajectories: class curves for every K", "trajectories")
-    add(
-        "14c",
-        PARTLY,
-        "Trajectories: class curves",
-        "trajectories",
-        "observed class means are drawn; individual trajectories are withheld for privacy",
-    )
+    return {
+        "has_time": bool(facts.get("has_time")),
+        "not_kmeans_only": methods != {"kmeans"},
+        "several_mixtures": len(methods & {"lcga", "gmm"}) > 1,
+        "several_structures": len(variances) > 1 or len(structures) > 1,
+        "several_degrees": len({int(s.get("degree", 2)) for s in specs.values()}) > 1,
+        "covariates": any(s.get("predictors") or s.get("distal") for s in specs.values()),
+        "starts_share": bool(facts.get("starts_share")),
+        "includes_one": any(int(s.get("classes", [1, 4])[0]) == 1 for s in specs.values()),
+        "entropy": bool(facts.get("entropy")),
+        "distal": bool(facts.get("distal")),
+    }
+
+
+def _trajectory_words(specs: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, str]:
+    """The computed parts of the notes of :data:`_TRAJECTORY_ROWS`."""
+    time_axes = {s.get("time", "wave") for s in specs.values()}
+    gmm = any(s.get("method", "lcga") == "gmm" for s in specs.values())
     described = ["class n, share and mean posterior probability"]
     if facts.get("classification"):
         described.append("the classification matrix")
@@ -286,19 +332,23 @@ def _rows_with_trajectories(add, specs: Mapping[str, Any], facts: Mapping[str, A
         described.append("odds ratios of membership with 95% CIs")
     if facts.get("distal"):
         described.append("distal-outcome class means with SEs and 95% CIs")
-    add(
-        "15",
-        AUTO if facts.get("distal") else PARTLY,
-        "Trajectories: class sizes, classification, predictors and distal outcomes",
-        "trajectories",
-        join_words(described)
-        + " are given"
-        + ("" if facts.get("distal") else "; SEs/CIs of the class curves are for the author"),
-    )
-    add(
-        "16",
-        PARTLY,
-        "Reproducibility",
-        "reproducibility",
-        "the config (hash in the footer) and srflow version specify the analysis; the author must share the config",
-    )
+    return {
+        "time_axes": join_words(
+            sorted("waves" if t == "wave" else "days/time as given" for t in time_axes)
+        ),
+        "gmm_prefix": "the within-class random effects of the growth mixture model are stated; "
+        if gmm
+        else "",
+        "classification_note": "the chosen K's classification matrix (mean posteriors by assigned class) is given too"
+        if facts.get("classification")
+        else "",
+        "described": join_words(described),
+    }
+
+
+def _rows_with_trajectories(add, specs: Mapping[str, Any], facts: Mapping[str, Any]) -> None:
+    flags = _trajectory_flags(specs, facts)
+    words = _trajectory_words(specs, facts)
+    for item, where, anchor, flag, when_true, when_false in _TRAJECTORY_ROWS:
+        mark, note = when_true if flag is None or flags[flag] else when_false
+        add(item, mark, where, anchor, note.format(**words))

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from srflow.report import grolts
-from srflow.report import text as tx
 from srflow.report.blocks import FigureNumbers, ReportContext, Section
 from srflow.report.data_sections import (
     OverviewFacts,
@@ -23,6 +22,7 @@ from srflow.report.data_sections import (
 )
 from srflow.report.formatting import DASH
 from srflow.report.inputs import ReportInputs, config_sha256
+from srflow.report.methods_text import methods_paragraphs
 from srflow.report.mixed_section import mixed_section
 from srflow.report.references import REFERENCES
 from srflow.report.resilience_section import resilience_section
@@ -81,7 +81,7 @@ def methods_section(
     """The generated methods text and the references it cites."""
     section = Section("methods", "Methods")
     facts = {**dataclasses.asdict(overview), "excluded": excluded}
-    paragraphs, used = tx.methods_paragraphs(ctx.cohort_config, facts, packages(provenance))
+    paragraphs, used = methods_paragraphs(ctx.cohort_config, facts, packages(provenance))
     for paragraph in paragraphs:
         section.add("p", text=paragraph)
     section.add("h3", text="References", id="references")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 import numpy as np
@@ -18,22 +17,18 @@ from srflow.report.blocks import (
     Section,
     Table,
     fit_warning,
-    is_missing,
     label,
     scrub_counts,
     slug,
-    yes_no,
 )
 from srflow.report.formatting import (
     DASH,
     format_number,
-    format_p,
     format_share,
-    humanize,
-    is_count_name,
     is_suppressed,
 )
 from srflow.report.inputs import TrajectoryResults
+from srflow.report.trajectory_selection import cell_text, selection_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +117,7 @@ def _trajectory(
     if selection.empty:
         section.add("note", tone="warn", text="No model-selection table.")
     else:
-        chosen = _selection_table(ctx, section, selection, summary.totals)
+        chosen = selection_table(ctx, section, selection, summary.totals)
         _suspect_warnings(section, name, selection, chosen)
     if chosen is not None:
         _chosen_words(ctx, section, selection, chosen)
@@ -181,11 +176,6 @@ def _suspect_ks(selection: pd.DataFrame) -> set:
     return set(selection.loc[selection["status"] == "suspect", "K"].tolist())
 
 
-def _text(row: pd.Series, column: str) -> str:
-    value = row.get(column, "")
-    return "" if is_missing(value) else str(value).strip()
-
-
 def _suspect_warnings(section: Section, name: str, selection: pd.DataFrame, chosen: Any) -> None:
     """The warning box of every suspect K, with its certification reason."""
     for _, r in selection.sort_values("K", kind="stable").iterrows():
@@ -204,7 +194,7 @@ def _suspect_warnings(section: Section, name: str, selection: pd.DataFrame, chos
             f"Trajectory spec '{name}', K = {k}",
             singular=None,
             status="suspect",
-            reason=_text(r, "certification") or None,
+            reason=cell_text(r, "certification") or None,
             consequence=consequence,
         )
 
@@ -219,7 +209,7 @@ def _chosen_words(
         "degenerate class).",
     )
     row = selection[selection["K"] == chosen].iloc[0]
-    near = [k for k in _text(row, "bic_near").replace(",", ";").split(";") if k.strip()]
+    near = [k for k in cell_text(row, "bic_near").replace(",", ";").split(";") if k.strip()]
     if near:
         bic = pd.to_numeric(selection.set_index("K")["bic"], errors="coerce")
         others = tx.join_words(
@@ -235,7 +225,7 @@ def _chosen_words(
                 "and classification quality as well."
             ),
         )
-    small = _text(row, "small_classes")
+    small = cell_text(row, "small_classes")
     if small:
         section.add(
             "note",
@@ -357,139 +347,3 @@ def _sizes_table(ctx: ReportContext, section: Section, summary: _Classes, chosen
             row_classes=classes_,
         ),
     )
-
-
-#: Selection columns in display order; any others follow in file order.
-_PREFERRED = [
-    "K",
-    "loglik",
-    "npm",
-    "aic",
-    "bic",
-    "sabic",
-    "caic",
-    "icl",
-    "entropy",
-    "smallest_class_size",
-    "smallest_class_share",
-    "class_sizes",
-    "appa_min",
-    "occ_min",
-    "converged",
-    "degenerate",
-    "degenerate_reason",
-    "poorly_separated",
-    "n_starts",
-    "n_starts_at_best",
-]
-#: Selection columns said in the note column and in words, not shown as columns.
-_WORDED = {"status", "error", "certification", "bic_near", "small_classes"}
-
-
-def choose_k(selection: pd.DataFrame) -> tuple[Any, pd.Series, pd.Series]:
-    """The K with the lowest BIC among fitted, non-degenerate solutions; with the ok and degenerate masks."""
-    ok = (selection["status"] != "failed") & (selection["error"].str.strip() == "")
-    degenerate = (
-        selection["degenerate"].map(lambda v: v is True or v == 1)
-        if "degenerate" in selection
-        else pd.Series(False, index=selection.index)
-    ).astype(bool)
-    bic = (
-        pd.to_numeric(selection["bic"], errors="coerce")
-        if "bic" in selection
-        else pd.Series(np.nan, selection.index)
-    )
-    candidates = selection[ok & ~degenerate & bic.notna()]
-    chosen = None
-    if not candidates.empty:
-        chosen = (
-            candidates.assign(_bic=bic[candidates.index])
-            .sort_values(["_bic", "K"], kind="stable")["K"]
-            .iloc[0]
-        )
-    return chosen, ok, degenerate
-
-
-def _selection_cell(ctx: ReportContext, column: str, value: Any, total: Any) -> str:
-    lowered = column.lower()
-    if column == "K":
-        return label(value)
-    if lowered == "class_sizes" or (isinstance(value, str) and re.fullmatch(r"\d+(/\d+)+", value)):
-        return "/".join(ctx.count(int(part)) for part in str(value).split("/"))
-    if "share" in lowered or "prop" in lowered or "weight" in lowered:
-        if is_missing(value):
-            return DASH
-        return format_share(float(value) * float(total), total, ctx.min_cell)
-    if is_count_name(column) or lowered.endswith("size") or lowered.startswith("smallest_n"):
-        return ctx.count(value) if not isinstance(value, str) else value
-    if lowered == "p" or lowered.endswith("_p") or lowered.startswith("p_"):
-        return format_p(value)
-    if lowered.endswith("replicates"):  # bootstrap replicates fitted: a whole number, not people
-        return DASH if is_missing(value) else str(int(value))
-    if column in {"degenerate", "converged", "poorly_separated"}:
-        return yes_no(None if is_missing(value) else bool(value))
-    if isinstance(value, str):
-        return scrub_counts(value, ctx.min_cell) or DASH
-    return (
-        format_number(value, 2) if isinstance(value, (float, np.floating)) else format_number(value)
-    )
-
-
-def _selection_table(
-    ctx: ReportContext, section: Section, selection: pd.DataFrame, totals: dict
-) -> Any:
-    selection = selection.sort_values("K", kind="stable").reset_index(drop=True)
-    chosen, ok, degenerate = choose_k(selection)
-    converged = (
-        selection["converged"]
-        if "converged" in selection
-        else pd.Series(None, index=selection.index)
-    )
-    present = [c for c in selection.columns if c not in _WORDED]
-    columns = [c for c in _PREFERRED if c in present] + [c for c in present if c not in _PREFERRED]
-    rows, classes = [], []
-    for index, r in selection.iterrows():
-        k = r["K"]
-        total = totals.get(k, ctx.n_participants)
-        cells = [_selection_cell(ctx, c, r[c], total) for c in columns]
-        notes = []
-        if not ok[index]:
-            why = r["error"]
-            notes.append("failed" + (f": {scrub_counts(why, ctx.min_cell)}" if why else ""))
-        if r["status"] == "suspect":
-            notes.append("suspect: not certified")
-        if degenerate[index]:
-            notes.append("degenerate")
-        if converged[index] is False or converged[index] is np.False_:
-            notes.append("not converged")
-        if chosen is not None and k == chosen:
-            notes.append("chosen")
-        if _text(r, "bic_near"):
-            notes.append(f"BIC within 2 of K = {_text(r, 'bic_near').replace(';', ', ')}")
-        cells.append("; ".join(notes) or DASH)
-        rows.append(cells)
-        classes.append(
-            "chosen"
-            if chosen is not None and k == chosen
-            else "degenerate"
-            if degenerate[index] or not ok[index]
-            else "suspect"
-            if r["status"] == "suspect"
-            else ""
-        )
-    section.add(
-        "table",
-        table=Table(
-            [humanize(c) if c != "K" else "K" for c in columns] + ["note"],
-            rows,
-            caption=(
-                "Model selection: one row per number of classes K. Lower AIC/BIC/SABIC is better; entropy near 1 "
-                "means clear classification. Degenerate solutions (a class too small or a collapsed variance) are "
-                "flagged and never chosen; a suspect solution (optimum not certified) is marked and explained "
-                "below the table."
-            ),
-            numeric=[True] * len(columns) + [False],
-            row_classes=classes,
-        ),
-    )
-    return chosen
