@@ -226,7 +226,7 @@ def all_targets():
 
 
 def score_outputs(cohort):
-    """What rule score writes beside the scores table: how P and E were made, reliability, attrition."""
+    """What the score job writes beside the scores table: how P and E were made, reliability, attrition."""
     return [
         f"results/{cohort}/{name}"
         for name in (
