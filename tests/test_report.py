@@ -63,8 +63,12 @@ def make_config(
     combine="sum",
     report=None,
     regressions=None,
+    cohort_extra=None,
 ):
-    """A validated config with one cohort 'demo'; the analysis blocks are given per test."""
+    """A validated config with one cohort 'demo'; the analysis blocks are given per test.
+
+    ``cohort_extra`` adds cohort keys (e.g. a second problems instrument and ``problems``).
+    """
     raw = {
         "seed": 7,
         "cohorts": {
@@ -108,6 +112,11 @@ def make_config(
         "regressions": regressions if regressions is not None else {},
         "report": report if report is not None else {"min_cell": 5, "max_points": 100},
     }
+    for key, value in (cohort_extra or {}).items():
+        cohort = raw["cohorts"]["demo"]
+        cohort[key] = (
+            {**cohort[key], **value} if isinstance(value, dict) and key in cohort else value
+        )
     config = load_config(raw)
     return config, config.cohort("demo")
 
@@ -1759,3 +1768,50 @@ def test_attrition_odds_ratio_is_exp_estimate_and_lr_sentence():
     assert "a logistic model of retention on the baseline covariates" in section_html(
         html, "grolts"
     )
+
+
+def composite_summary(sign: float) -> results.ScoringSummary:
+    """scoring.json of a pca1 P over ghq12 and a second instrument k10 (seed 9), written and read
+    back through the contract; ``sign`` -1 makes k10 load negatively (a suspect composite)."""
+    from srflow import scoring
+
+    _, cohort = make_config(
+        cohort_extra={
+            "instruments": {
+                "k10": {"role": "problems", "items": {"prefix": "K_"}, "range": [1, 5]},
+            },
+            "problems": {"combine": "pca1", "instruments": ["ghq12", "k10"]},
+        }
+    )
+    scores = make_scores()
+    rng = np.random.default_rng(9)
+    scores["k10"] = sign * scores["ghq12"] + rng.normal(0.0, 2.0, len(scores))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scoring.json"
+        results.ScoringSummary.from_json(scoring.scoring_summary(scores, cohort)).write(path)
+        return results.ScoringSummary.read(path)
+
+
+def test_pca1_composite_shows_loadings_and_explained_variance():
+    summary = composite_summary(1.0)
+    assert summary.P.status == "ok"
+    inputs = dataclasses.replace(make_inputs(sr={}, mixed={}, trajectories={}), scoring=summary)
+    html = build_report(inputs)
+    text = visible_text(section_html(html, "scores"))
+    share = 100 * summary.P.explained_variance
+    assert f"explains {share:.1f}% of the z-scores' variance" in text
+    table = table_with(html, "The instruments of the composite P")
+    for row in table["rows"]:
+        name = row[0]
+        assert shown(row[3]) == pytest.approx(summary.P.weights[name], abs=5e-4)
+        assert shown(row[4]) == pytest.approx(summary.P.loadings[name], abs=5e-4)
+    assert "The composite P is" not in text
+
+
+def test_suspect_composite_is_said_in_the_warning_box():
+    summary = composite_summary(-1.0)
+    assert summary.P.status == "suspect"
+    inputs = dataclasses.replace(make_inputs(sr={}, mixed={}, trajectories={}), scoring=summary)
+    scores = section_html(build_report(inputs), "scores")
+    boxes = re.findall(r'<p class="note note-warn">(.*?)</p>', scores, flags=re.S)
+    assert any(f"The composite P is suspect: {summary.P.reason}" in visible_text(b) for b in boxes)
