@@ -943,6 +943,10 @@ def test_report_reads_the_rule_inputs_only(tmp_path, full_html):
         "scores": str(folder.scores),
         "ledger": str(folder.ledger),
         "failures": str(folder.failures),
+        "scoring": str(folder.scoring),
+        "reliability": str(folder.reliability),
+        "attrition": str(folder.attrition),
+        "attrition_fit": str(folder.attrition_fit),
         "sr": [str(p) for name in cohort.sr for p in folder.sr[name].values()],
         "mixed": [str(p) for name in cohort.mixed_models for p in folder.mixed[name].values()],
         "trajectories": [
