@@ -194,7 +194,9 @@ def _lr_sentence(ctx: ReportContext, fit: results.AttritionFit, what: str) -> st
     )
 
 
-def _attrition_table(ctx: ReportContext, coefficients: pd.DataFrame, fit) -> Table:
+def _attrition_table(
+    ctx: ReportContext, coefficients: pd.DataFrame, fit: results.AttritionFit
+) -> Table:
     rows = [
         [
             r.term,
