@@ -39,10 +39,12 @@ from srflow.report import (
     SRResults,
     build_report,
     config_sha256,
+    grolts,
     load_report_inputs,
     suppress_count,
     write_report,
 )
+from srflow.report.formatting import DASH
 from srflow.report.grolts import GROLTS_ITEMS
 
 # ----------------------------------------------------------------------------- fixture
@@ -61,8 +63,12 @@ def make_config(
     combine="sum",
     report=None,
     regressions=None,
+    cohort_extra=None,
 ):
-    """A validated config with one cohort 'demo'; the analysis blocks are given per test."""
+    """A validated config with one cohort 'demo'; the analysis blocks are given per test.
+
+    ``cohort_extra`` adds cohort keys (e.g. a second problems instrument and ``problems``).
+    """
     raw = {
         "seed": 7,
         "cohorts": {
@@ -106,6 +112,11 @@ def make_config(
         "regressions": regressions if regressions is not None else {},
         "report": report if report is not None else {"min_cell": 5, "max_points": 100},
     }
+    for key, value in (cohort_extra or {}).items():
+        cohort = raw["cohorts"]["demo"]
+        cohort[key] = (
+            {**cohort[key], **value} if isinstance(value, dict) and key in cohort else value
+        )
     config = load_config(raw)
     return config, config.cohort("demo")
 
@@ -318,6 +329,38 @@ PROVENANCE = {
 }
 
 
+def make_validated(scores: pd.DataFrame) -> pd.DataFrame:
+    """Item answers on the scores' rows: 12 GHQ items driven by one trait (seed 5); constant
+    stressor items (the reliability table leaves stressors out). At wave 3 (3 rows) an item is
+    constant, so omega is missing there with its note."""
+    rng = np.random.default_rng(5)
+    trait = rng.normal(size=len(scores))
+    noise = rng.normal(0.0, 0.7, (len(scores), 12))
+    items = np.clip(np.round(1.5 + 0.8 * trait[:, None] + noise), 0, 3)
+    validated = pd.DataFrame(items, columns=[f"GHQ_{i}" for i in range(1, 13)])
+    for column in ("GE_1", "GE_2", "LE_1", "LE_2"):
+        validated[column] = 1.0
+    validated.insert(0, "wave", scores["wave"].to_numpy())
+    validated.insert(0, "participant_id", scores["participant_id"].to_numpy())
+    return validated
+
+
+def write_score_files(base: Path, scores: pd.DataFrame, cohort, covariates=None) -> None:
+    """The score stage's files beside the scores, by its own functions and contracts.
+
+    With the fixture's covariates (site is constant) the attrition model fails, with its reason.
+    """
+    from srflow import attrition, reliability, scoring
+
+    summary = results.ScoringSummary.from_json(scoring.scoring_summary(scores, cohort))
+    summary.write(base / "scoring.json")
+    table = reliability.cohort_reliability(make_validated(scores), cohort)
+    results.RELIABILITY_TABLE.write(table, base / "reliability.csv")
+    model = attrition.fit_attrition(scores, covariates or cohort.columns.covariates)
+    results.ATTRITION_TABLE.write(model.coefficients, base / "attrition.csv")
+    results.AttritionFit.from_json(model.fit).write(base / "attrition.json")
+
+
 def write_results(base: Path, config, cohort, with_results: bool = True) -> None:
     """Write the fixture's result files under ``base`` as the pipeline does (stages and contracts)."""
     from srflow.config import RegressionSpec
@@ -330,6 +373,7 @@ def write_results(base: Path, config, cohort, with_results: bool = True) -> None
     results.SCORES_TABLE.write(scores, base / "scores.parquet")
     results.LEDGER_TABLE.write(ledger, base / "validation" / "ledger.csv")
     results.FAILURES_TABLE.write(make_failures(ledger), base / "validation" / "failures.csv")
+    write_score_files(base, scores, cohort)
     if not with_results:
         return
     scores_in = str(base / "scores.parquet")
@@ -899,6 +943,10 @@ def test_report_reads_the_rule_inputs_only(tmp_path, full_html):
         "scores": str(folder.scores),
         "ledger": str(folder.ledger),
         "failures": str(folder.failures),
+        "scoring": str(folder.scoring),
+        "reliability": str(folder.reliability),
+        "attrition": str(folder.attrition),
+        "attrition_fit": str(folder.attrition_fit),
         "sr": [str(p) for name in cohort.sr for p in folder.sr[name].values()],
         "mixed": [str(p) for name in cohort.mixed_models for p in folder.mixed[name].values()],
         "trajectories": [
@@ -1641,3 +1689,133 @@ def test_modal_membership_effects_are_flagged_as_naive():
         "naive modal-class logit" in table_with(html, "Predictors of class membership")["caption"]
     )
     assert "for comparison only" in visible_text(section_html(html, "methods"))
+
+
+# ----------------------------------------------------------------------------- score stage files
+
+
+def test_reliability_table_shows_the_files_alpha_and_note(full_html):
+    config, cohort = make_config()
+    table = reliability_from_fixture(cohort)
+    shown_table = table_with(full_html, "Internal consistency per instrument and wave")
+    by_wave = {row[1]: row for row in shown_table["rows"]}
+    for r in table.itertuples(index=False):
+        row = by_wave[str(r.wave)]
+        assert row[0] == "ghq12"
+        if r.n < 5:  # wave 3: 3 rows, under min_cell: n suppressed, values withheld
+            assert row[2] == "<5" and row[4] == DASH and row[5] == DASH
+        else:
+            assert row[2] == str(r.n)
+            assert shown(row[4]) == pytest.approx(r.alpha, abs=5e-4)  # shown to 3 decimals
+            assert shown(row[5]) == pytest.approx(r.omega, abs=5e-4)
+        assert row[6] == r.note
+    assert "an item has no variance in this wave" in by_wave["3"][6]
+
+
+def reliability_from_fixture(cohort) -> pd.DataFrame:
+    with tempfile.TemporaryDirectory() as folder:
+        write_score_files(Path(folder), make_scores(), cohort)
+        return results.RELIABILITY_TABLE.read(Path(folder) / "reliability.csv")
+
+
+def test_single_instrument_p_is_said(full_html):
+    scores = visible_text(section_html(full_html, "scores"))
+    assert "P is the score of the one problems instrument, ghq12." in scores
+    assert "E combines hassles and events (exposure.combine: sum)." in scores
+
+
+def test_failed_attrition_model_says_its_reason(full_html):
+    overview = visible_text(section_html(full_html, "overview"))
+    assert "The attrition model (logistic regression of P observed at wave 3" in overview
+    assert (
+        "could not be fitted: the design has rank 2 for 3 coefficients (constant: site)" in overview
+    )
+    assert grolts_marks(full_html)["3b"] == grolts.AUTHOR  # a failed model does not answer 3b
+
+
+def grolts_marks(html: str) -> dict[str, str]:
+    table = table_with(html, "GRoLTS items")
+    return {r[0]: r[2] for r in table["rows"]}
+
+
+def test_attrition_odds_ratio_is_exp_estimate_and_lr_sentence():
+    """Site varies per participant (seed 3): the model fits; the table shows exp(estimate)."""
+    config, cohort = make_config(trajectories=FULL_TRAJ, sr={}, mixed={})
+    rng = np.random.default_rng(3)
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "results" / "demo"
+        write_results(base, config, cohort)
+        scores = make_scores()
+        per_person = dict(zip(IDS, rng.normal(size=len(IDS)), strict=True))
+        scores["site"] = scores["participant_id"].map(per_person)
+        write_score_files(base, scores, cohort, covariates={"site": "numeric"})
+        inputs = load_report_inputs(
+            ReportFiles.in_folder(base, cohort), cohort, config.data, PROVENANCE
+        )
+        coefficients = results.ATTRITION_TABLE.read(base / "attrition.csv")
+        fit = results.AttritionFit.read(base / "attrition.json")
+    assert fit.status == "ok"
+    html = build_report(inputs)
+    table = table_with(html, "Attrition model: odds of still being observed")
+    for row, r in zip(table["rows"], coefficients.itertuples(index=False), strict=True):
+        assert row[0] == r.term
+        assert r.odds_ratio == pytest.approx(np.exp(r.estimate), rel=1e-12)
+        assert shown(row[3]) == pytest.approx(np.exp(r.estimate), abs=5e-4)  # 3 decimals shown
+    overview = visible_text(section_html(html, "overview"))
+    lr = re.search(r"likelihood-ratio χ²\((\d+)\) = ([^,]+), p = ([0-9.]+)\)", overview)
+    assert lr, overview
+    assert int(lr[1]) == fit.lr_df == 1
+    assert shown(lr[2]) == pytest.approx(fit.lr_statistic, rel=0.01, abs=5e-3)
+    assert float(lr[3]) == pytest.approx(fit.lr_p, abs=5e-4)
+    assert "do not detectably predict who stays" in overview  # p = 0.99 here
+    assert grolts_marks(html)["3b"] == grolts.AUTO
+    assert "a logistic model of retention on the baseline covariates" in section_html(
+        html, "grolts"
+    )
+
+
+def composite_summary(sign: float) -> results.ScoringSummary:
+    """scoring.json of a pca1 P over ghq12 and a second instrument k10 (seed 9), written and read
+    back through the contract; ``sign`` -1 makes k10 load negatively (a suspect composite)."""
+    from srflow import scoring
+
+    _, cohort = make_config(
+        cohort_extra={
+            "instruments": {
+                "k10": {"role": "problems", "items": {"prefix": "K_"}, "range": [1, 5]},
+            },
+            "problems": {"combine": "pca1", "instruments": ["ghq12", "k10"]},
+        }
+    )
+    scores = make_scores()
+    rng = np.random.default_rng(9)
+    scores["k10"] = sign * scores["ghq12"] + rng.normal(0.0, 2.0, len(scores))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scoring.json"
+        results.ScoringSummary.from_json(scoring.scoring_summary(scores, cohort)).write(path)
+        return results.ScoringSummary.read(path)
+
+
+def test_pca1_composite_shows_loadings_and_explained_variance():
+    summary = composite_summary(1.0)
+    assert summary.P.status == "ok"
+    inputs = dataclasses.replace(make_inputs(sr={}, mixed={}, trajectories={}), scoring=summary)
+    html = build_report(inputs)
+    text = visible_text(section_html(html, "scores"))
+    share = 100 * summary.P.explained_variance
+    assert f"explains {share:.1f}% of the z-scores' variance" in text
+    table = table_with(html, "The instruments of the composite P")
+    for row in table["rows"]:
+        name = row[0]
+        assert shown(row[3]) == pytest.approx(summary.P.weights[name], abs=5e-4)
+        assert shown(row[4]) == pytest.approx(summary.P.loadings[name], abs=5e-4)
+    assert "The composite P is" not in text
+
+
+def test_suspect_composite_is_said_in_the_warning_box():
+    summary = composite_summary(-1.0)
+    assert summary.P.status == "suspect"
+    inputs = dataclasses.replace(make_inputs(sr={}, mixed={}, trajectories={}), scoring=summary)
+    scores = section_html(build_report(inputs), "scores")
+    boxes = re.findall(r'<p class="note note-warn">(.*?)</p>', scores, flags=re.S)
+    assert any(f"The composite P is suspect: {summary.P.reason}" in visible_text(b) for b in boxes)

@@ -21,6 +21,7 @@ below ``report.min_cell`` are withheld.
 
 from srflow.report.formatting import suppress_count
 from srflow.report.inputs import (
+    AttritionResults,
     MixedResults,
     RegressionResults,
     ReportFiles,
@@ -36,6 +37,7 @@ from srflow.report.render import KEY_FIGURES, build_report, write_key_figures, w
 
 __all__ = [
     "KEY_FIGURES",
+    "AttritionResults",
     "MixedResults",
     "RegressionResults",
     "ReportFiles",

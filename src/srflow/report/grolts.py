@@ -72,7 +72,8 @@ def grolts_rows(cohort: Any, facts: Mapping[str, Any]) -> list[GroltsRow]:
         entropy), ``starts_share`` (selection tables report the share of starts reaching the
         best log-likelihood), ``trajectory_results`` (any trajectory results present),
         ``classification``, ``predictors``, ``distal`` (the chosen K's classification matrix,
-        membership effects, distal means are shown).
+        membership effects, distal means are shown), ``attrition_model`` (a fitted attrition
+        model is shown).
     """
     specs = dict(cohort.trajectories or {})
     rows: list[GroltsRow] = []
@@ -157,11 +158,11 @@ _TRAJECTORY_ROWS: tuple[tuple[str, str, str, str | None, tuple[str, str], tuple[
     ),
     (
         "3b",
-        "Data overview: retention per wave",
+        "Data overview: retention per wave; attrition",
         "overview",
-        None,
-        (AUTHOR, "retention is shown; predictors of dropout are not analysed"),
-        ("", ""),
+        "attrition_model",
+        (AUTO, "retention per wave and a logistic model of retention on the baseline covariates"),
+        (AUTHOR, "retention is shown; no fitted model of dropout on the baseline covariates"),
     ),
     (
         "3c",
@@ -318,6 +319,7 @@ def _trajectory_flags(specs: Mapping[str, Any], facts: Mapping[str, Any]) -> dic
         "includes_one": any(int(s.get("classes", [1, 4])[0]) == 1 for s in specs.values()),
         "entropy": bool(facts.get("entropy")),
         "distal": bool(facts.get("distal")),
+        "attrition_model": bool(facts.get("attrition_model")),
     }
 
 

@@ -1,7 +1,8 @@
 """What the report reads: the files the rule declares, loaded through :mod:`srflow.results`.
 
 The report rule's inputs (``report_inputs`` in ``workflow/rules/common.smk``) list the
-scores, the validation ledger and failures, and every file of every SR spec, mixed model,
+scores, the validation ledger and failures, the score stage's scoring summary, reliability
+and attrition files, and every file of every SR spec, mixed model,
 trajectory spec and person-level regression in the config. :meth:`ReportFiles.from_rule_inputs` groups those paths by
 spec, :func:`load_report_inputs` reads each through its contract, and nothing else is read:
 a spec removed from the config is gone from the rule's inputs and so from the report.
@@ -10,9 +11,7 @@ a spec removed from the config is gone from the rule's inputs and so from the re
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +19,22 @@ import pandas as pd
 
 from srflow import results
 from srflow.errors import InputError
-
-#: The file name of each SR, mixed-model and trajectory output, as ``report_inputs`` lists them.
-_SR_FILE = re.compile(r"(?:^|.*/)sr/(?P<name>[^/]+?)\.(?P<part>csv|line\.json)$")
-_MIXED_FILE = re.compile(
-    r"(?:^|.*/)mixed/(?P<name>[^/]+?)\.(?P<part>fixed\.csv|anova\.csv|fit\.json|random\.csv)$"
+from srflow.report.input_paths import (
+    MIXED_FILE,
+    REGRESSION_FILE,
+    SCORE_FILES,
+    SR_FILE,
+    TRAJECTORY_FILE,
+    group_paths,
+    named_paths,
+    one_path,
 )
-_REGRESSION_FILE = re.compile(
-    r"(?:^|.*/)regressions/(?P<name>[^/]+?)\.(?P<part>coefficients\.csv|fit\.json)$"
+from srflow.report.provenance import (  # noqa: F401  (re-exported: the report's public API)
+    PROVENANCE_PACKAGES,
+    collect_provenance,
+    config_sha256,
+    file_sha256,
 )
-_TRAJECTORY_FILE = re.compile(
-    r"(?:^|.*/)trajectories/(?P<name>[^/]+)/(?P<part>selection|classes|curves|anchors|classification|predictors|distal)\.csv$"
-)
-_PARTS = {
-    "sr": {"csv": "table", "line.json": "line"},
-    "mixed": {
-        "fixed.csv": "fixed",
-        "anova.csv": "anova",
-        "fit.json": "fit",
-        "random.csv": "random",
-    },
-    "regressions": {"coefficients.csv": "coefficients", "fit.json": "fit"},
-    "trajectories": {
-        p: p
-        for p in (
-            "selection",
-            "classes",
-            "curves",
-            "anchors",
-            "classification",
-            "predictors",
-            "distal",
-        )
-    },
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +53,9 @@ class ReportFiles:
         spec -> {"selection", "classes", "curves"[, "anchors"]: path}.
     regressions : Mapping
         name -> {"coefficients": path, "fit": path}.
+    scoring, reliability, attrition, attrition_fit : Path or None
+        ``scoring.json``, ``reliability.csv``, ``attrition.csv`` and ``attrition.json`` of
+        rule ``score`` (None: not given, and the report says so).
     """
 
     scores: Path
@@ -81,6 +65,10 @@ class ReportFiles:
     mixed: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
     trajectories: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
     regressions: Mapping[str, Mapping[str, Path]] = dataclasses.field(default_factory=dict)
+    scoring: Path | None = None
+    reliability: Path | None = None
+    attrition: Path | None = None
+    attrition_fit: Path | None = None
 
     @classmethod
     def from_rule_inputs(cls, inputs: Mapping[str, Any]) -> ReportFiles:
@@ -89,7 +77,8 @@ class ReportFiles:
         Parameters
         ----------
         inputs : Mapping
-            ``scores``, ``ledger``, ``failures`` (one path each) and ``sr``, ``mixed``,
+            ``scores``, ``ledger``, ``failures``, ``scoring``, ``reliability``, ``attrition``,
+            ``attrition_fit`` (one path each; the last four may be left out) and ``sr``, ``mixed``,
             ``trajectories``, ``regressions`` (lists of paths named as :func:`report_inputs` writes them).
 
         Raises
@@ -101,22 +90,26 @@ class ReportFiles:
             scores=Path(str(inputs["scores"])),
             ledger=Path(str(inputs["ledger"])),
             failures=Path(str(inputs["failures"])),
-            sr=_group(_paths(inputs, "sr"), _SR_FILE, "sr", ("table", "line")),
-            mixed=_group(
-                _paths(inputs, "mixed"), _MIXED_FILE, "mixed", ("fixed", "anova", "fit", "random")
+            sr=group_paths(named_paths(inputs, "sr"), SR_FILE, "sr", ("table", "line")),
+            mixed=group_paths(
+                named_paths(inputs, "mixed"),
+                MIXED_FILE,
+                "mixed",
+                ("fixed", "anova", "fit", "random"),
             ),
-            trajectories=_group(
-                _paths(inputs, "trajectories"),
-                _TRAJECTORY_FILE,
+            trajectories=group_paths(
+                named_paths(inputs, "trajectories"),
+                TRAJECTORY_FILE,
                 "trajectories",
                 ("selection", "classes", "curves"),
             ),
-            regressions=_group(
-                _paths(inputs, "regressions"),
-                _REGRESSION_FILE,
+            regressions=group_paths(
+                named_paths(inputs, "regressions"),
+                REGRESSION_FILE,
                 "regressions",
                 ("coefficients", "fit"),
             ),
+            **{key: one_path(inputs, key) for key in SCORE_FILES},
         )
 
     @classmethod
@@ -156,38 +149,13 @@ class ReportFiles:
                 }
                 for n in cohort_config.regressions
             },
+            **{key: base / name for key, name in SCORE_FILES.items()},
         )
 
 
 def _optional(contract: Any, path: Path | None) -> pd.DataFrame | None:
     """A table the spec may not have: read through its contract when the rule gave it."""
     return None if path is None else contract.read(path)
-
-
-def _paths(inputs: Mapping[str, Any], key: str) -> list[str]:
-    value = inputs.get(key, []) if hasattr(inputs, "get") else getattr(inputs, key, [])
-    if isinstance(value, (str, Path)):
-        return [str(value)]
-    return [str(v) for v in value]
-
-
-def _group(paths: Iterable[str], pattern: re.Pattern, kind: str, required: tuple[str, ...]) -> dict:
-    grouped: dict[str, dict[str, Path]] = {}
-    for path in paths:
-        match = pattern.fullmatch(path.replace("\\", "/"))
-        if match is None:
-            raise InputError(
-                f"report input '{path}' is not a {kind} output (see report_inputs in common.smk)"
-            )
-        part = _PARTS[kind][match["part"]]
-        grouped.setdefault(match["name"], {})[part] = Path(path)
-    for name, parts in grouped.items():
-        missing = [p for p in required if p not in parts]
-        if missing:
-            raise InputError(
-                f"report inputs of {kind} '{name}' lack the {', '.join(missing)} file(s)"
-            )
-    return grouped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +196,14 @@ class TrajectoryResults:
     distal: pd.DataFrame | None = None  # a spec with distal outcomes
 
 
+@dataclasses.dataclass(frozen=True)
+class AttritionResults:
+    """The attrition model's coefficients (``attrition.csv``) and fit (``attrition.json``)."""
+
+    coefficients: pd.DataFrame
+    fit: results.AttritionFit
+
+
 @dataclasses.dataclass
 class ReportInputs:
     """Everything the report shows, already loaded and checked against the contracts.
@@ -248,6 +224,12 @@ class ReportInputs:
         Name -> :class:`SRResults`, :class:`MixedResults`, :class:`TrajectoryResults`,
         :class:`RegressionResults`, for
         the specs of the config (a configured spec without results is reported as missing).
+    scoring : ScoringSummary or None
+        How P and E were made (:class:`srflow.results.ScoringSummary`).
+    reliability : DataFrame or None
+        Alpha and omega per instrument and wave (:data:`srflow.results.RELIABILITY_TABLE`).
+    attrition : AttritionResults or None
+        The attrition model.
     provenance : Mapping
         config_sha256, input_sha256, input_file, seed, packages (name -> version).
     """
@@ -262,6 +244,9 @@ class ReportInputs:
     mixed: Mapping[str, MixedResults] = dataclasses.field(default_factory=dict)
     trajectories: Mapping[str, TrajectoryResults] = dataclasses.field(default_factory=dict)
     regressions: Mapping[str, RegressionResults] = dataclasses.field(default_factory=dict)
+    scoring: results.ScoringSummary | None = None
+    reliability: pd.DataFrame | None = None
+    attrition: AttritionResults | None = None
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -343,70 +328,20 @@ def load_report_inputs(
             )
             for name, paths in files.regressions.items()
         },
+        scoring=None if files.scoring is None else results.ScoringSummary.read(files.scoring),
+        reliability=_optional(results.RELIABILITY_TABLE, files.reliability),
+        attrition=_attrition(files),
         provenance=dict(provenance or {}),
     )
 
 
-def config_sha256(config_data: Mapping[str, Any]) -> str:
-    """SHA-256 of the config's canonical JSON text (sorted keys, no whitespace)."""
-    from srflow.config import canonical_json
-
-    return hashlib.sha256(canonical_json(config_data).encode("utf-8")).hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-#: Packages whose versions the footer lists by default.
-PROVENANCE_PACKAGES = (
-    "srflow",
-    "numpy",
-    "pandas",
-    "scipy",
-    "statsmodels",
-    "scikit-learn",
-    "pandera",
-    "pyarrow",
-    "matplotlib",
-    "jinja2",
-    "snakemake",
-)
-
-
-def collect_provenance(
-    config_data: Mapping[str, Any], input_path: str | Path | None, seed: int | None = None
-) -> dict:
-    """Provenance for the footer: config and input hashes, input file name, seed, versions.
-
-    Parameters
-    ----------
-    config_data : Mapping
-        The validated config mapping.
-    input_path : str or Path or None
-        The cohort's raw input file (hashed if it exists).
-    seed : int, optional
-        The run's seed; defaults to ``config_data["seed"]``.
-    """
-    import platform
-    from importlib import metadata
-
-    packages = {"python": platform.python_version()}
-    for name in PROVENANCE_PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    path = Path(input_path) if input_path is not None else None
-    return {
-        "config_sha256": config_sha256(config_data),
-        "input_sha256": file_sha256(path) if path is not None and path.is_file() else None,
-        "input_file": path.name if path is not None else None,
-        "seed": seed if seed is not None else config_data.get("seed"),
-        "packages": packages,
-    }
+def _attrition(files: ReportFiles) -> AttritionResults | None:
+    """The attrition model's two files, read through their contracts when the rule gave them."""
+    if files.attrition is None and files.attrition_fit is None:
+        return None
+    if files.attrition is None or files.attrition_fit is None:
+        raise InputError("report inputs give one of attrition.csv and attrition.json; give both")
+    return AttritionResults(
+        coefficients=results.ATTRITION_TABLE.read(files.attrition),
+        fit=results.AttritionFit.read(files.attrition_fit),
+    )

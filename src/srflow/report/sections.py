@@ -26,6 +26,7 @@ from srflow.report.methods_text import methods_paragraphs
 from srflow.report.mixed_section import mixed_section
 from srflow.report.references import REFERENCES
 from srflow.report.resilience_section import resilience_section
+from srflow.report.score_sections import attrition_blocks, scoring_blocks
 from srflow.report.sr_section import sr_section
 from srflow.report.trajectory_section import TrajectoryFacts, trajectories_section
 
@@ -34,8 +35,10 @@ def build_sections(inputs: ReportInputs, ctx: ReportContext) -> list[Section]:
     """Every section, in report order (figures are numbered in this order)."""
     figures = FigureNumbers()
     overview, overview_facts = overview_section(ctx, figures)
+    attrition_blocks(ctx, overview, inputs.attrition)
     validation, excluded = validation_section(ctx, inputs.ledger, inputs.failures)
     scores = scores_section(ctx, figures)
+    scoring_blocks(ctx, scores, inputs.scoring, inputs.reliability)
     sr = sr_section(ctx, figures, dict(inputs.sr))
     mixed = mixed_section(ctx, dict(inputs.mixed))
     resilience = resilience_section(ctx, figures, dict(inputs.regressions), dict(inputs.mixed))
@@ -48,16 +51,24 @@ def build_sections(inputs: ReportInputs, ctx: ReportContext) -> list[Section]:
         mixed,
         resilience,
         trajectories,
-        grolts_section(ctx, trajectory_facts),
+        grolts_section(ctx, trajectory_facts, attrition_model=_attrition_ok(inputs)),
         methods_section(ctx, inputs.provenance, overview_facts, excluded),
     ]
 
 
-def grolts_section(ctx: ReportContext, facts: TrajectoryFacts) -> Section:
+def _attrition_ok(inputs: ReportInputs) -> bool:
+    """Whether the report shows a fitted attrition model (what GRoLTS item 3b asks for)."""
+    return inputs.attrition is not None and inputs.attrition.fit.status == "ok"
+
+
+def grolts_section(
+    ctx: ReportContext, facts: TrajectoryFacts, attrition_model: bool = False
+) -> Section:
     """The 21 GRoLTS items, each marked by how far this report answers it."""
     section = Section("grolts", "GRoLTS checklist")
     rows = grolts.grolts_rows(
-        ctx.cohort_config, {"has_time": ctx.has_time, **dataclasses.asdict(facts)}
+        ctx.cohort_config,
+        {"has_time": ctx.has_time, "attrition_model": attrition_model, **dataclasses.asdict(facts)},
     )
     section.add(
         "p",
