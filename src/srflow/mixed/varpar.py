@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from srflow.mixed.engine import GroupStatistics, theta_to_lambda
+from srflow.mixed.statistics import batched_cholesky, batched_forward_solve, left_multiply
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -50,35 +51,6 @@ def group_major(s: GroupStatistics) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _cholesky_last(m: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a (q, q, G) stack: loops over q, vector operations over groups."""
-    q = m.shape[0]
-    chol = np.zeros_like(m)
-    for j in range(q):
-        pivot = m[j, j] - (chol[j, :j] ** 2).sum(axis=0)
-        chol[j, j] = np.sqrt(np.maximum(pivot, 1e-300))
-        for i in range(j + 1, q):
-            chol[i, j] = (m[i, j] - (chol[i, :j] * chol[j, :j]).sum(axis=0)) / chol[j, j]
-    return chol
-
-
-def _forward_solve_last(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``L^{-1} B`` for lower-triangular L (q, q, G) and B (q, m, G)."""
-    out = np.empty_like(rhs)
-    for i in range(chol.shape[0]):
-        acc = rhs[i].copy()
-        for k in range(i):
-            acc -= chol[i, k] * out[k]
-        out[i] = acc / chol[i, i]
-    return out
-
-
-def _times_lambda_t(lam: np.ndarray, stack: np.ndarray) -> np.ndarray:
-    """``Lambda' B_g`` for every group of a (q, m, G) stack, as one matrix product."""
-    q, m, n_groups = stack.shape
-    return (lam.T @ stack.reshape(q, m * n_groups)).reshape(q, m, n_groups)
-
-
 def theta_pieces(theta: np.ndarray, s: GroupStatistics) -> ThetaPieces | None:
     """Evaluate :class:`ThetaPieces` at ``theta`` (None where ``X'H^{-1}X`` is not positive definite).
 
@@ -87,13 +59,13 @@ def theta_pieces(theta: np.ndarray, s: GroupStatistics) -> ThetaPieces | None:
     """
     q, p = s.ztz.shape[0], s.xtx.shape[0]
     lam = theta_to_lambda(np.asarray(theta, dtype=float), q)
-    lam_t_ztz = _times_lambda_t(lam, s.ztz)  # Lambda' Z'Z
-    m = _times_lambda_t(lam, lam_t_ztz.transpose(1, 0, 2).copy())  # Lambda' Z'Z Lambda
+    lam_t_ztz = left_multiply(lam, s.ztz)  # Lambda' Z'Z
+    m = left_multiply(lam, lam_t_ztz.transpose(1, 0, 2).copy())  # Lambda' Z'Z Lambda
     for j in range(q):
         m[j, j] += 1.0
-    chol = _cholesky_last(m)
+    chol = batched_cholesky(m)
     logdet_m = 2.0 * float(sum(np.log(chol[j, j]).sum() for j in range(q)))
-    solved = _forward_solve_last(chol, _times_lambda_t(lam, s.ztxy))  # L^{-1} Lambda' Z'[X y]
+    solved = batched_forward_solve(chol, left_multiply(lam, s.ztxy))  # L^{-1} Lambda' Z'[X y]
     cross = sum(solved[k] @ solved[k].T for k in range(q))
     xtvx = s.xtx - cross[:p, :p]
     xtvy = s.xty - cross[:p, p]
