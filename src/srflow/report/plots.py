@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
 from srflow.report.figure_style import PALETTE, STYLE, new_figure
+
+
+def _draw_lines(ax: Any, lines: Any, xlabel: str, ylabel: str) -> None:
+    """The normative lines over a scatter or density: a viridis ramp without legend past 8 lines."""
+    many = len(lines) > 8
+    for index, (label, line_x, line_y) in enumerate(lines):
+        color = (
+            matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1))
+            if many
+            else PALETTE[(index + 1) % len(PALETTE)]
+        )
+        ax.plot(line_x, line_y, color=color, linewidth=2.0, label=None if many else label)
+    if not many and any(label for label, _, _ in lines):
+        ax.legend(loc="upper left", ncols=2 if len(lines) > 4 else 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
 
 
 def participation_plot(
@@ -101,18 +118,7 @@ def scatter_with_lines(
     with matplotlib.rc_context(STYLE):
         alpha = float(np.clip(40.0 / np.sqrt(max(len(x), 1)), 0.08, 0.7))
         ax.scatter(x, y, s=6, color="#5b6770", alpha=alpha, linewidths=0, rasterized=False)
-        many = len(lines) > 8
-        for index, (label, line_x, line_y) in enumerate(lines):
-            color = (
-                matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1))
-                if many
-                else PALETTE[(index + 1) % len(PALETTE)]
-            )
-            ax.plot(line_x, line_y, color=color, linewidth=2.0, label=None if many else label)
-        if not many and any(label for label, _, _ in lines):
-            ax.legend(loc="upper left", ncols=2 if len(lines) > 4 else 1)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        _draw_lines(ax, lines, xlabel, ylabel)
     return fig
 
 
@@ -228,18 +234,7 @@ def density_with_lines(
             x_edges, y_edges, shown, cmap="Blues", vmin=0, shading="flat", rasterized=False
         )
         fig.colorbar(mesh, ax=ax, label=f"units per cell (cells < {min_cell} blank)")
-        many = len(lines) > 8
-        for index, (label, line_x, line_y) in enumerate(lines):
-            color = (
-                matplotlib.colormaps["viridis"](index / max(len(lines) - 1, 1))
-                if many
-                else PALETTE[(index + 1) % len(PALETTE)]
-            )
-            ax.plot(line_x, line_y, color=color, linewidth=2.0, label=None if many else label)
-        if not many and any(label for label, _, _ in lines):
-            ax.legend(loc="upper left", ncols=2 if len(lines) > 4 else 1)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        _draw_lines(ax, lines, xlabel, ylabel)
     return fig, bins
 
 
