@@ -160,6 +160,12 @@ class TrajectoryClassifier:
         self.outcome = parameters.series.outcome
         self.notes: list[str] = []
 
+    @property
+    def score_column(self) -> str:
+        """The scores-table column the fit models (``sr`` for an SR variable)."""
+        variable = self.parameters.series.variable
+        return self.parameters.series.outcome if variable.startswith("sr:") else variable
+
     @classmethod
     def from_fit(cls, fit: TrajectoryFit | str | Path) -> TrajectoryClassifier:
         """The classifier of a fit record or a ``fits/K{k}.json`` file.
@@ -213,9 +219,7 @@ class TrajectoryClassifier:
         needed = {series.participant: "participant", series.wave: "wave"}
         if series.axis == "time":
             needed["time"] = "time axis"
-        needed[series.outcome if variable.startswith("sr:") else variable] = (
-            f"score (trajectory variable '{variable}')"
-        )
+        needed[self.score_column] = f"score (trajectory variable '{variable}')"
         if series.anchor:
             needed[series.anchor["column"]] = "anchor"
         for column, role in needed.items():
