@@ -65,6 +65,7 @@ SPECS = {
         "anchor": {"column": "E", "threshold": 4.0, "pre": 1, "peri": 1, "post": 2},
     },
     "kmeans": {**BASE, "method": "kmeans"},
+    "sr_on_time": {**BASE, "method": "lcga", "degree": 1, "variable": "sr:w", "time": "time"},
 }
 K = 3
 
@@ -82,10 +83,14 @@ def _scores() -> pd.DataFrame:
             "wave": wave,
             "P": data["P"].to_numpy(),
             "E": np.where(wave == event_wave[data["id"]], 6.0, 1.0),
+            "time": (wave - 1) * 7.0 + rng.integers(0, 3, size=len(data)),  # days, unbalanced
         }
     )
+    scores["sr"] = scores["P"] - 0.5 * scores["E"]  # stands for a wave-level SR score
     # a participant whose every P is missing: no class, with a note
-    empty = pd.DataFrame({"participant_id": "P999", "wave": [1, 2], "P": np.nan, "E": 1.0})
+    empty = pd.DataFrame(
+        {"participant_id": "P999", "wave": [1, 2], "P": np.nan, "E": 1.0, "time": [0.0, 7.0]}
+    )
     return pd.concat([scores, empty], ignore_index=True)
 
 
@@ -97,7 +102,8 @@ def fitted(tmp_path_factory):
     out = {}
     for name, spec in SPECS.items():
         series = root / f"{name}.series.parquet"
-        trajectory_series(scores, spec).data.to_parquet(series, index=False)
+        sr_table = scores[["participant_id", "wave", "sr"]]
+        trajectory_series(scores, spec, sr_table=sr_table).data.to_parquet(series, index=False)
         fit, classes = root / f"{name}.K{K}.json", root / f"{name}.K{K}.classes.parquet"
         trajectory_fit_stage(spec, 7, "cohort", name, K, str(series), str(fit), str(classes))
         out[name] = (spec, fit, classes)
@@ -107,7 +113,9 @@ def fitted(tmp_path_factory):
 # ------------------------------------------------------------------ (a) reproduction
 
 
-@pytest.mark.parametrize("name", ["lcga", "gmm_intercept", "gmm_slope", "anchored", "kmeans"])
+@pytest.mark.parametrize(
+    "name", ["lcga", "gmm_intercept", "gmm_slope", "anchored", "kmeans", "sr_on_time"]
+)
 def test_the_fitted_participants_get_the_fits_posteriors_back(fitted, name):
     scores, fits = fitted
     spec, fit, classes_path = fits[name]
@@ -270,11 +278,12 @@ def test_cli_writes_the_fits_posteriors_and_labels(fitted, tmp_path, capsys):
     out = tmp_path / "posteriors.csv"
     code, stdout, stderr = _run(capsys, "--fit", fit, "--input", source, "--output", out)
     assert code == 0
-    assert stdout.startswith(f"wrote {out}: 151 participants")
+    stored = pd.read_parquet(classes_path).set_index("participant_id")
+    sizes = "/".join(map(str, np.bincount(stored["class"], minlength=K + 1)[1:]))
+    assert stdout == f"wrote {out}: 151 participants (1 without a class), class sizes {sizes}\n"
     assert "1 participant(s) have no observed P" in stderr and "P999" in stderr
     table = pd.read_csv(out, dtype={"participant_id": "str"})
     assert list(table.columns) == ["participant_id", "class", "label", "post_1", "post_2", "post_3"]
-    stored = pd.read_parquet(classes_path).set_index("participant_id")
     record = json.loads(fit.read_text())
     labelled, _ = gather_classes(spec, gather_curves([record]), [pd.read_parquet(classes_path)])
     mine = table.set_index("participant_id").loc[stored.index]

@@ -116,8 +116,11 @@ def _classify(args: argparse.Namespace) -> int:
         return 0
     write_table(posteriors, args.output)
     sizes = posteriors["class"].value_counts().reindex(range(1, model.n_classes + 1), fill_value=0)
+    unclassified = int(posteriors["class"].isna().sum())
     print(
-        f"wrote {args.output}: {len(posteriors)} participants, class sizes "
+        f"wrote {args.output}: {len(posteriors)} participants"
+        + (f" ({unclassified} without a class)" if unclassified else "")
+        + ", class sizes "
         + "/".join(map(str, sizes.tolist()))
     )
     return 0
