@@ -333,6 +333,10 @@ def _bad_inputs(fit: Path, scores: pd.DataFrame, tmp: Path) -> dict[str, tuple[l
     scores.astype({"P": "object"}).assign(P=lambda f: f["P"].where(f.index != 3, "high")).to_csv(
         text_score, index=False
     )
+    half_wave = tmp / "half_wave.csv"
+    scores.assign(wave=lambda f: f["wave"].where(f.index != 1, 2.5)).to_csv(half_wave, index=False)
+    twice = tmp / "twice.csv"
+    pd.concat([scores, scores.iloc[[0]]]).to_csv(twice, index=False)
     missing = tmp / "nowhere.csv"
     return {
         "input missing": (["--fit", fit, "--input", missing], f"--input {missing}: no such file"),
@@ -347,6 +351,14 @@ def _bad_inputs(fit: Path, scores: pd.DataFrame, tmp: Path) -> dict[str, tuple[l
             "no column 'ghq' (given as --score)",
         ),
         "text score": (["--fit", fit, "--input", text_score], "column 'P' must be numeric; row 4"),
+        "half wave": (
+            ["--fit", fit, "--input", half_wave],
+            "whole wave numbers; row 2 holds '2.5'",
+        ),
+        "repeated wave": (
+            ["--fit", fit, "--input", twice],
+            "1 row(s) repeat a participant and wave, e.g. participant 'P000' at wave 1",
+        ),
     }
 
 

@@ -212,7 +212,8 @@ class TrajectoryClassifier:
         Raises
         ------
         InputError
-            A needed column is missing or not numeric, or two rows share a participant and wave.
+            A needed column is missing or not numeric, a wave is missing or not a whole
+            number, or two rows share a participant and wave.
         """
         series = self.parameters.series
         variable = series.variable
@@ -241,18 +242,23 @@ class TrajectoryClassifier:
                     f"{table[column].iloc[row]!r}"
                 )
             table[column] = numbers
+        wave = table[series.wave].to_numpy()
+        unusable = ~np.isfinite(wave) | (wave != np.round(wave))
+        if unusable.any():
+            row = int(np.flatnonzero(unusable)[0])
+            raise InputError(
+                f"{source}: column '{series.wave}' must hold whole wave numbers; row {row + 1} "
+                f"holds {scores[series.wave].iloc[row]!r}"
+            )
+        table[series.wave] = table[series.wave].astype("int64")
         table = table[table[series.participant].notna()]
         duplicated = table.duplicated([series.participant, series.wave])
         if duplicated.any():
             first = table[duplicated].iloc[0]
             raise InputError(
                 f"{source}: {int(duplicated.sum())} row(s) repeat a participant and wave, e.g. "
-                f"participant {first[series.participant]!r} at wave {first[series.wave]:g}"
+                f"participant {first[series.participant]!r} at wave {first[series.wave]}"
             )
-        if table[series.wave].isna().any():
-            row = int(np.flatnonzero(table[series.wave].isna().to_numpy())[0])
-            raise InputError(f"{source}: row {row + 1} has no {series.wave} value")
-        table[series.wave] = table[series.wave].astype("int64")
         spec = {"variable": variable, "time": series.axis, "anchor": series.anchor}
         sr_table = table if variable.startswith("sr:") else None
         data = trajectory_series(table, spec, sr_table=sr_table).data
@@ -271,8 +277,8 @@ class TrajectoryClassifier:
         ----------
         data : pandas.DataFrame or PanelData
             The series: one row per participant and wave with the columns :attr:`participant`,
-            :attr:`time` and :attr:`outcome` (rows with a missing outcome are dropped). After
-            :meth:`series_from_scores`, the participants of that scores table are covered.
+            :attr:`time` and :attr:`outcome` (e.g. from :meth:`series_from_scores`); rows with
+            a missing outcome or time drop out of the likelihood.
 
         Returns
         -------
