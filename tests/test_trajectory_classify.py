@@ -136,9 +136,10 @@ def test_the_fitted_participants_get_the_fits_posteriors_back(fitted, name):
         assert len(others) > 10  # the participants without an event
 
 
-def test_labels_are_those_of_classes_csv(fitted):
+@pytest.mark.parametrize("name", list(SPECS))
+def test_labels_are_those_of_classes_csv(fitted, name):
     scores, fits = fitted
-    spec, fit, classes_path = fits["lcga"]
+    spec, fit, classes_path = fits[name]
     record = json.loads(fit.read_text())
     gathered, _ = gather_classes(spec, gather_curves([record]), [pd.read_parquet(classes_path)])
     expected = gathered.drop_duplicates("class").set_index("class")["label"]
