@@ -1,7 +1,8 @@
-"""The ``srflow`` command: make synthetic cohorts, check a config and its data, start a config.
+"""The ``srflow`` command: make synthetic cohorts, check a config and its data, start a config,
+classify participants with a stored trajectory fit.
 
 Data and config problems are printed as plain messages (no traceback) with exit status 1;
-usage errors exit with status 2.
+usage errors exit with status 2, and so do ``classify``'s bad inputs (fit, input file, columns).
 """
 
 from __future__ import annotations
@@ -81,6 +82,50 @@ def _config_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _classify(args: argparse.Namespace) -> int:
+    """Posteriors of new participants under a stored fit; bad input exits 2 with one line."""
+    from srflow.errors import InputError
+    from srflow.io import read_raw
+    from srflow.tables import write_table
+    from srflow.trajectories.classify import TrajectoryClassifier
+
+    try:
+        model = TrajectoryClassifier.from_fit(args.fit)
+        source = Path(args.input)
+        if not source.is_file():
+            raise InputError(f"--input {source}: no such file")
+        table, _ = read_raw(source)
+        for option, column, target in (
+            ("--participant", args.participant, model.participant),
+            ("--score", args.score, model.score_column),
+        ):
+            if column is None or column == target:
+                continue
+            if column not in table.columns:
+                raise InputError(f"{source}: no column '{column}' (given as {option})")
+            table = table.drop(columns=[target], errors="ignore").rename(columns={column: target})
+        posteriors = model.posterior_table(model.series_from_scores(table, source=str(source)))
+    except SrflowError as error:
+        message = " ".join(str(error).split())
+        print(f"srflow classify: {type(error).__name__}: {message}", file=sys.stderr)
+        return 2
+    for note in model.notes:
+        print(f"srflow classify: note: {note}", file=sys.stderr)
+    if args.output is None:
+        posteriors.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    write_table(posteriors, args.output)
+    sizes = posteriors["class"].value_counts().reindex(range(1, model.n_classes + 1), fill_value=0)
+    unclassified = int(posteriors["class"].isna().sum())
+    print(
+        f"wrote {args.output}: {len(posteriors)} participants"
+        + (f" ({unclassified} without a class)" if unclassified else "")
+        + ", class sizes "
+        + "/".join(map(str, sizes.tolist()))
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``srflow`` command."""
     parser = argparse.ArgumentParser(
@@ -121,6 +166,32 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", help="write the config here (default: print it)")
     init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     init.set_defaults(func=_init)
+
+    classify = commands.add_parser(
+        "classify",
+        help="posterior trajectory classes of (new) participants under a stored fit; exit 2 on bad input",
+    )
+    classify.add_argument(
+        "--fit",
+        required=True,
+        help="a fit file, results/<cohort>/trajectories/<name>/fits/K<k>.json",
+    )
+    classify.add_argument(
+        "--input",
+        required=True,
+        help="scores table (the pipeline's scores.parquet/.csv, or any file srflow reads) with "
+        "participant_id, wave, the fit's score column (and time / the anchor column if the fit uses them)",
+    )
+    classify.add_argument(
+        "--output", help="CSV of participant_id, class, label, post_1..post_K (default: print it)"
+    )
+    classify.add_argument(
+        "--participant", help="the input's participant column (default participant_id)"
+    )
+    classify.add_argument(
+        "--score", help="the input's column holding the fit's score (default: its name)"
+    )
+    classify.set_defaults(func=_classify)
 
     reference = commands.add_parser(
         "config-reference", help="print every config key with type, default and meaning"

@@ -184,6 +184,65 @@ class SplitFrame(Record):
 
 
 @record
+class TrajectorySeriesDefinition(Record):
+    """How a fit's series is built from a scores table (``parameters.series`` of a fit).
+
+    ``variable`` is the spec's (P, E, an instrument, a covariate or ``"sr:<spec>"``),
+    ``outcome`` its column in the series (``sr`` for SR), ``axis`` the spec's ``time``
+    (``wave`` or ``time``), ``anchor`` the spec's anchor block (null: none).
+    """
+
+    variable: str
+    outcome: str
+    participant: str
+    wave: str
+    axis: str
+    anchor: Json
+
+
+@record
+class TrajectoryBasis(Record):
+    """How times enter a fit (``parameters.basis``).
+
+    ``coding`` is ``legendre`` (mixtures: ``time`` mapped linearly from ``domain`` onto
+    [-1, 1], then Legendre polynomials of degrees 0..``degree``) or ``grid`` (k-means: the
+    series compared time point by time point at ``grid``).
+    """
+
+    coding: str
+    time: str
+    degree: int = ABSENT
+    domain: tuple[float, ...] = ABSENT
+    grid: tuple[float, ...] = ABSENT
+
+
+@record
+class TrajectoryParameters(Record):
+    """Fitted parameters of a fit (``parameters``), enough to classify new participants.
+
+    Mixtures (``lcga``, ``gmm``): ``weights`` (K), ``coefficients`` (K x (degree + 1), in the
+    basis: ``coefficients_raw`` are the same curves in powers of raw time), residual
+    ``sigma2`` (K), and for a GMM ``random`` effects with covariances ``random_cov`` (K x q x
+    q, in the basis's scale). K-means: ``centres`` (K x grid). ``labels`` are the class labels.
+    """
+
+    srflow_version: str
+    method: str
+    series: TrajectorySeriesDefinition
+    basis: TrajectoryBasis
+    labels: tuple[str, ...]
+    weights: tuple[float, ...]
+    variance: str = ABSENT
+    coefficients: tuple[tuple[float, ...], ...] = ABSENT
+    coefficients_raw: tuple[tuple[float, ...], ...] = ABSENT
+    sigma2: tuple[float, ...] = ABSENT
+    random: tuple[str, ...] = ABSENT
+    random_variance: str = ABSENT
+    random_cov: tuple[tuple[tuple[float, ...], ...], ...] = ABSENT
+    centres: tuple[tuple[float, ...], ...] = ABSENT
+
+
+@record
 class TrajectoryFit(Record):
     """``fits/K{k}.json``: one K of a spec; a fit also has its selection row and curves."""
 
@@ -196,3 +255,4 @@ class TrajectoryFit(Record):
     reason: str | None
     selection: SplitFrame = ABSENT
     curves: SplitFrame = ABSENT
+    parameters: TrajectoryParameters = ABSENT  # fitted parameters (not for a failed fit)

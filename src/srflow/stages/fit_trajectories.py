@@ -40,11 +40,14 @@ def trajectory_fit_stage(
         The series parquet of :func:`trajectory_series_stage`.
     fit_out : str
         JSON: ``spec, K, status ("ok" or "failed"), reason``, and for a fit the selection
-        row and curves (``orient="split"``).
+        row and curves (``orient="split"``) and the fitted ``parameters`` (see
+        :class:`srflow.trajectories.classify.TrajectoryClassifier`).
     classes_out : str
         Parquet: ``participant_id, K, class, post_1 .. post_K`` (no rows when the fit failed).
     """
     from srflow import trajectories
+    from srflow.trajectories.classify import fit_parameters
+    from srflow.trajectories.gather import class_labels
 
     series, time, outcome = _read_series(series_in, spec)
     seed = spec_seed(config_seed, cohort_name, spec_name)
@@ -81,6 +84,9 @@ def trajectory_fit_stage(
         record["selection"] = selection.to_dict(orient="split", index=False)
         curves = trajectories.curves_table({n_classes: model})
         record["curves"] = curves.to_dict(orient="split", index=False)
+        # what `srflow classify` needs to score new participants, labels as classes.csv has them
+        labels = class_labels(spec, curves).sort_values("class")["label"].tolist()
+        record["parameters"] = fit_parameters(model, spec, time, outcome, labels)
         classes = pd.DataFrame(
             {
                 "participant_id": model.participants_.astype("str"),

@@ -20,6 +20,7 @@ from srflow.trajectories.labels import label_classes
 __all__ = [
     "CURVE_COLUMNS",
     "bootstrap_columns",
+    "class_labels",
     "classification_table",
     "gather_classes",
     "gather_curves",
@@ -195,6 +196,23 @@ def _empty_classes() -> pd.DataFrame:
     )
 
 
+def class_labels(spec: Mapping[str, Any], curves: pd.DataFrame) -> pd.DataFrame:
+    """``K, class, label`` of every class curve, with the spec's label thresholds.
+
+    Each K is labelled from its own curves, so one fit's labels (stored in its record) are
+    those ``classes.csv`` gives it. An anchored spec is labelled from time >= 0 (see
+    :func:`gather_classes`).
+    """
+    thresholds = {
+        key: value for key, value in (spec.get("labels") or {}).items() if value is not None
+    }
+    course = curves
+    if spec.get("anchor"):
+        course = curves[curves["time"] >= 0] if (curves["time"] >= 0).any() else curves
+    kind = "sr" if str(spec.get("variable", "")).startswith("sr:") else "symptoms"
+    return label_classes(course, thresholds, kind=kind)[["K", "class", "label"]]
+
+
 def gather_classes(
     spec: Mapping[str, Any], curves: pd.DataFrame, class_frames: Sequence[pd.DataFrame]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -214,14 +232,7 @@ def gather_classes(
     frames = [frame for frame in class_frames if len(frame)]
     classes = pd.concat(frames, ignore_index=True) if frames else _empty_classes()
     if len(curves):
-        thresholds = {
-            key: value for key, value in (spec.get("labels") or {}).items() if value is not None
-        }
-        course = curves
-        if spec.get("anchor"):
-            course = curves[curves["time"] >= 0] if (curves["time"] >= 0).any() else curves
-        kind = "sr" if str(spec.get("variable", "")).startswith("sr:") else "symptoms"
-        labels = label_classes(course, thresholds, kind=kind)[["K", "class", "label"]]
+        labels = class_labels(spec, curves)
         classes = classes.merge(labels, on=["K", "class"], how="left", sort=False)
         curves = curves.merge(labels, on=["K", "class"], how="left", sort=False)
     else:
