@@ -14,7 +14,7 @@ Known answers used here:
   one (two halves of 400: the ARI's sampling SD is about 0.02-0.03; measured differences on
   six seeds/settings were -0.045..+0.021);
 * the CLI writes the same posteriors as the fit and the labels of classes.csv; bad inputs exit
-  2 with one line naming the file or column.
+  1 with one line naming the file or column.
 """
 
 from __future__ import annotations
@@ -363,11 +363,11 @@ def _bad_inputs(fit: Path, scores: pd.DataFrame, tmp: Path) -> dict[str, tuple[l
     }
 
 
-def test_cli_bad_inputs_exit_2_with_one_line(fitted, tmp_path, capsys):
+def test_cli_bad_inputs_exit_1_with_one_line(fitted, tmp_path, capsys):
     scores, fits = fitted
     for name, (args, expected) in _bad_inputs(fits["lcga"][1], scores, tmp_path).items():
         code, stdout, stderr = _run(capsys, *args)
-        assert code == 2, name
+        assert code == 1, name
         assert stdout == "", name
         assert stderr.count("\n") == 1 and stderr.startswith("srflow classify: "), name
         assert expected in stderr, (name, stderr)

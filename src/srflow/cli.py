@@ -2,7 +2,7 @@
 classify participants with a stored trajectory fit.
 
 Data and config problems are printed as plain messages (no traceback) with exit status 1;
-usage errors exit with status 2, and so do ``classify``'s bad inputs (fit, input file, columns).
+usage errors (argparse) exit with status 2.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _config_reference(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    """Posteriors of new participants under a stored fit; bad input exits 2 with one line."""
+    """Posteriors of new participants under a stored fit; bad input exits 1 with one line."""
     from srflow.errors import InputError
     from srflow.io import read_raw
     from srflow.tables import write_table
@@ -108,7 +108,7 @@ def _classify(args: argparse.Namespace) -> int:
     except SrflowError as error:
         message = " ".join(str(error).split())
         print(f"srflow classify: {type(error).__name__}: {message}", file=sys.stderr)
-        return 2
+        return 1
     for note in model.notes:
         print(f"srflow classify: note: {note}", file=sys.stderr)
     if args.output is None:
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     classify = commands.add_parser(
         "classify",
-        help="posterior trajectory classes of (new) participants under a stored fit; exit 2 on bad input",
+        help="posterior trajectory classes of (new) participants under a stored fit; exit 1 on bad input",
     )
     classify.add_argument(
         "--fit",
