@@ -8,6 +8,7 @@ outcome are dropped and unbalanced times are allowed.
 
 from srflow.trajectories.anchoring import AnchorResult, anchor_on_event
 from srflow.trajectories.bootstrap import bootstrap_lrt_pvalue, bootstrap_lrt_replicate
+from srflow.trajectories.classify import TrajectoryClassifier
 from srflow.trajectories.gmm import GMM
 from srflow.trajectories.kmeans import LongitudinalKMeans
 from srflow.trajectories.labels import LabelThresholds, label_classes
@@ -23,6 +24,7 @@ __all__ = [
     "LabelThresholds",
     "LongitudinalKMeans",
     "PanelData",
+    "TrajectoryClassifier",
     "anchor_on_event",
     "bootstrap_lrt_pvalue",
     "bootstrap_lrt_replicate",
