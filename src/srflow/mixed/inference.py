@@ -24,6 +24,8 @@ from srflow.mixed.anova import anova_table, type3_contrasts
 from srflow.mixed.design import MixedModelSpec
 from srflow.mixed.engine import GroupStatistics, LmmFit, fit_lmm, group_statistics
 from srflow.mixed.kenward_roger import KenwardRoger
+from srflow.mixed.nested import nested_statistics
+from srflow.mixed.nested_fit import nested_satterthwaite
 from srflow.mixed.profile import profile_intervals
 from srflow.mixed.r2 import nakagawa_r2
 from srflow.mixed.recipe import DesignRecipe
@@ -100,13 +102,16 @@ def t_table(
     )
 
 
-def _tester(spec: MixedModelSpec, lmm: LmmFit, s: GroupStatistics):
+def _tester(spec: MixedModelSpec, lmm: LmmFit, s: GroupStatistics, upper=None):
     """The df machinery, the SEs it implies and the per-coefficient df."""
     if spec.df == "wald":
         return _Wald(lmm.beta, lmm.beta_cov), lmm.beta_se, np.full(lmm.beta.size, np.inf)
     if spec.df == "kenward_roger":
         kr = KenwardRoger.at_fit(lmm, s)
         return kr, np.sqrt(np.diag(kr.phi_adjusted)), kr.coefficient_df()
+    if upper is not None:  # nested_in (Kenward-Roger is refused for it in the spec)
+        sat = nested_satterthwaite(lmm, upper)
+        return sat, lmm.beta_se, sat.coefficient_df()
     sat = Satterthwaite.at_fit(lmm, s)
     return sat, lmm.beta_se, sat.coefficient_df()
 
@@ -143,7 +148,10 @@ def infer(
     groups = rows[spec.group].to_numpy()
     with threadpool_limits(limits=1, user_api="blas"):  # tiny products: threads only contend
         s = group_statistics(y, X, Z, groups)
-        tester, se, df = _tester(spec, lmm, s)
+        upper = None
+        if spec.nested_in is not None:
+            upper = nested_statistics(y, X, Z, groups, rows[spec.nested_in].to_numpy())
+        tester, se, df = _tester(spec, lmm, s, upper)
         fixed = t_table(lmm.beta, se, df, lmm.x_names, recipe)
         anova = anova_table(type3_contrasts(recipe, rows, X, lmm.x_names), tester, spec.df)
     warnings: list[str] = []
@@ -159,7 +167,12 @@ def infer(
         "r2_conditional": _finite_or_none(r2["r2_conditional"]),
         "variance_components_ci": None,
     }
-    if profile:
+    if profile and spec.nested_in is not None:
+        warnings.append(
+            "Profile intervals of the variance components are not computed for models with "
+            "nested_in."
+        )
+    elif profile:
         try:
             ml = (
                 lmm
