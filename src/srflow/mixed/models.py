@@ -15,8 +15,8 @@ from srflow.mixed.anova import ANOVA_COLUMNS
 from srflow.mixed.design import INTERCEPT, MixedModelSpec, _term_key, parse_term
 from srflow.mixed.engine import LmmFit, fit_lmm
 from srflow.mixed.inference import FIXED_COLUMNS, infer
-from srflow.mixed.recipe import DesignRecipe, design_problem
 from srflow.mixed.nested_fit import fit_nested_lmm
+from srflow.mixed.recipe import DesignRecipe, design_problem
 from srflow.mixed.rows import _check_data, _complete_rows, model_data, nested_in_problem
 
 SUMMARY_COLUMNS = [

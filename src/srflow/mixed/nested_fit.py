@@ -221,7 +221,7 @@ def _conditional_modes(ns: NestedStatistics, pieces, beta: np.ndarray, t: float,
     ``g_i = Z_i'H_i^{-1}1``; their conditional covariances follow from the same identity.
     """
     s = ns.groups
-    p, q = s.xtx.shape[0], s.ztz.shape[0]
+    p = s.xtx.shape[0]
     lam = pieces.lam
     k = batched_forward_solve(pieces.chol_m, left_multiply(lam, s.ztz))  # L^{-1} Lambda' Z'Z
     rhs = np.concatenate([s.ztxy, ns.zt1[:, None, :]], axis=1)
