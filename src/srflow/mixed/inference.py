@@ -25,7 +25,8 @@ from srflow.mixed.design import MixedModelSpec
 from srflow.mixed.engine import GroupStatistics, LmmFit, fit_lmm, group_statistics
 from srflow.mixed.kenward_roger import KenwardRoger
 from srflow.mixed.nested import nested_statistics
-from srflow.mixed.nested_fit import nested_satterthwaite
+from srflow.mixed.nested_fit import fit_nested_lmm, nested_satterthwaite
+from srflow.mixed.nested_profile import nested_profile_intervals
 from srflow.mixed.profile import profile_intervals
 from srflow.mixed.r2 import nakagawa_r2
 from srflow.mixed.recipe import DesignRecipe
@@ -167,19 +168,9 @@ def infer(
         "r2_conditional": _finite_or_none(r2["r2_conditional"]),
         "variance_components_ci": None,
     }
-    if profile and spec.nested_in is not None:
-        warnings.append(
-            "Profile intervals of the variance components are not computed for models with "
-            "nested_in."
-        )
-    elif profile:
+    if profile:
         try:
-            ml = (
-                lmm
-                if not lmm.reml
-                else fit_lmm(y, X, Z, groups, reml=False, x_names=lmm.x_names, z_names=lmm.z_names)
-            )
-            ci = profile_intervals(ml, s)
+            ci = _profile(lmm, y, X, Z, groups, s, upper, spec.nested_in)
         except (ModelError, np.linalg.LinAlgError, ValueError) as exc:  # the estimates still stand
             warnings.append(f"Profile intervals of the variance components not computed: {exc}")
             return Inference(fixed, anova, fit, warnings)
@@ -191,6 +182,21 @@ def infer(
             )
         fit["variance_components_ci"] = ci
     return Inference(fixed, anova, fit, warnings)
+
+
+def _profile(lmm, y, X, Z, groups, s, upper, nested_in) -> dict:
+    """Profile intervals around the ML optimum (a REML fit is refitted by ML, as lme4)."""
+    names = {"x_names": lmm.x_names, "z_names": lmm.z_names}
+    if upper is None:
+        ml = lmm if not lmm.reml else fit_lmm(y, X, Z, groups, reml=False, **names)
+        return profile_intervals(ml, s)
+    sites = upper.site_labels[upper.site_of_group[s.codes]]
+    ml = (
+        lmm
+        if not lmm.reml
+        else fit_nested_lmm(y, X, Z, groups, sites, reml=False, upper_name=nested_in, **names)
+    )
+    return nested_profile_intervals(ml, upper)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -350,7 +350,7 @@ def _add_inference(result: MixedModelResult, rows: pd.DataFrame, profile: bool) 
     result.fit.update(out.fit)
     if ci is not None:
         result.fit["variance_components"]["ci"] = {
-            key: ci[key] for key in ("sd", "corr", "residual_sd")
+            key: ci[key] for key in ("sd", "corr", "residual_sd", "nested_in") if key in ci
         }
         result.fit["variance_components"]["ci_method"] = ci["method"]
     result.fit["warnings"].extend(out.warnings)
