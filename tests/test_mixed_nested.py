@@ -385,3 +385,27 @@ def test_stage_writes_the_site_sd_and_the_report_shows_it(tmp_path):
     assert len(site_row) == 1 and site_row[0][2] != format_number(None)
     bad = json.loads((tmp_path / "bad.fit.json").read_text())
     assert bad["status"] == "failed" and bad["reason"].startswith("mixed_models.bad.nested_in")
+
+
+# ----------------------------------------------------------------------------------------
+# Likelihood-ratio test of the site variance
+# ----------------------------------------------------------------------------------------
+
+
+def test_likelihood_ratio_test_of_the_site_intercept():
+    """Same terms, nested_in only in the larger model: chi2 = 2 (ML logLik difference), df 1,
+    p_boundary half the chi-square(1) tail (a variance tested at 0)."""
+    from scipy import stats
+
+    from srflow.mixed import likelihood_ratio_test
+
+    small = {key: value for key, value in SPEC.items() if key != "nested_in"}
+    test = likelihood_ratio_test(_data("nest1"), small, SPEC)
+    ml = FIT.loc["nest1_ml"]
+    assert test["status"] == "ok" and test["df"] == 1
+    assert test["loglik_large"] == pytest.approx(ml["loglik"], abs=1e-6)
+    chi2 = 2 * (test["loglik_large"] - test["loglik_small"])
+    assert test["chi2"] == pytest.approx(chi2, rel=1e-12)
+    assert test["p_boundary"] == pytest.approx(0.5 * stats.chi2.sf(chi2, 1), rel=1e-10)
+    with pytest.raises(ConfigError, match="nested_in must be"):
+        likelihood_ratio_test(_data("nest1"), SPEC, small)

@@ -90,7 +90,7 @@ def sites_of_participants(groups: np.ndarray, upper: np.ndarray) -> tuple[dict, 
     Examples
     --------
     >>> bad, labels = sites_of_participants(np.array(["a", "a", "b"]), np.array(["x", "y", "x"]))
-    >>> bad, list(labels)
+    >>> bad, labels.tolist()
     ({'a': ['x', 'y']}, ['x', 'y'])
     """
     frame = pd.DataFrame({"g": np.asarray(groups), "s": np.asarray(upper)}).drop_duplicates()
