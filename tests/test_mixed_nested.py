@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srflow.errors import ConfigError
+from srflow.errors import ConfigError, ConvergenceWarning
 from srflow.mixed import MixedModelSpec, fit_mixed_model
 from srflow.mixed.deviance import theta_to_lambda
 from srflow.mixed.nested import nested_deviance, nested_statistics
@@ -205,6 +205,25 @@ def test_certificates_include_the_model_without_the_site_intercept():
     assert bound["passed"] and bound["loglik"] < fit["loglik"]
     assert checks["gradient and Hessian at the optimum"]["passed"]
     assert {"start: identity", "start: one-level optimum", "start: moments"} <= set(checks)
+
+
+def test_an_optimiser_that_stops_short_makes_the_fit_suspect(monkeypatch):
+    """Every start returned where it began (no optimisation): not certified, with the reason."""
+    import srflow.mixed.nested_fit as nested_fit
+    from srflow.mixed.optimise import Candidate
+
+    def stalled(problem, start, x0, optimisers=()):
+        x0 = np.asarray(x0, dtype=float)
+        return Candidate(start, x0, problem.deviance(x0), False, 1.0, 1.0, 0.1, "none", [])
+
+    monkeypatch.setattr(nested_fit, "minimise_from", stalled)
+    row = FIT.loc["nest1_ml"]
+    spec = MixedModelSpec.from_config("m", {**SPEC, "method": "ml"})
+    with pytest.warns(ConvergenceWarning):
+        result = fit_mixed_model(_data(row["data"]), spec, profile=False)
+    assert result.status == "suspect" and result.fit["singular"] is None
+    assert result.reason.startswith("the optimum could not be certified: no start reached a point")
+    assert result.fit["loglik"] < row["loglik"] - 1e-3  # it really stopped short
 
 
 def test_site_sd_recovered_on_a_large_cohort():

@@ -229,30 +229,14 @@ def _fit_rows(
     if reason is not None:
         return _failed(spec, reason, len(rows), n_groups, n_dropped)
     y = rows[spec.outcome].to_numpy(dtype=float)
+    groups = rows[spec.group].to_numpy()
+    common = {"reml": spec.method == "reml", "x_names": x_names, "z_names": z_names}
     try:
-        if spec.nested_in is not None:
-            lmm = fit_nested_lmm(
-                y,
-                X,
-                Z,
-                rows[spec.group].to_numpy(),
-                rows[spec.nested_in].to_numpy(),
-                reml=spec.method == "reml",
-                x_names=x_names,
-                z_names=z_names,
-                upper_name=spec.nested_in,
-            )
+        if spec.nested_in is not None:  # starts (an LR test's smaller optimum) are one-level
+            upper = rows[spec.nested_in].to_numpy()
+            lmm = fit_nested_lmm(y, X, Z, groups, upper, upper_name=spec.nested_in, **common)
         else:
-            lmm = fit_lmm(
-                y,
-                X,
-                Z,
-                rows[spec.group].to_numpy(),
-                reml=spec.method == "reml",
-                x_names=x_names,
-                z_names=z_names,
-                starts=starts,
-            )
+            lmm = fit_lmm(y, X, Z, groups, starts=starts, **common)
     except ModelError as exc:
         return _failed(spec, str(exc), len(rows), n_groups, n_dropped)
 
