@@ -94,6 +94,10 @@ def _mixed_inference_problems(
             f"{where}.df: kenward_roger is defined for REML fits only (as in pbkrtest and lmerTest); "
             "use method reml, or df satterthwaite with method ml"
         )
+    if spec.get("df") == "kenward_roger" and spec.get("nested_in") is not None:
+        problems.append(
+            f"{where}.df: kenward_roger is not available with nested_in; use satterthwaite"
+        )
     fixed_columns = set()
     for term in spec["fixed"]:
         try:

@@ -19,7 +19,7 @@ checked and the log-likelihood each start and bound reached.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -121,9 +121,37 @@ def certified_optimum(
         candidates.append(minimise_from(problem, name, x0))
         bounds.append((name, evaluate(np.asarray(theta, float), s, reml, False).deviance))
 
+    return certify(
+        problem, candidates, bounds, lambda theta: evaluate(theta, s, reml, False).deviance
+    )
+
+
+def certify(
+    problem,
+    candidates: list[Candidate],
+    bounds: list[tuple[str, float]],
+    deviance_at: Callable[[np.ndarray], float],
+) -> CertifiedOptimum:
+    """Pick the best candidate and check it against every bound (any model's problem).
+
+    Parameters
+    ----------
+    problem : object
+        Has ``to_original(theta_internal)`` mapping to lme4's ``theta``.
+    candidates : list of Candidate
+        The end of each start's optimiser chain.
+    bounds : list of (name, deviance)
+        Deviances of nested models: points of this model's space the optimum must reach.
+    deviance_at : callable
+        The deviance at lme4's ``theta`` (to check the map back).
+
+    Returns
+    -------
+    CertifiedOptimum
+    """
     best = _pick_best(candidates)
     theta = problem.to_original(best.theta)
-    deviance = evaluate(theta, s, reml, False).deviance
+    deviance = deviance_at(theta)
     certificates = [
         {
             "check": f"start: {c.start}",

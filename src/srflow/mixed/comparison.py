@@ -159,15 +159,25 @@ def _nested_terms(small: MixedModelSpec, large: MixedModelSpec) -> dict[str, tup
         for key in ("fixed", "random")
     }
     nested = all(a <= b for a, b in keys.values())
+    # nested_in: the same upper level in both, or only in the larger (testing its variance)
+    upper_nested = small.nested_in in (None, large.nested_in)
+    same_upper = small.nested_in == large.nested_in
     if (
         (small.outcome, small.group) != (large.outcome, large.group)
         or not nested
-        or all(a == b for a, b in keys.values())
+        or not upper_nested
+        or (same_upper and all(a == b for a, b in keys.values()))
     ):
+        upper = (
+            f" (or the same, with nested_in {large.nested_in!r} only in {large.name}); "
+            f"{small.name}'s nested_in must be {large.name}'s or absent"
+            if small.nested_in or large.nested_in
+            else ""
+        )
         raise ConfigError(
             f"Likelihood-ratio test {small.name} vs {large.name}: the models must share outcome "
             f"and group, and {small.name}'s fixed and random terms must be a strict subset of "
-            f"{large.name}'s."
+            f"{large.name}'s{upper}."
         )
     return keys
 
@@ -190,7 +200,11 @@ def _chi_square_test(fs: LmmFit, fl: LmmFit, same_fixed: bool) -> dict[str, Any]
         "p": float(special.chdtrc(df, chi2)),
     }
     q_small = fs.ranef.shape[1]
-    if same_fixed and fl.ranef.shape[1] == q_small + 1:
+    same_upper = (fs.upper_sd is None) == (fl.upper_sd is None)
+    if same_fixed and not same_upper and fl.ranef.shape[1] == q_small:
+        # Only the upper level's intercept added: one variance tested at 0 (chi2_0 : chi2_1).
+        out["p_boundary"] = float(0.5 * special.chdtrc(1, chi2))
+    elif same_fixed and same_upper and fl.ranef.shape[1] == q_small + 1:
         # One added random slope: its variance and q_small covariances, tested at a boundary.
         out["p_boundary"] = float(
             0.5 * special.chdtrc(q_small, chi2) + 0.5 * special.chdtrc(q_small + 1, chi2)

@@ -26,7 +26,17 @@ ALLOWED_FORMS = f"{GRAMMAR_SUMMARY}; the intercept is always included"
 METHODS = ("reml", "ml")
 #: How the fixed effects are tested: t/F on Satterthwaite or Kenward-Roger df, or Wald z/chi-square.
 DF_METHODS = ("satterthwaite", "kenward_roger", "wald")
-SPEC_KEYS = ("outcome", "fixed", "random", "method", "group", "compare_to", "df", "contrasts")
+SPEC_KEYS = (
+    "outcome",
+    "fixed",
+    "random",
+    "method",
+    "group",
+    "compare_to",
+    "df",
+    "contrasts",
+    "nested_in",
+)
 INTERCEPT = "Intercept"
 
 
@@ -116,12 +126,17 @@ class MixedModelSpec:
     contrasts : tuple of (column, reference level) pairs
         Treatment-coding reference of categorical columns; others use their first level
         in sorted order. A mapping ``{column: {"reference": level}}`` is accepted too.
+    nested_in : str or None
+        A categorical column (sites, countries) the groups are nested in: adds its random
+        intercept, as lme4's ``(1 | site) + (... | participant)``. Each group must lie in
+        one level of it.
 
     Raises
     ------
     ConfigError
         A term of the wrong form, a duplicate term, an unknown method or df method,
-        Kenward-Roger with ML, a contrast for a column no fixed term uses.
+        Kenward-Roger with ML or with ``nested_in``, a contrast for a column no fixed term
+        uses, ``nested_in`` naming the group or the outcome.
     """
 
     outcome: str
@@ -132,6 +147,7 @@ class MixedModelSpec:
     name: str = "model"
     df: str = "satterthwaite"
     contrasts: tuple[tuple[str, Any], ...] = ()
+    nested_in: str | None = None
 
     def __post_init__(self) -> None:
         model = self.name
@@ -183,6 +199,28 @@ class MixedModelSpec:
                     "variable (use within() or the variable itself)."
                 )
         self._check_inference_keys()
+        self._check_nested_in()
+
+    def _check_nested_in(self) -> None:
+        """``nested_in`` is a plain column other than the group, the outcome and the terms'."""
+        if self.nested_in is None:
+            return
+        where = f"mixed_models.{self.name}.nested_in"
+        if not isinstance(self.nested_in, str) or not re.fullmatch(_NAME, self.nested_in):
+            raise ConfigError(
+                f"{where}: {self.nested_in!r} is not a column name (letters, digits, '_' and '.', "
+                "not starting with a digit)."
+            )
+        if self.nested_in in (self.group, self.outcome):
+            raise ConfigError(
+                f"{where}: {self.nested_in!r} is the model's group or outcome; name the column "
+                f"of the upper level (e.g. site) that the {self.group} values are nested in."
+            )
+        if self.df == "kenward_roger":
+            raise ConfigError(
+                f"mixed_models.{self.name}.df: kenward_roger is not available with nested_in; "
+                "use satterthwaite."
+            )
 
     def _check_inference_keys(self) -> None:
         """Validate ``df`` and ``contrasts`` (normalising contrasts to sorted pairs)."""
@@ -231,7 +269,8 @@ class MixedModelSpec:
         config : mapping
             ``outcome`` (default ``"P"``), ``fixed``, ``random`` (default ``[]``),
             ``method`` (default ``"reml"``), ``group`` (default ``"participant_id"``),
-            ``df`` (default ``"satterthwaite"``), ``contrasts`` (default none);
+            ``df`` (default ``"satterthwaite"``), ``contrasts`` (default none),
+            ``nested_in`` (default none);
             ``compare_to`` is accepted and ignored here.
 
         Returns
@@ -260,6 +299,7 @@ class MixedModelSpec:
             name=name,
             df=config.get("df", "satterthwaite"),
             contrasts=config.get("contrasts") or (),
+            nested_in=config.get("nested_in"),
         )
 
     @classmethod
@@ -278,6 +318,8 @@ class MixedModelSpec:
             for part in parse_term(term, self.name):
                 if part.column not in columns:
                     columns.append(part.column)
+        if self.nested_in is not None and self.nested_in not in columns:
+            columns.append(self.nested_in)
         return columns
 
     def variables(self) -> list[str]:

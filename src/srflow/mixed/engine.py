@@ -110,6 +110,14 @@ class LmmFit:
     certified: bool = True
     suspect_reason: str | None = None
     certificates: list[dict] = dataclasses.field(default_factory=list)
+    # Participants nested in an upper level (srflow.mixed.nested_fit): its name, relative
+    # SD t (theta's last element in lme4), SD, labels, conditional modes and SDs.
+    upper_name: str | None = None
+    upper_theta: float | None = None
+    upper_sd: float | None = None
+    upper_labels: np.ndarray | None = None
+    upper_ranef: np.ndarray | None = None
+    upper_ranef_sd: np.ndarray | None = None
 
     def predict_fixed(self, X: np.ndarray) -> np.ndarray:
         """Population-level prediction ``X @ beta``.
@@ -171,6 +179,14 @@ class LmmFit:
                         "estimate": self.corr_re[a, b],
                     }
                 )
+        if self.upper_sd is not None:
+            rows.append(
+                {
+                    "component": "random_sd",
+                    "term": f"Intercept|{self.upper_name}",
+                    "estimate": self.upper_sd,
+                }
+            )
         rows.append({"component": "residual_sd", "term": "Residual", "estimate": self.sigma})
         return pd.DataFrame(rows, columns=["component", "term", "estimate", "se", "statistic", "p"])
 

@@ -24,6 +24,9 @@ from srflow.mixed.anova import anova_table, type3_contrasts
 from srflow.mixed.design import MixedModelSpec
 from srflow.mixed.engine import GroupStatistics, LmmFit, fit_lmm, group_statistics
 from srflow.mixed.kenward_roger import KenwardRoger
+from srflow.mixed.nested import nested_statistics
+from srflow.mixed.nested_fit import fit_nested_lmm, nested_satterthwaite
+from srflow.mixed.nested_profile import nested_profile_intervals
 from srflow.mixed.profile import profile_intervals
 from srflow.mixed.r2 import nakagawa_r2
 from srflow.mixed.recipe import DesignRecipe
@@ -100,13 +103,16 @@ def t_table(
     )
 
 
-def _tester(spec: MixedModelSpec, lmm: LmmFit, s: GroupStatistics):
+def _tester(spec: MixedModelSpec, lmm: LmmFit, s: GroupStatistics, upper=None):
     """The df machinery, the SEs it implies and the per-coefficient df."""
     if spec.df == "wald":
         return _Wald(lmm.beta, lmm.beta_cov), lmm.beta_se, np.full(lmm.beta.size, np.inf)
     if spec.df == "kenward_roger":
         kr = KenwardRoger.at_fit(lmm, s)
         return kr, np.sqrt(np.diag(kr.phi_adjusted)), kr.coefficient_df()
+    if upper is not None:  # nested_in (Kenward-Roger is refused for it in the spec)
+        sat = nested_satterthwaite(lmm, upper)
+        return sat, lmm.beta_se, sat.coefficient_df()
     sat = Satterthwaite.at_fit(lmm, s)
     return sat, lmm.beta_se, sat.coefficient_df()
 
@@ -143,7 +149,10 @@ def infer(
     groups = rows[spec.group].to_numpy()
     with threadpool_limits(limits=1, user_api="blas"):  # tiny products: threads only contend
         s = group_statistics(y, X, Z, groups)
-        tester, se, df = _tester(spec, lmm, s)
+        upper = None
+        if spec.nested_in is not None:
+            upper = nested_statistics(y, X, Z, groups, rows[spec.nested_in].to_numpy())
+        tester, se, df = _tester(spec, lmm, s, upper)
         fixed = t_table(lmm.beta, se, df, lmm.x_names, recipe)
         anova = anova_table(type3_contrasts(recipe, rows, X, lmm.x_names), tester, spec.df)
     warnings: list[str] = []
@@ -161,12 +170,7 @@ def infer(
     }
     if profile:
         try:
-            ml = (
-                lmm
-                if not lmm.reml
-                else fit_lmm(y, X, Z, groups, reml=False, x_names=lmm.x_names, z_names=lmm.z_names)
-            )
-            ci = profile_intervals(ml, s)
+            ci = _profile(lmm, y, X, Z, groups, s, upper, spec.nested_in)
         except (ModelError, np.linalg.LinAlgError, ValueError) as exc:  # the estimates still stand
             warnings.append(f"Profile intervals of the variance components not computed: {exc}")
             return Inference(fixed, anova, fit, warnings)
@@ -178,6 +182,21 @@ def infer(
             )
         fit["variance_components_ci"] = ci
     return Inference(fixed, anova, fit, warnings)
+
+
+def _profile(lmm, y, X, Z, groups, s, upper, nested_in) -> dict:
+    """Profile intervals around the ML optimum (a REML fit is refitted by ML, as lme4)."""
+    names = {"x_names": lmm.x_names, "z_names": lmm.z_names}
+    if upper is None:
+        ml = lmm if not lmm.reml else fit_lmm(y, X, Z, groups, reml=False, **names)
+        return profile_intervals(ml, s)
+    sites = upper.site_labels[upper.site_of_group[s.codes]]
+    ml = (
+        lmm
+        if not lmm.reml
+        else fit_nested_lmm(y, X, Z, groups, sites, reml=False, upper_name=nested_in, **names)
+    )
+    return nested_profile_intervals(ml, upper)
 
 
 def _finite_or_none(value: float) -> float | None:

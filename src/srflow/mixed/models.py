@@ -15,8 +15,9 @@ from srflow.mixed.anova import ANOVA_COLUMNS
 from srflow.mixed.design import INTERCEPT, MixedModelSpec, _term_key, parse_term
 from srflow.mixed.engine import LmmFit, fit_lmm
 from srflow.mixed.inference import FIXED_COLUMNS, infer
+from srflow.mixed.nested_fit import fit_nested_lmm
 from srflow.mixed.recipe import DesignRecipe, design_problem
-from srflow.mixed.rows import _check_data, _complete_rows, model_data
+from srflow.mixed.rows import _check_data, _complete_rows, model_data, nested_in_problem
 
 SUMMARY_COLUMNS = [
     "component",
@@ -150,6 +151,8 @@ def _failed(
         "r2_marginal": None,
         "r2_conditional": None,
     }
+    if spec.nested_in is not None:
+        fit["nested_in"] = spec.nested_in
     return MixedModelResult(spec, "failed", reason, fixed, fit, random, summary)
 
 
@@ -176,11 +179,18 @@ def _variance_components(lmm: LmmFit) -> dict:
             corr[f"{lmm.z_names[a]}:{lmm.z_names[b]}"] = (
                 None if not np.isfinite(value) else float(value)
             )
-    return {
+    out = {
         "sd": {name: float(sd) for name, sd in zip(lmm.z_names, lmm.sd_re, strict=True)},
         "corr": corr,
         "residual_sd": float(lmm.sigma),
     }
+    if lmm.upper_sd is not None:  # the upper level's random intercept, shaped as the groups'
+        out["nested_in"] = {
+            "group": lmm.upper_name,
+            "n_groups": len(lmm.upper_labels),
+            "sd": {INTERCEPT: float(lmm.upper_sd)},
+        }
+    return out
 
 
 def _ols_cross_check(y: np.ndarray, X: np.ndarray, lmm: LmmFit) -> list[str]:
@@ -219,17 +229,14 @@ def _fit_rows(
     if reason is not None:
         return _failed(spec, reason, len(rows), n_groups, n_dropped)
     y = rows[spec.outcome].to_numpy(dtype=float)
+    groups = rows[spec.group].to_numpy()
+    common = {"reml": spec.method == "reml", "x_names": x_names, "z_names": z_names}
     try:
-        lmm = fit_lmm(
-            y,
-            X,
-            Z,
-            rows[spec.group].to_numpy(),
-            reml=spec.method == "reml",
-            x_names=x_names,
-            z_names=z_names,
-            starts=starts,
-        )
+        if spec.nested_in is not None:  # starts (an LR test's smaller optimum) are one-level
+            upper = rows[spec.nested_in].to_numpy()
+            lmm = fit_nested_lmm(y, X, Z, groups, upper, upper_name=spec.nested_in, **common)
+        else:
+            lmm = fit_lmm(y, X, Z, groups, starts=starts, **common)
     except ModelError as exc:
         return _failed(spec, str(exc), len(rows), n_groups, n_dropped)
 
@@ -288,6 +295,8 @@ def _fit_rows(
         "warnings": warnings,
         "certificates": lmm.certificates,
     }
+    if spec.nested_in is not None:
+        fit["nested_in"] = spec.nested_in
     return MixedModelResult(spec, status, suspect, fixed, fit, random, summary, lmm, recipe)
 
 
@@ -301,10 +310,12 @@ def _icc(
         null_spec = dataclasses.replace(
             spec, fixed=(), random=(), contrasts=(), name=f"{spec.name}_null"
         )
-        null = _fit_rows(null_spec, rows[[spec.group, spec.outcome]], 0)
+        null = _fit_rows(null_spec, rows[null_spec.used_columns()], 0)
     if null.status != "ok":
         return None, f"ICC not computed: the intercept-only model failed ({null.reason})."
     between = null.lmm.cov_re[0, 0]
+    if null.lmm.upper_sd is not None:  # two rows of one participant share its site too
+        between += null.lmm.upper_sd**2
     return float(between / (between + null.lmm.sigma**2)), None
 
 
@@ -323,7 +334,7 @@ def _add_inference(result: MixedModelResult, rows: pd.DataFrame, profile: bool) 
     result.fit.update(out.fit)
     if ci is not None:
         result.fit["variance_components"]["ci"] = {
-            key: ci[key] for key in ("sd", "corr", "residual_sd")
+            key: ci[key] for key in ("sd", "corr", "residual_sd", "nested_in") if key in ci
         }
         result.fit["variance_components"]["ci_method"] = ci["method"]
     result.fit["warnings"].extend(out.warnings)
@@ -384,6 +395,9 @@ def fit_mixed_model(
     """
     if not isinstance(spec, MixedModelSpec):
         spec = MixedModelSpec.from_config("model", spec)
+    problem = nested_in_problem(spec, data, None)
+    if problem is not None:  # an unknown or numeric nested_in column: this model fails alone
+        return _failed(spec, problem, 0, 0, 0)
     try:
         data, n_resolved_out = model_data(data, [spec], sr_tables, sr_failures)
     except ModelError as exc:  # a failed SR spec, no complete row, ...: this model fails alone
@@ -392,7 +406,11 @@ def fit_mixed_model(
     DesignRecipe.from_data(dataclasses.replace(spec, contrasts=()), data)
     rows, n_dropped = _complete_rows(data, spec)
     n_dropped += n_resolved_out
-    problem = design_problem(spec, data) or design_problem(spec, rows)
+    problem = (
+        design_problem(spec, data)
+        or design_problem(spec, rows)
+        or nested_in_problem(spec, rows, rows)
+    )
     if problem is not None:  # a bad level or a one-level factor: this model fails, others run
         return _failed(spec, problem, len(rows), int(rows[spec.group].nunique()), n_dropped)
     result = _fit_rows(spec, rows, n_dropped)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import optimize
 
-from srflow.mixed.deviance import evaluate, hessian, theta_layout, theta_to_lambda
+from srflow.mixed.deviance import Evaluation, evaluate, hessian, theta_layout, theta_to_lambda
 from srflow.mixed.statistics import GroupStatistics, left_multiply
 
 #: Convergence: largest Newton-scaled gradient component allowed (lme4 uses 2e-3).
@@ -75,6 +75,12 @@ class Problem:
         if ev.gradient is None:
             return 1e300, np.zeros_like(theta)
         return ev.deviance, ev.gradient
+
+    def evaluation(self, theta: np.ndarray, want_gradient: bool = True) -> Evaluation:
+        return evaluate(theta, self.stats, self.reml, want_gradient)
+
+    def hessian_at(self, theta: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        return hessian(theta, gradient, self.stats, self.reml)
 
     def to_original(self, theta_w: np.ndarray) -> np.ndarray:
         """lme4's ``theta`` (diagonal >= 0) for the same covariance: ``Lambda = A Lambda_w``."""
@@ -188,10 +194,10 @@ def newton_polish(problem: Problem, theta: np.ndarray, max_steps: int = 8) -> di
     f_current = problem.deviance(current)
     out = {"grad_norm": np.inf, "scaled": np.inf, "min_curvature": np.nan}
     for iteration in range(max_steps + 1):
-        ev = evaluate(current, problem.stats, problem.reml, True)
+        ev = problem.evaluation(current)
         if ev.gradient is None:
             break
-        hess = hessian(current, ev.gradient, problem.stats, problem.reml)
+        hess = problem.hessian_at(current, ev.gradient)
         if not np.isfinite(hess).all():
             break
         values, vectors = np.linalg.eigh(hess)
@@ -220,10 +226,10 @@ def newton_polish(problem: Problem, theta: np.ndarray, max_steps: int = 8) -> di
 
 def _escape_saddle(problem: Problem, theta: np.ndarray) -> np.ndarray | None:
     """A lower-deviance point along the most negative curvature at ``theta``, or None."""
-    ev = evaluate(theta, problem.stats, problem.reml, True)
+    ev = problem.evaluation(theta)
     if ev.gradient is None:
         return None
-    hess = hessian(theta, ev.gradient, problem.stats, problem.reml)
+    hess = problem.hessian_at(theta, ev.gradient)
     if not np.isfinite(hess).all():
         return None
     values, vectors = np.linalg.eigh(hess)

@@ -78,13 +78,21 @@ class _Profiler:
     def __init__(self, lmm_ml: LmmFit, s: GroupStatistics):
         self.layout = SdCorrLayout(lmm_ml.cov_re.shape[0])
         self.s = s
-        self.estimate = self.layout.from_fit(lmm_ml)
+        self._start(self.layout.from_fit(lmm_ml), self.layout.kinds)
+
+    def _start(self, estimate: np.ndarray, kinds: list[str]) -> None:
+        """Bounds and scales of the parameters, and the polished minimum to profile from."""
+        self.kinds = kinds
+        self.estimate = estimate
         self.minimum = self.deviance(self.estimate)
         self.scale = np.where(np.abs(self.estimate) > 1e-8, np.abs(self.estimate), 1.0)
-        kinds = self.layout.kinds
         self.bounds = [(0.0, None) if k != "corr" else (-1.0, 1.0) for k in kinds]
         self.bounds[-1] = (1e-10 * self.estimate[-1], None)
         self.improvement = self._polish()
+
+    def _rms_z(self) -> np.ndarray:
+        """Root mean square of each SD's design column (the scale an SD start is set by)."""
+        return np.sqrt(np.diagonal(self.s.ztz.sum(axis=2)) / self.s.n_obs)
 
     def _polish(self) -> float:
         """Re-minimise over every parameter from the fit; a profile needs the true minimum.
@@ -96,9 +104,9 @@ class _Profiler:
             for bd, sc in zip(self.bounds, self.scale, strict=True)
         ]
         # A zero SD leaves its correlations without gradient: also start with every SD away from 0.
-        rms_z = np.sqrt(np.diagonal(self.s.ztz.sum(axis=2)) / self.s.n_obs)
+        rms_z = self._rms_z()
         spread = self.estimate.copy()
-        is_sd = np.array([k == "sd" for k in self.layout.kinds])
+        is_sd = np.array([k == "sd" for k in self.kinds])
         sd_index = np.flatnonzero(is_sd)
         spread[sd_index] = np.maximum(spread[sd_index], 0.25 * self.estimate[-1] / rms_z)
         gain = 0.0
@@ -234,6 +242,22 @@ def profile_intervals(lmm_ml: LmmFit, s: GroupStatistics, level: float = 0.95) -
 
 def _profile_intervals(lmm_ml: LmmFit, s: GroupStatistics, level: float) -> dict:
     profiler = _Profiler(lmm_ml, s)
+    intervals = all_intervals(profiler, level)
+    rows, cols = theta_layout(profiler.layout.q)
+    names = lmm_ml.z_names
+    out: dict = {"sd": {}, "corr": {}, "residual_sd": intervals[-1]}
+    for pair, r, c in zip(intervals[:-1], rows, cols, strict=True):
+        if r == c:
+            out["sd"][names[r]] = pair
+        else:
+            out["corr"][f"{names[c]}:{names[r]}"] = pair
+    out["method"] = f"profile likelihood ({level:.0%}), ML deviance as lme4's confint"
+    out["ml_deviance_improved_by"] = profiler.improvement
+    return out
+
+
+def all_intervals(profiler: _Profiler, level: float) -> list[list[float | None]]:
+    """[low, high] of every parameter of ``profiler`` (None where a bound is not found)."""
     cutoff = float(special.chdtri(1, 1.0 - level))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         hess = richardson_hessian(profiler.deviance, profiler.estimate)
@@ -250,14 +274,4 @@ def _profile_intervals(lmm_ml: LmmFit, s: GroupStatistics, level: float) -> dict
         )
         pair = [_bound(profiler, index, direction, step, cutoff) for direction in (-1.0, 1.0)]
         intervals.append([None if not math.isfinite(v) else v for v in pair])
-    rows, cols = theta_layout(profiler.layout.q)
-    names = lmm_ml.z_names
-    out: dict = {"sd": {}, "corr": {}, "residual_sd": intervals[-1]}
-    for pair, r, c in zip(intervals[:-1], rows, cols, strict=True):
-        if r == c:
-            out["sd"][names[r]] = pair
-        else:
-            out["corr"][f"{names[c]}:{names[r]}"] = pair
-    out["method"] = f"profile likelihood ({level:.0%}), ML deviance as lme4's confint"
-    out["ml_deviance_improved_by"] = profiler.improvement
-    return out
+    return intervals

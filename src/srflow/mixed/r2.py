@@ -49,6 +49,8 @@ def nakagawa_r2(lmm: LmmFit, X: np.ndarray) -> dict:
     z = X[:, [lmm.x_names.index(lmm.z_names[j]) for j in kept]]
     cov = lmm.cov_re[np.ix_(kept, kept)]
     var_random = float(np.einsum("na,ab,nb->", z, cov, z) / X.shape[0])
+    if getattr(lmm, "upper_sd", None) is not None:  # nested_in: the site intercept's variance
+        var_random += float(lmm.upper_sd) ** 2
     total = var_fixed + var_random + lmm.sigma**2
     return {
         "r2_marginal": var_fixed / total,

@@ -119,3 +119,53 @@ def _check_data(spec, recipe, rows, X, x_names, Z, z_names) -> str | None:
     if len(rows) <= X.shape[1] + 1 or np.linalg.matrix_rank(X) < X.shape[1]:
         return "singular/rank-deficient design: a fixed-effect column is a linear combination of others"
     return None
+
+
+def nested_in_problem(
+    spec: MixedModelSpec, data: pd.DataFrame, rows: pd.DataFrame | None
+) -> str | None:
+    """Why ``spec.nested_in`` cannot be used, or None (model-level: the other models still run).
+
+    ``data`` is checked for the column and its type; ``rows`` (the complete rows, when
+    given) for a participant in two levels and for a single level.
+
+    Examples
+    --------
+    >>> spec = MixedModelSpec("P", [], name="m", nested_in="site")
+    >>> rows = pd.DataFrame({"participant_id": ["a", "a", "b"], "P": [1.0, 2, 3],
+    ...                      "site": ["x", "y", "x"]})
+    >>> print(nested_in_problem(spec, rows, rows))
+    mixed_models.m.nested_in: participant a occurs in site x and site y (1 participant(s) in more than one site); each participant must belong to one site.
+    """
+    column = spec.nested_in
+    if column is None:
+        return None
+    where = f"mixed_models.{spec.name}.nested_in"
+    if column not in data.columns:
+        return f"{where}: column {column!r} is not in the data."
+    series = data[column]
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return (
+            f"{where}: column {column!r} is numeric; nested_in names a categorical column (site "
+            "or country labels): store its codes as text."
+        )
+    if rows is None:
+        return None
+    from srflow.mixed.nested import sites_of_participants
+
+    bad, levels = sites_of_participants(rows[spec.group].to_numpy(), rows[column].to_numpy())
+    if bad:
+        label, sites = next(iter(bad.items()))
+        return (
+            f"{where}: participant {label} occurs in "
+            + " and ".join(f"{column} {s}" for s in sites)
+            + f" ({len(bad)} participant(s) in more than one {column}); each participant must "
+            f"belong to one {column}."
+        )
+    if len(levels) < 2:
+        found = f" ({levels[0]})" if len(levels) else ""
+        return (
+            f"{where}: column {column!r} has a single level{found} in the rows used; a random "
+            "intercept for it needs two or more."
+        )
+    return None

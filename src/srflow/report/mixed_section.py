@@ -171,6 +171,17 @@ def variance_ci_table(vc: results.VarianceComponents, centre: str) -> Table:
                     format_number(high),
                 ]
             )
+    if vc.has("nested_in"):  # participants nested in an upper level: its intercept SD
+        upper = vc.nested_in
+        low, high = _pair(ci.get("nested_in", {}).get("sd", {}).get("Intercept"))
+        rows.append(
+            [
+                f"SD Intercept ({upper['group']})",
+                format_number(upper["sd"]["Intercept"]),
+                format_number(low),
+                format_number(high),
+            ]
+        )
     low, high = _pair(ci.get("residual_sd"))
     rows.append(
         ["residual SD", format_number(vc.residual_sd), format_number(low), format_number(high)]

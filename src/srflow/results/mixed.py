@@ -70,6 +70,9 @@ class VarianceComponents(Record):
     residual_sd: float | None
     ci: Json = ABSENT  # profile-likelihood intervals: {sd, corr, residual_sd}, [low, high] pairs
     ci_method: str = ABSENT
+    nested_in: Json = (
+        ABSENT  # the upper level's random intercept: {group, n_groups, sd: {Intercept}}
+    )
 
 
 @record
@@ -138,6 +141,7 @@ class MixedFit(Record):
     df_method: str = ABSENT
     r2_marginal: float | None = ABSENT
     r2_conditional: float | None = ABSENT
+    nested_in: str = ABSENT  # the column participants are nested in (mixed_models.<m>.nested_in)
 
     @property
     def failed(self) -> bool:
