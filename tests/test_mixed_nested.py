@@ -337,10 +337,33 @@ def test_config_check_refuses_kenward_roger_with_nested_in():
     from srflow.config.checks import _mixed_inference_problems
 
     spec = {**SPEC, "df": "kenward_roger", "method": "reml"}
-    problems = _mixed_inference_problems("mixed_models.m", spec, {"columns": {"covariates": {}}})
+    cohort = {"columns": {"covariates": {SPEC["nested_in"]: "category"}}}
+    problems = _mixed_inference_problems("mixed_models.m", spec, cohort)
     assert problems == [
         "mixed_models.m.df: kenward_roger is not available with nested_in; use satterthwaite"
     ]
+
+
+@pytest.mark.parametrize(
+    ("covariates", "problem"),
+    [
+        ({"age": "float"}, "'site' is not a covariate of the cohort (columns.covariates: age)"),
+        ({"site": "int"}, "'site' is a covariate of type int; nested_in names a categorical"),
+        ({"site": "string"}, None),
+    ],
+)
+def test_config_check_wants_nested_in_a_categorical_covariate(covariates, problem):
+    from srflow.config.checks import _mixed_inference_problems
+
+    spec = {**SPEC, "nested_in": "site"}
+    problems = _mixed_inference_problems(
+        "mixed_models.m", spec, {"columns": {"covariates": covariates}}
+    )
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith("mixed_models.m.nested_in: ")
+        assert problem in problems[0]
 
 
 # ----------------------------------------------------------------------------------------

@@ -98,6 +98,7 @@ def _mixed_inference_problems(
         problems.append(
             f"{where}.df: kenward_roger is not available with nested_in; use satterthwaite"
         )
+    problems += _nested_in_problems(where, spec.get("nested_in"), cohort)
     fixed_columns = set()
     for term in spec["fixed"]:
         try:
@@ -122,6 +123,24 @@ def _mixed_inference_problems(
                 f"covariates (type {' or '.join(_CATEGORICAL_TYPES)}) only"
             )
     return problems
+
+
+def _nested_in_problems(where: str, column: str | None, cohort: Mapping[str, Any]) -> list[str]:
+    """The upper grouping level must be a categorical covariate of the scores table."""
+    if column is None:
+        return []
+    covariates = cohort["columns"]["covariates"]
+    if column not in covariates:
+        return [
+            f"{where}.nested_in: '{column}' is not a covariate of the cohort (columns.covariates: "
+            f"{', '.join(covariates) or 'none'}); name a categorical covariate such as a site"
+        ]
+    if covariates[column] not in _CATEGORICAL_TYPES:
+        return [
+            f"{where}.nested_in: '{column}' is a covariate of type {covariates[column]}; "
+            f"nested_in names a categorical covariate (type {' or '.join(_CATEGORICAL_TYPES)})"
+        ]
+    return []
 
 
 def _trajectory_problems(
