@@ -61,8 +61,9 @@ BOUNDARY_CORRELATION = 0.999
 SINGULAR_EIGENVALUE = 1e-10
 #: a Newton step from the estimate that would gain more log-likelihood than this: not a maximum
 MAX_NEWTON_DECREMENT = 0.05
-#: perturbed points evaluated per engine call (bounds memory at large n)
+#: perturbed points per engine call: at most 48, and temporaries of at most ~4e6 numbers
 BATCH = 48
+BATCH_ELEMENTS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -212,10 +213,12 @@ def _cholesky_scores(layout, params, posterior, second) -> np.ndarray:
 def _gradients(engine, layout, thetas: np.ndarray) -> np.ndarray:
     """Summed scores (S, P) at every row of ``thetas``, in batches."""
     out = np.empty_like(thetas)
-    for start in range(0, thetas.shape[0], BATCH):  # loop over batches of perturbed points
-        chunk = thetas[start : start + BATCH]
+    per_point = engine.stats.n_obs.shape[0] * layout.k * max(layout.p, layout.q**2, 2)
+    batch = int(max(1, min(BATCH, BATCH_ELEMENTS // per_point)))
+    for start in range(0, thetas.shape[0], batch):  # loop over batches of perturbed points
+        chunk = thetas[start : start + batch]
         scores = participant_scores(engine, layout, layout.to_params(chunk))
-        out[start : start + BATCH] = scores.sum(axis=1)
+        out[start : start + batch] = scores.sum(axis=1)
     return out
 
 
