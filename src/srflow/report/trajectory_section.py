@@ -340,12 +340,16 @@ def _band_caption(curves: pd.DataFrame) -> str:
         if drawn.any()
         else ""
     )
-    missing = []
-    for k, part in status[~drawn].groupby(curves.loc[~drawn, "K"], sort=True):
+    # the K without a band, grouped by reason (k-means: every K for the same one)
+    by_reason: dict[str, list[str]] = {}
+    for k, part in status.groupby(curves["K"], sort=True):
+        if drawn[part.index].any():
+            continue
         reason = str(part.iloc[0]).removeprefix("not available: ") or "no standard errors"
-        missing.append(f"K = {label(k)} ({reason})")
+        by_reason.setdefault(reason, []).append(label(k))
+    missing = [f"K = {tx.join_words(ks)} ({reason})" for reason, ks in by_reason.items()]
     if missing:
-        text += f" No band for {tx.join_words(missing)}."
+        text += f" No band for {'; '.join(missing)}."
     return text
 
 
