@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _stats
 
-from srflow.trajectories.information import curve_standard_errors
+from srflow.trajectories.curve_se import curve_standard_errors
 from srflow.trajectories.labels import LabelThresholds, label_classes
 from srflow.trajectories.panel import PanelData
 
@@ -39,7 +39,7 @@ def curves_table(models: Mapping[int, object]) -> pd.DataFrame:
     are missing).  Observed statistics use the participants' MAP classes.
 
     ``se`` is the standard error of the fitted mean from the observed information of the
-    mixture (:mod:`srflow.trajectories.information`), ``ci_low, ci_high`` the pointwise 95%
+    mixture (:mod:`srflow.trajectories.curve_se`), ``ci_low, ci_high`` the pointwise 95%
     normal band ``fitted -+ 1.96 se``; ``se_status`` is ``"ok"`` or why they are missing
     (k-means, a boundary estimate, a singular information matrix).
 
