@@ -129,6 +129,8 @@ def test_scores_and_information_match_numerical_derivatives_of_the_loglik(settin
     numeric = (loglik(off + eye) - loglik(off - eye)) / (2 * h)
     analytic = inf.participant_scores(engine, layout, layout.to_params(off[None]))[0].sum(0)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-5 * np.abs(numeric).max())
+    total = inf.participant_scores(engine, layout, layout.to_params(off[None]), total=True)[0]
+    np.testing.assert_allclose(total, analytic, rtol=1e-10, atol=1e-10 * np.abs(analytic).max())
     # the information against second differences of the log-likelihood (step 1e-3 scale)
     information, _ = inf.observed_information(
         engine, layout, theta, layout.scale(model.outcome_sd_)

@@ -117,13 +117,15 @@ def _invert(information: np.ndarray) -> tuple[np.ndarray | None, str]:
     root = np.sqrt(diagonal)
     scaled = information / np.outer(root, root)
     eigenvalues, vectors = np.linalg.eigh(scaled)
-    if eigenvalues[0] <= 0:
-        return None, "not available: the information matrix is not positive definite"
-    if eigenvalues[0] < SINGULAR_EIGENVALUE:
+    # an eigenvalue within rounding of 0, of either sign, is a singular matrix; a clearly
+    # negative one is a saddle point or worse
+    if abs(eigenvalues[0]) < SINGULAR_EIGENVALUE:
         return None, (
             "not available: the information matrix is singular "
             f"(smallest scaled eigenvalue {eigenvalues[0]:.2g})"
         )
+    if eigenvalues[0] < 0:
+        return None, "not available: the information matrix is not positive definite"
     inverse = (vectors / eigenvalues) @ vectors.T
     return inverse / np.outer(root, root), OK
 

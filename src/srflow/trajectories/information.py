@@ -133,36 +133,47 @@ def layout_of(model) -> ParameterLayout:
 
 
 # --- analytic scores ---------------------------------------------------------------------
-def participant_scores(engine, layout: ParameterLayout, params: MixtureParams) -> np.ndarray:
-    """Scores of every participant at every start, shape (S, n, P), by Fisher's identity."""
+def participant_scores(
+    engine, layout: ParameterLayout, params: MixtureParams, total: bool = False
+) -> np.ndarray:
+    """Scores of every participant at every start, (S, n, P), by Fisher's identity.
+
+    With ``total`` their sums over participants, (S, P) (the gradient of the log-likelihood).
+    """
     stats = engine.stats
     _, posterior, moments, _ = engine.e_step(params)
     if engine.class_major:
-        posterior = posterior.transpose(0, 2, 1)  # (S, n, K)
+        posterior = np.ascontiguousarray(posterior.transpose(0, 2, 1))  # (S, n, K)
+    s, n, k = posterior.shape
     sigma2 = params.sigma2[:, None, :]  # (S, 1, K)
-    # E[y - X beta_k - Z b | y, k] projected on X, and E||y - X beta_k - Z b||^2
-    xe = stats.xy[None, :, None, :] - np.einsum("npq,skq->snkp", stats.xx, params.beta)
+    # X'E[y - X beta_k - Z b | y, k] and E||y - X beta_k - Z b||^2 given the data
+    xx_beta = np.matmul(stats.xx.reshape(-1, layout.p), params.beta.transpose(0, 2, 1))
+    xe = stats.xy[None, :, None, :] - xx_beta.reshape(s, n, layout.p, k).transpose(0, 1, 3, 2)
     if moments is None:
         resid = _residual_sums(stats, params.beta)
     else:
         m, c = moments
         xe = xe - np.einsum("npa,snka->snkp", stats.xx[:, :, : layout.q], m)
         resid, second = engine._expected_moments(params.beta, m, c)
+    var_score = posterior * 0.5 * (resid / sigma2 - stats.n_obs[None, :, None])
     parts = [
         posterior[..., 1:] - params.weights[:, None, 1:],
-        (posterior[..., None] * xe / sigma2[..., None]).reshape(*posterior.shape[:2], -1),
+        (posterior[..., None] * xe / sigma2[..., None]).reshape(s, n, -1),
+        var_score.sum(axis=2, keepdims=True) if layout.shared_variance else var_score,
     ]
-    var_score = posterior * 0.5 * (resid / sigma2 - stats.n_obs[None, :, None])
-    parts.append(var_score.sum(axis=2, keepdims=True) if layout.shared_variance else var_score)
     if layout.q:
         parts.append(_cholesky_scores(layout, params, posterior, second))
+    if total:
+        return np.concatenate([part.sum(axis=1) for part in parts], axis=1)
     return np.concatenate(parts, axis=2)
 
 
 def _residual_sums(stats, beta: np.ndarray) -> np.ndarray:
     """||y_i - X_i beta_k||^2, shape (S, n, K) (LCGA: no random effects)."""
-    cross = np.einsum("np,skp->snk", stats.xy, beta)
-    quad = np.einsum("skp,npq,skq->snk", beta, stats.xx, beta)
+    p = beta.shape[2]
+    outer = (beta[..., :, None] * beta[..., None, :]).reshape(beta.shape[0], beta.shape[1], -1)
+    quad = np.matmul(stats.xx.reshape(-1, p * p), outer.transpose(0, 2, 1))  # (S, n, K)
+    cross = np.matmul(stats.xy, beta.transpose(0, 2, 1))
     return stats.yy[None, :, None] - 2.0 * cross + quad
 
 
@@ -187,8 +198,9 @@ def _gradients(engine, layout, thetas: np.ndarray) -> np.ndarray:
     batch = int(max(1, min(BATCH, BATCH_ELEMENTS // per_point)))
     for start in range(0, thetas.shape[0], batch):  # loop over batches of perturbed points
         chunk = thetas[start : start + batch]
-        scores = participant_scores(engine, layout, layout.to_params(chunk))
-        out[start : start + batch] = scores.sum(axis=1)
+        out[start : start + batch] = participant_scores(
+            engine, layout, layout.to_params(chunk), total=True
+        )
     return out
 
 
