@@ -291,6 +291,13 @@ def make_trajectory_tables() -> dict[str, pd.DataFrame]:
                         "class": c,
                         "time": t,
                         "fitted": 4.0 + c * (t - 1) * 0.5,
+                        # bands 4.0 +- 0.3 wide; no standard errors at K = 3 (a boundary fit)
+                        "se": 0.15 if k < 3 else np.nan,
+                        "ci_low": 3.7 + c * (t - 1) * 0.5 if k < 3 else np.nan,
+                        "ci_high": 4.3 + c * (t - 1) * 0.5 if k < 3 else np.nan,
+                        "se_status": "ok"
+                        if k < 3
+                        else "not available: class 3 residual variance 0 is at the boundary (~0)",
                         "observed_mean": 4.1 + c * (t - 1) * 0.5,
                         "observed_sd": 1.0,
                         "n_observed": counts[c - 1] if t < 3 else 3,
@@ -786,6 +793,30 @@ def test_mixed_model_shows_what_the_writer_wrote(full_html):
     assert f"ICC (null model) {fit.icc:.3f}" in mixed
     # 76 rows, 3 with P or E missing: 73 used; the stage's comparison-free fit of 40 participants
     assert (fit.n_obs, fit.n_groups) == (73, 40)
+
+
+def test_trajectory_figure_shades_95_bands_in_the_class_colour(full_html):
+    """A band per class with standard errors (K = 1, 2), in its line's colour; none at K = 3."""
+    section = section_html(full_html, "trajectories")
+    figure = next(
+        f
+        for f in re.findall(r"<figure.*?</figure>", section, flags=re.S)
+        if "mean curves per class" in f
+    )
+    bands = re.findall(
+        r'<g id="fig\d+-band-(\d+)-(\d+)">.*?style="fill: (#[0-9a-f]{6}); fill-opacity: ([0-9.]+)"',
+        figure,
+        flags=re.S,
+    )
+    # panel, class, colour (the palette's, as the class line) and opacity
+    assert bands == [
+        ("0", "0", "#2f6f9f", "0.18"),
+        ("1", "0", "#2f6f9f", "0.18"),
+        ("1", "1", "#c2562b", "0.18"),
+    ]
+    caption = visible_text(figure.split("<figcaption>")[1])
+    assert "Shaded: 95% pointwise confidence band from the observed information." in caption
+    assert "No band for K = 3 (class 3 residual variance 0 is at the boundary (~0))." in caption
 
 
 def test_trajectory_choice_skips_degenerate(full_html):

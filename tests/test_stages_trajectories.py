@@ -282,6 +282,7 @@ def test_select_stage_labels_anchored_curves_from_the_anchor_on(tmp_path):
             "class": 1,
             "time": [-1.0, 0.0, 1.0, 2.0],
             "fitted": [5.0, 20.0, 14.0, 8.0],
+            **{"se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "se_status": "not computed"},
             "observed_mean": [5.0, 20.0, 14.0, 8.0],
             "observed_sd": 2.0,
             "n_observed": 10,

@@ -238,11 +238,37 @@ def density_with_lines(
     return fig, bins
 
 
+#: opacity of a confidence band: the class line and the other classes stay readable over it
+BAND_ALPHA = 0.18
+
+
+def _draw_band(ax: Any, cls: dict, color: str, gid: str) -> None:
+    """The class's confidence band, shaded where both edges are finite."""
+    band = cls.get("band")
+    if band is None:
+        return
+    low, high = (np.asarray(edge, dtype=float) for edge in band)
+    finite = np.isfinite(low) & np.isfinite(high)
+    if finite.any():
+        ax.fill_between(
+            cls["time"],
+            low,
+            high,
+            where=finite,
+            color=color,
+            alpha=BAND_ALPHA,
+            linewidth=0,
+            gid=gid,
+        )
+
+
 def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figure:
     """Class mean curves, one panel per number of classes; the chosen K is framed.
 
     Each panel dict has ``title``, ``chosen`` (bool) and ``classes``: a list of dicts
-    with ``label``, ``time``, ``fitted`` and optional ``observed`` arrays.
+    with ``label``, ``time``, ``fitted`` and optional ``observed`` arrays and ``band`` (a
+    pair of arrays, the lower and upper edge of a confidence band, shaded in the class
+    colour where both are finite; each band is its own SVG group ``band-<panel>-<class>``).
     """
     n = len(panels)
     ncols = min(n, 3)
@@ -250,9 +276,10 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
     fig, axes = new_figure(7.2, 2.5 * nrows + 0.3, ncols=ncols, nrows=nrows, sharey=True)
     flat = axes.ravel()
     with matplotlib.rc_context(STYLE):
-        for ax, panel in zip(flat, panels, strict=False):  # the grid may have spare axes
+        for number, (ax, panel) in enumerate(zip(flat, panels, strict=False)):  # spare axes
             for index, cls in enumerate(panel["classes"]):
                 color = PALETTE[index % len(PALETTE)]
+                _draw_band(ax, cls, color, f"band-{number}-{index}")
                 ax.plot(cls["time"], cls["fitted"], color=color, linewidth=2.0, label=cls["label"])
                 observed = cls.get("observed")
                 if observed is not None and np.isfinite(observed).any():

@@ -286,9 +286,10 @@ def _curves_figure(
             class_list.append(
                 {
                     "label": f"{label(c)}{': ' + name_ if name_ else ''}{share}",
-                    "time": pd.to_numeric(cpart["time"], errors="coerce").to_numpy(dtype=float),
-                    "fitted": pd.to_numeric(cpart["fitted"], errors="coerce").to_numpy(dtype=float),
+                    "time": _numbers(cpart, "time"),
+                    "fitted": _numbers(cpart, "fitted"),
                     "observed": observed,
+                    "band": (_numbers(cpart, "ci_low"), _numbers(cpart, "ci_high")),
                 }
             )
         is_chosen = chosen is not None and k == chosen
@@ -313,10 +314,43 @@ def _curves_figure(
             caption=(
                 "Estimated class mean curves (lines) and observed class means (open circles; not drawn where fewer "
                 f"than {ctx.min_cell} observations) for every K fitted; the chosen K is framed. Legends give each "
-                "class's label and share of participants."
+                "class's label and share of participants." + _band_caption(curves)
             ),
         ),
     )
+
+
+def _numbers(part: pd.DataFrame, column: str) -> np.ndarray:
+    """A curves column as floats (all NaN when the column is absent)."""
+    if column not in part:
+        return np.full(len(part), np.nan)
+    return pd.to_numeric(part[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _band_caption(curves: pd.DataFrame) -> str:
+    """What the shaded bands are, and the K drawn without one (with the reason)."""
+    status = (
+        curves["se_status"].fillna("").astype("str")
+        if "se_status" in curves
+        else pd.Series("", index=curves.index)
+    )
+    drawn = (status == "ok") & np.isfinite(_numbers(curves, "ci_low"))
+    text = (
+        " Shaded: 95% pointwise confidence band from the observed information."
+        if drawn.any()
+        else ""
+    )
+    # the K without a band, grouped by reason (k-means: every K for the same one)
+    by_reason: dict[str, list[str]] = {}
+    for k, part in status.groupby(curves["K"], sort=True):
+        if drawn[part.index].any():
+            continue
+        reason = str(part.iloc[0]).removeprefix("not available: ") or "no standard errors"
+        by_reason.setdefault(reason, []).append(label(k))
+    missing = [f"K = {tx.join_words(ks)} ({reason})" for reason, ks in by_reason.items()]
+    if missing:
+        text += f" No band for {'; '.join(missing)}."
+    return text
 
 
 def _sizes_table(ctx: ReportContext, section: Section, summary: _Classes, chosen: Any) -> None:

@@ -87,7 +87,9 @@ CLASSES_TABLE = TableContract(
     ),
 )
 
-#: ``curves.csv``: the fitted mean curve of every class at every K, with the observed class
+#: ``curves.csv``: the fitted mean curve of every class at every K, with its standard error and
+#: pointwise 95% band from the observed information (``se_status`` "ok" or why they are empty:
+#: k-means, a boundary estimate, a singular information matrix), and the observed class
 #: means (MAP classes) where there are observations.
 CURVES_TABLE = TableContract(
     what="trajectory curves table",
@@ -97,6 +99,10 @@ CURVES_TABLE = TableContract(
         col("class", "int"),
         col("time", "float"),
         col("fitted", "float"),
+        col("se", "float"),
+        col("ci_low", "float"),
+        col("ci_high", "float"),
+        col("se_status", "text"),
         col("observed_mean", "float"),
         col("observed_sd", "float"),
         col("n_observed", "float"),

@@ -27,7 +27,10 @@ __all__ = [
     "gather_selection",
 ]
 
-CURVE_COLUMNS = ["K", "class", "time", "fitted", "observed_mean", "observed_sd", "n_observed"]
+CURVE_COLUMNS = [
+    *("K", "class", "time", "fitted", "se", "ci_low", "ci_high", "se_status"),
+    *("observed_mean", "observed_sd", "n_observed"),
+]
 
 
 def _frame(split: Mapping[str, Any]) -> pd.DataFrame:

@@ -6,14 +6,18 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats as _stats
 
+from srflow.trajectories.curve_se import curve_standard_errors
 from srflow.trajectories.labels import LabelThresholds, label_classes
 from srflow.trajectories.panel import PanelData
 
-__all__ = ["MAX_CURVE_TIMES", "classes_table", "curves_table"]
+__all__ = ["CI_LEVEL", "MAX_CURVE_TIMES", "classes_table", "curves_table"]
 
 #: at most this many distinct times are tabulated in curves; beyond it a grid is used
 MAX_CURVE_TIMES = 60
+#: level of the pointwise confidence band of the fitted curves
+CI_LEVEL = 0.95
 
 
 def _long_observations(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,6 +38,11 @@ def curves_table(models: Mapping[int, object]) -> pd.DataFrame:
     evenly spaced points over the observed range, where observed statistics
     are missing).  Observed statistics use the participants' MAP classes.
 
+    ``se`` is the standard error of the fitted mean from the observed information of the
+    mixture (:mod:`srflow.trajectories.curve_se`), ``ci_low, ci_high`` the pointwise 95%
+    normal band ``fitted -+ 1.96 se``; ``se_status`` is ``"ok"`` or why they are missing
+    (k-means, a boundary estimate, a singular information matrix).
+
     Parameters
     ----------
     models : mapping K -> fitted model
@@ -41,8 +50,10 @@ def curves_table(models: Mapping[int, object]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``K, class, time, fitted, observed_mean, observed_sd, n_observed``.
+        ``K, class, time, fitted, se, ci_low, ci_high, se_status, observed_mean,
+        observed_sd, n_observed``.
     """
+    z = float(_stats.norm.ppf(0.5 + CI_LEVEL / 2.0))
     frames = []
     for k in sorted(models):
         model = models[k]
@@ -53,13 +64,19 @@ def curves_table(models: Mapping[int, object]) -> pd.DataFrame:
             if distinct.shape[0] <= MAX_CURVE_TIMES
             else np.linspace(distinct[0], distinct[-1], 41)
         )
-        fitted = model.predict_curves(grid)  # (K, len(grid))
+        fitted = model.predict_curves(grid).reshape(-1)  # (K, len(grid)) flattened
+        se, status = curve_standard_errors(model, grid)
+        se = se.reshape(-1)
         frame = pd.DataFrame(
             {
                 "K": k,
                 "class": np.repeat(np.arange(1, k + 1), grid.shape[0]),
                 "time": np.tile(grid, k),
-                "fitted": fitted.reshape(-1),
+                "fitted": fitted,
+                "se": se,
+                "ci_low": fitted - z * se,
+                "ci_high": fitted + z * se,
+                "se_status": status,
             }
         )
         observed = (
