@@ -200,10 +200,24 @@ def make_inputs(n: int, n_waves: int, seed: int = 1) -> ReportInputs:
             }
         )
     )
+    anova = results.ANOVA_TABLE.check(
+        pd.DataFrame(
+            {
+                "term": ["E", "wave"],
+                "num_df": [1.0, 1.0],
+                "den_df": [float(n - 1), float(m - n)],
+                "F": [9e4, 10.9],
+                "p": [0.0, 0.001],
+            }
+        )
+    )
     mixed = {
-        "reactivity": MixedResults(fixed=fixed, fit=results.MixedFit.from_json(fit), random=random),
+        "reactivity": MixedResults(
+            fixed=fixed, anova=anova, fit=results.MixedFit.from_json(fit), random=random
+        ),
         "null": MixedResults(
             fixed=fixed.iloc[:1],
+            anova=anova.iloc[:0],
             fit=results.MixedFit.from_json(null_fit),
             random=random[["participant_id", "Intercept", "Intercept_sd"]],
         ),
