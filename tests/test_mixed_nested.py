@@ -389,7 +389,8 @@ def test_stage_writes_the_site_sd_and_the_report_shows_it(tmp_path):
                 "columns": {
                     "participant": "id",
                     "wave": "wave",
-                    "covariates": {"site": "category", "arm": "category"},
+                    # centre is declared but absent from the scores: a model-level failure
+                    "covariates": {"site": "category", "arm": "category", "centre": "category"},
                 },
                 "instruments": {
                     "ghq12": {
