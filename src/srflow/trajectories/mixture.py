@@ -20,7 +20,8 @@ random effects and the noise) are each run for ``n_short_iter`` EM iterations; t
 ``n_final_starts`` best are run to convergence and the best log-likelihood is kept.
 ``n_starts_at_best_`` counts the final-stage runs that reached it (a check on local maxima).
 The GMM adds seeded final-stage runs: from the LCGA optimum (a GMM with ``D -> 0``), from the
-optimum of the model with shared variances nested in a class-specific one, and (``init_from``)
+optimum of the model with shared variances nested in a class-specific one, from the
+random-intercept optimum nested in a random intercept and slope (:mod:`.nesting`), and (``init_from``)
 from splits of the classes of a K - 1 solution, so a richer model starts where the poorer one
 ended; it converges by SQUAREM-accelerated EM (:mod:`srflow.trajectories.accelerate`).
 
@@ -39,6 +40,7 @@ import pandas as pd
 
 from srflow.errors import ConvergenceWarning, ModelError
 from srflow.trajectories.em import LcgaEngine, MixtureParams, run_em
+from srflow.trajectories.nesting import one_hot, split_class, stack_params
 from srflow.trajectories.panel import (
     PanelData,
     check_fittable,
@@ -51,30 +53,6 @@ from srflow.trajectories.panel import (
 __all__ = ["LCGA", "VARIANCE_CHOICES"]
 
 VARIANCE_CHOICES = ("class", "shared")
-
-
-def _one_hot(assignment: np.ndarray, k: int) -> np.ndarray:
-    posterior = np.zeros((*assignment.shape, k))
-    np.put_along_axis(posterior, assignment[..., None], 1.0, axis=-1)
-    return posterior
-
-
-def _split_class(model, stats, j: int) -> np.ndarray:
-    """Posteriors (n, K + 1) of a fitted K-class model with class ``j`` split in two.
-
-    Members of class j go to j or to the new class by the sign of their mean residual from
-    class j's curve (above or below the median), so the two halves differ in level.
-    """
-    posterior = model.posterior_
-    fitted_sum = stats.xx[:, 0, :] @ model.coef_legendre_[j]  # Legendre column 0 is 1
-    residual = (stats.xy[:, 0] - fitted_sum) / stats.n_obs
-    weight = posterior[:, j]
-    centre = np.median(residual[weight > 0.5]) if np.any(weight > 0.5) else np.median(residual)
-    upper = residual > centre
-    split = np.concatenate((posterior, np.zeros((posterior.shape[0], 1))), axis=1)
-    split[upper, -1] = weight[upper]
-    split[upper, j] = 0.0
-    return split
 
 
 class LCGA:
@@ -193,7 +171,7 @@ class LCGA:
                 f"init_from must have {self.n_classes - 1} classes, it has {init_from.n_classes}."
             )
         order = np.argsort(-np.asarray(init_from.weights_), kind="stable")[:5]
-        return [_split_class(init_from, stats, int(j)) for j in order]
+        return [split_class(init_from, stats, int(j)) for j in order]
 
     def _converge(self, engine, params: MixtureParams):
         return run_em(engine, params, self.max_iter, self.tol)
@@ -243,8 +221,9 @@ class LCGA:
             params, short_iter = self._short_stage(engine, panel.n_participants, rng)
             seeded = self._seeded_starts(panel, stats, engine, init_from)
             for extra in seeded:
-                params = _stack(params, extra)
-            short_iter = np.concatenate((short_iter, np.zeros(len(seeded), dtype=int)))
+                params = stack_params(params, extra)
+            n_seeded = sum(extra.weights.shape[0] for extra in seeded)
+            short_iter = np.concatenate((short_iter, np.zeros(n_seeded, dtype=int)))
             params, loglik, n_iter, converged, worst_drop = self._converge(engine, params)
         loglik = np.where(np.isfinite(loglik), loglik, -np.inf)
         best = int(np.lexsort((np.arange(loglik.shape[0]), -loglik))[0])
@@ -259,8 +238,8 @@ class LCGA:
         self.final_logliks_ = np.sort(loglik)[::-1]
         self.n_final_starts_ = int(loglik.shape[0])
         self.max_loglik_decrease_ = float(worst_drop[best])
-        self.n_seeded_starts_ = len(seeded)
-        self.best_start_seeded_ = bool(best >= loglik.shape[0] - len(seeded))
+        self.n_seeded_starts_ = n_seeded
+        self.best_start_seeded_ = bool(best >= loglik.shape[0] - n_seeded)
         self._finish(
             panel,
             stats,
@@ -286,7 +265,7 @@ class LCGA:
         n_final = self.n_final_starts if self.n_final_starts is not None else max(2, n_starts // 5)
         n_final = int(min(max(1, n_final), n_starts))
         # random partitions: each participant to a uniformly drawn class
-        posterior = _one_hot(rng.integers(0, k, size=(n_starts, n)), k)
+        posterior = one_hot(rng.integers(0, k, size=(n_starts, n)), k)
         params = self._initial_params(engine, posterior, rng)
         short_iter = np.zeros(n_starts, dtype=int)
         if k > 1 and n_final < n_starts:
@@ -423,13 +402,3 @@ class LCGA:
             effects = np.einsum("nab,nb->na", chol[classes], rng.standard_normal((n, q)))
             values = values + np.einsum("ntq,nq->nt", basis[..., :q], effects)
         return panel.to_long(values)
-
-
-def _stack(params: MixtureParams, extra: MixtureParams) -> MixtureParams:
-    """Append the starts of ``extra`` to ``params``."""
-    return MixtureParams(
-        np.concatenate((params.weights, extra.weights)),
-        np.concatenate((params.beta, extra.beta)),
-        np.concatenate((params.sigma2, extra.sigma2)),
-        None if params.d is None else np.concatenate((params.d, extra.d)),
-    )
