@@ -118,7 +118,8 @@ CLASSIFICATION_TABLE = TableContract(
     ),
 )
 
-#: ``predictors.csv``: log-odds of each class against the reference class, per K >= 2 and term.
+#: ``predictors.csv``: log-odds of each class against the reference class, per K >= 2 and term;
+#: ``status`` "ok" (optimum certified), "suspect" or "failed" (estimates NaN), ``reason`` why.
 PREDICTORS_TABLE = TableContract(
     what="class-membership predictors table",
     rule=PREDICTOR_RULE,
@@ -136,6 +137,8 @@ PREDICTORS_TABLE = TableContract(
         col("ci_high", "float"),
         col("odds_ratio", "float"),
         col("method", "text"),
+        col("status", "text"),
+        col("reason", "text"),
     ),
 )
 

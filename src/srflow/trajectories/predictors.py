@@ -27,6 +27,12 @@ from scipy import optimize, special
 
 from srflow.errors import ModelError
 from srflow.trajectories.em import MixtureParams
+from srflow.trajectories.logit_check import (
+    LogitCheck,
+    existence_problem,
+    restart_check,
+    stationarity_problem,
+)
 from srflow.trajectories.panel import sufficient_stats
 
 __all__ = [
@@ -130,8 +136,8 @@ def _scores(weights_fn_resid, theta, x, k, ref):
     return (resid[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
 
 
-def _covariance(method, fun, theta, terms, x, k, ref):
-    hess = _hessian(fun, theta)
+def _covariance(method, hess, theta, terms, x, k, ref):
+    """Inverse information and the reported covariance (the sandwich for BCH)."""
     try:
         inv = np.linalg.inv(hess)
     except np.linalg.LinAlgError as exc:
@@ -141,8 +147,34 @@ def _covariance(method, fun, theta, terms, x, k, ref):
         ) from exc
     if method == "bch":
         scores = _scores(terms, theta, x, k, ref)
-        return inv @ (scores.T @ scores) @ inv
-    return inv
+        return inv, inv @ (scores.T @ scores) @ inv
+    return inv, inv
+
+
+def _certified_optimum(method, terms, x, k, ref, names):
+    """The logit's optimum, its covariance and its certificate (:mod:`.logit_check`)."""
+    theta, fun = _fit_logit(terms, x, k, ref)
+    check = LogitCheck()
+    for attempt in range(2):  # the first optimum, then (if better) the restart's
+        hess = _hessian(fun, theta)
+        problem = existence_problem(hess, theta, x, names)
+        if problem:
+            raise ModelError(problem)
+        inv, cov = _covariance(method, hess, theta, terms, x, k, ref)
+        if attempt == 1:
+            break
+        restarted, note = restart_check(
+            fun,
+            theta,
+            np.sqrt(np.abs(np.diag(cov))),
+            lambda start: _fit_logit(terms, x, k, ref, start=start)[0],
+        )
+        check.add(note)
+        if restarted is theta:
+            break
+        theta = restarted
+    check.add(stationarity_problem(fun(theta)[1], inv))
+    return theta, cov, check
 
 
 def fit_class_predictors(
@@ -170,13 +202,16 @@ def fit_class_predictors(
     Returns
     -------
     pandas.DataFrame
-        ``class, term, estimate, se, statistic, p, ci_low, ci_high, odds_ratio, method`` for
-        every non-reference class and term (``(intercept)`` and the predictors).
+        ``class, term, estimate, se, statistic, p, ci_low, ci_high, odds_ratio, method,
+        status, reason`` for every non-reference class and term (``(intercept)`` and the
+        predictors); ``status`` is "ok" when the optimum is certified (stationary, a restart
+        agrees: :mod:`srflow.trajectories.logit_check`), else "suspect" and ``reason`` says why.
 
     Raises
     ------
     ModelError
-        Unknown method or reference class, a constant predictor, too few participants.
+        Unknown method or reference class, a constant predictor, too few participants, or no
+        finite maximum (a predictor separates the classes, singular information).
     """
     if method not in PREDICTOR_METHODS:
         raise ModelError(f"predictor_method must be one of {PREDICTOR_METHODS}, got {method!r}.")
@@ -209,9 +244,10 @@ def fit_class_predictors(
         if class_density is None:
             raise ModelError("predictor_method one_step needs the fitted model's class densities.")
         terms = _one_step_terms(posterior, x, k, ref, class_density)
-    theta, fun = _fit_logit(terms, x, k, ref)
-    cov = _covariance(method, fun, theta, terms, x, k, ref)
-    return _coefficient_table(theta, cov, ["(intercept)", *predictors.columns], k, ref, method)
+    names = ["(intercept)", *predictors.columns]
+    theta, cov, check = _certified_optimum(method, terms, x, k, ref, names)
+    table = _coefficient_table(theta, cov, names, k, ref, method)
+    return table.assign(status=check.status, reason=check.reason)
 
 
 def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
