@@ -181,7 +181,7 @@ class GMM(LCGA):
             else:  # the random-intercept optimum with the slope variance ~0 and inside it
                 starts.append(at_random_intercept(nested.params_, engine))
         if init_from is not None:
-            starts += [self._from_posterior(engine, p) for p in self._splits(init_from, stats)]
+            starts += self._k_minus_1_starts(engine, init_from, stats)
         return starts
 
     def _nested_specs(self) -> list[tuple[tuple[str, ...], str, str]]:

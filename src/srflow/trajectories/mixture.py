@@ -40,7 +40,7 @@ import pandas as pd
 
 from srflow.errors import ConvergenceWarning, ModelError
 from srflow.trajectories.em import LcgaEngine, MixtureParams, run_em
-from srflow.trajectories.nesting import one_hot, split_class, stack_params
+from srflow.trajectories.nesting import duplicate_class, one_hot, split_class, stack_params
 from srflow.trajectories.panel import (
     PanelData,
     check_fittable,
@@ -159,7 +159,17 @@ class LCGA:
     def _seeded_starts(self, panel, stats, engine, init_from) -> list[MixtureParams]:
         if init_from is None:
             return []
-        return [self._from_posterior(engine, p) for p in self._splits(init_from, stats)]
+        return self._k_minus_1_starts(engine, init_from, stats)
+
+    def _k_minus_1_starts(self, engine, init_from, stats) -> list[MixtureParams]:
+        """Starts from a K - 1 optimum: its classes split in turn, and its largest doubled.
+
+        The doubled class (two identical halves) is the K - 1 optimum itself as a K-class
+        model, so the K fit is never below it; the splits move away from it.
+        """
+        starts = [self._from_posterior(engine, p) for p in self._splits(init_from, stats)]
+        largest = int(np.argsort(-np.asarray(init_from.weights_), kind="stable")[0])
+        return [*starts, duplicate_class(init_from.params_, largest)]
 
     def _from_posterior(self, engine, posterior: np.ndarray) -> MixtureParams:
         return self._initial_params(engine, posterior[None], None)
@@ -196,8 +206,8 @@ class LCGA:
             Column names.
         init_from : LCGA or GMM, optional
             A fitted model of the same kind with K - 1 classes on the same data: its classes
-            split in turn give extra final-stage starts, so the K solution starts where the
-            K - 1 one ended.
+            split in turn, and its largest class doubled, give extra final-stage starts, so the
+            K solution starts where the K - 1 one ended and is never below it.
 
         Returns
         -------

@@ -20,6 +20,7 @@ __all__ = [
     "SLOPE_START_SHARES",
     "at_random_intercept",
     "at_zero_random_effects",
+    "duplicate_class",
     "one_hot",
     "split_class",
     "stack_params",
@@ -68,6 +69,31 @@ def stack_params(params: MixtureParams, extra: MixtureParams) -> MixtureParams:
         np.concatenate((params.beta, extra.beta)),
         np.concatenate((params.sigma2, extra.sigma2)),
         None if params.d is None else np.concatenate((params.d, extra.d)),
+    )
+
+
+def duplicate_class(params: MixtureParams, j: int) -> MixtureParams:
+    """A K-class model equal to the K - 1 class ``params``: class ``j`` doubled, weight halved.
+
+    The two copies share class j's curve and variances and half its weight each, so every
+    participant's likelihood, hence the log-likelihood, is that of the K - 1 model.
+
+    Examples
+    --------
+    >>> nested = MixtureParams(np.array([[0.6, 0.4]]), np.array([[[1.0], [5.0]]]),
+    ...                        np.array([[1.0, 2.0]]))
+    >>> doubled = duplicate_class(nested, 0)
+    >>> doubled.weights.tolist(), doubled.beta[..., 0].tolist(), doubled.d is None
+    ([[0.3, 0.4, 0.3]], [[1.0, 5.0, 1.0]], True)
+    """
+    order = np.append(np.arange(params.weights.shape[1]), j)
+    weights = params.weights[:, order].copy()
+    weights[:, [j, -1]] *= 0.5
+    return MixtureParams(
+        weights,
+        params.beta[:, order],
+        params.sigma2[:, order],
+        None if params.d is None else params.d[:, order],
     )
 
 
