@@ -4,7 +4,7 @@ Known answer: the GMM with ``random: [intercept, slope]`` contains the one with
 ``random: [intercept]`` (slope variance and covariance 0) at the same K and variance settings,
 so its maximised log-likelihood is at least the latter's. The slope variance cannot go below
 the engine's floor (1e-8 of the outcome variance), so the tolerance is 1e-6 of |LL|
-(:func:`srflow.trajectories.gmm.nesting_tolerance`).
+(:func:`srflow.trajectories.nesting.nesting_tolerance`).
 
 Where the seeding matters (searched over simulated cohorts of tests/trajectory_cohorts.py,
 seeds 0-5, n 120-200, 4-6 waves, K 3-6, 3 random starts: 28 of 216 slope fits without the
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from srflow.trajectories import GMM, fit_trajectory_grid
-from srflow.trajectories.gmm import nesting_tolerance
+from srflow.trajectories.nesting import nesting_tolerance
 from trajectory_cohorts import growth_mixture_cohort
 
 COLUMNS = {"participant": "id", "time": "time", "outcome": "P"}
@@ -108,3 +108,38 @@ def test_a_slope_fit_below_its_nested_intercept_fit_is_suspect(monkeypatch):
         f"{model.loglik_ + 1.0:.4f} (its optimum seeded this fit)"
     )
     assert np.isfinite(model.loglik_)
+
+
+# ------------------------------------------------------------------ LCGA: class-specific variance
+# The LCGA with class-specific residual variances nests the shared one. Search (seeds 0-7,
+# n 120-400, K 2-6, 3 starts): 5 of 160 class-specific fits ended below the shared fit without
+# the seed; the worst is cohort seed 5, n = 400, intercept SD 1, 6 waves, K = 5 (49.1 below).
+
+
+def test_class_variance_lcga_is_seeded_from_the_shared_fit(monkeypatch):
+    from srflow.trajectories import LCGA
+
+    data = growth_mixture_cohort(n=400, intercept_sd=1.0, n_waves=6, seed=5)
+    shared = LCGA(5, variance="shared", n_init=3, random_state=5).fit(data, **COLUMNS)
+    seeded = LCGA(5, variance="class", n_init=3, random_state=5).fit(data, **COLUMNS)
+    with monkeypatch.context() as patch:
+        patch.setattr(LCGA, "_seeded_starts", lambda self, *args: [])
+        unseeded = LCGA(5, variance="class", n_init=3, random_state=5).fit(data, **COLUMNS)
+    assert unseeded.loglik_ - shared.loglik_ == pytest.approx(-49.12, abs=0.01)
+    assert seeded.nested_logliks_ == {"variance=shared": shared.loglik_}
+    assert seeded.loglik_ >= shared.loglik_ - 1e-6 and not seeded.below_nested_
+    assert seeded.n_seeded_starts_ == 1
+
+
+@pytest.mark.parametrize(("seed", "n", "sd", "waves"), [(5, 120, 2.0, 6), (5, 150, 3.0, 5)])
+def test_lcga_grid_class_variance_never_below_shared(seed, n, sd, waves):
+    data = growth_mixture_cohort(n=n, intercept_sd=sd, n_waves=waves, seed=seed)
+    settings = dict(classes=range(1, 7), n_init=3, random_state=seed)
+    shared, _ = fit_trajectory_grid(data, **COLUMNS, variance="shared", **settings)
+    specific, models = fit_trajectory_grid(data, **COLUMNS, variance="class", **settings)
+    for k, ll_class, ll_shared in zip(
+        specific["K"], specific["loglik"], shared["loglik"], strict=True
+    ):
+        assert ll_class >= ll_shared - 1e-6, k
+        if k > 1:
+            assert models[k].nested_logliks_["variance=shared"] == ll_shared

@@ -145,3 +145,35 @@ def test_report_says_why_in_words():
     suspect = pd.DataFrame({"status": ["suspect"], "reason": ["a restart disagrees"]})
     assert "could not be certified: a restart disagrees" in certification_note(suspect, 3, "ML")
     assert certification_note(pd.DataFrame({"status": ["ok"], "reason": [""]}), 2, "ML") is None
+
+
+def test_the_report_says_a_failed_chosen_k_in_words():
+    """The demo report's predictors at its chosen K marked failed (as predictor_table writes a
+    K with no finite maximum): a warning with the reason and no effects table; suspect: the
+    warning and the table."""
+    import dataclasses
+
+    from srflow import results
+    from test_report import _warn_boxes, build_report, make_inputs, section_html
+
+    inputs = make_inputs(sr={}, mixed={})
+    traj = inputs.trajectories["problems"]
+    predictors = traj.predictors
+    reason = "the effect of age on class contrast 1 is 23.5 log-odds per SD: no finite maximum"
+    for status in ("failed", "suspect"):
+        marked = predictors.assign(status=status, reason=reason)
+        if status == "failed":
+            numbers = ["estimate", "se", "statistic", "p", "ci_low", "ci_high", "odds_ratio"]
+            marked[numbers] = np.nan
+        inputs.trajectories = {
+            "problems": dataclasses.replace(traj, predictors=results.PREDICTORS_TABLE.check(marked))
+        }
+        html = section_html(build_report(inputs), "trajectories")
+        boxes = [b for b in _warn_boxes(html) if "class-membership model" in b]
+        assert len(boxes) == 1 and reason in boxes[0]
+        if status == "failed":
+            assert "could not be estimated" in boxes[0]
+            assert "Predictors of class membership" not in html
+        else:
+            assert "could not be certified" in boxes[0]
+            assert "Predictors of class membership" in html

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from srflow.errors import ModelError
 from srflow.trajectories.accelerate import run_squarem
@@ -15,7 +14,7 @@ from srflow.trajectories.mixture import LCGA, VARIANCE_CHOICES
 from srflow.trajectories.nesting import at_random_intercept, at_zero_random_effects
 from srflow.trajectories.panel import PanelData
 
-__all__ = ["GMM", "RANDOM_CHOICES", "nesting_tolerance"]
+__all__ = ["GMM", "RANDOM_CHOICES"]
 
 RANDOM_CHOICES = (("intercept",), ("intercept", "slope"))
 #: ranges of the random shares of the residual variance given to the intercept and the slope
@@ -52,7 +51,7 @@ class GMM(LCGA):
     nested_logliks_ : dict
         Log-likelihoods of the nested models whose optima seeded this fit (``"lcga"``,
         ``"variance=shared"``, ``"random_variance=shared"``, ``"random=intercept"``); the fit
-        is at least each, up to :func:`nesting_tolerance`.
+        is at least each, up to :func:`srflow.trajectories.nesting.nesting_tolerance`.
     below_nested_models_ : list of str
         The keys of ``nested_logliks_`` this fit is below (a fit to report as suspect);
         ``below_nested_`` is whether there is any.
@@ -163,8 +162,9 @@ class GMM(LCGA):
                 variance=self.variance,
                 n_init=self.n_init,
                 random_state=self.random_state,
-            ).fit(panel)
-            cache[("lcga", self.variance)] = lcga
+            )
+            lcga._nested_cache = cache  # a class-specific LCGA is seeded from the shared one
+            cache[("lcga", self.variance)] = lcga.fit(panel)
         self.nested_logliks_["lcga"] = lcga.loglik_
         # the LCGA optimum is the GMM with D = 0: start at it (D at its floor, so the fit is
         # never below the LCGA) and inside it, with two variance splits
@@ -221,24 +221,6 @@ class GMM(LCGA):
             cache[key] = nested.fit(panel)
         return cache[key]
 
-    def fit(
-        self,
-        data: pd.DataFrame | PanelData,
-        participant: str = "participant_id",
-        time: str = "time",
-        outcome: str = "P",
-        init_from: LCGA | None = None,
-    ) -> GMM:
-        """Fit the model (see :meth:`LCGA.fit`); nested models' optima seed extra starts."""
-        super().fit(data, participant, time, outcome, init_from=init_from)
-        self.below_nested_models_ = [
-            name
-            for name, nested in self.nested_logliks_.items()
-            if self.loglik_ < nested - nesting_tolerance(name, nested)
-        ]
-        self.below_nested_ = bool(self.below_nested_models_)
-        return self
-
 
 def _nested_name(model: GMM, random: tuple[str, ...], variance: str) -> str:
     """Key of a nested model in ``nested_logliks_``: the setting it changes."""
@@ -247,21 +229,3 @@ def _nested_name(model: GMM, random: tuple[str, ...], variance: str) -> str:
     if variance != model.variance:
         return f"variance={variance}"
     return "random_variance=shared"
-
-
-def nesting_tolerance(name: str, nested_loglik: float) -> float:
-    """How far a fit may lie below the nested model ``name`` and still count as not below it.
-
-    A nested point inside the parameter space is reached exactly (``max(1e-6, 1e-9 |LL|)``).
-    The random-intercept optimum is not: the slope variance cannot go below the engine's floor
-    (1e-8 of the outcome variance), so a fit whose slope variance belongs at 0 ends a little
-    below it; 1e-6 of ``|LL|`` allows for that (the deficit seen is < 2e-4 on ``|LL|`` ~ 1600).
-
-    Examples
-    --------
-    >>> nesting_tolerance("variance=shared", -500.0), nesting_tolerance("random=intercept", -500.0)
-    (1e-06, 0.0005)
-    """
-    if name == "random=intercept":
-        return 1e-6 * abs(nested_loglik)
-    return max(1e-6, 1e-9 * abs(nested_loglik))

@@ -40,11 +40,17 @@ import pandas as pd
 
 from srflow.errors import ConvergenceWarning, ModelError
 from srflow.trajectories.em import LcgaEngine, MixtureParams, run_em
-from srflow.trajectories.nesting import duplicate_class, one_hot, split_class, stack_params
+from srflow.trajectories.fitted import FittedMixture
+from srflow.trajectories.nesting import (
+    below_nested,
+    duplicate_class,
+    one_hot,
+    split_class,
+    stack_params,
+)
 from srflow.trajectories.panel import (
     PanelData,
     check_fittable,
-    legendre_basis,
     legendre_to_raw,
     prepare_panel,
     sufficient_stats,
@@ -55,7 +61,7 @@ __all__ = ["LCGA", "VARIANCE_CHOICES"]
 VARIANCE_CHOICES = ("class", "shared")
 
 
-class LCGA:
+class LCGA(FittedMixture):
     """Latent class growth analysis fitted by EM with emEM random starts.
 
     Parameters
@@ -104,6 +110,10 @@ class LCGA:
         Final-stage runs within ``max(1e-3, 1e-8 |loglik|)`` of the best log-likelihood.
     final_logliks_ : ndarray
         Log-likelihoods of all final-stage runs, best first.
+    nested_logliks_ : dict
+        Log-likelihoods of the nested models whose optima seeded this fit (LCGA with
+        class-specific variance: ``"variance=shared"``); ``below_nested_models_`` lists those
+        the fit is still below (:func:`srflow.trajectories.nesting.below_nested`: suspect).
 
     Examples
     --------
@@ -157,9 +167,25 @@ class LCGA:
         return engine.m_step(np.ascontiguousarray(posterior.transpose(0, 2, 1)), init=True)
 
     def _seeded_starts(self, panel, stats, engine, init_from) -> list[MixtureParams]:
-        if init_from is None:
-            return []
-        return self._k_minus_1_starts(engine, init_from, stats)
+        starts = []
+        if self.variance == "class" and self.n_classes > 1:  # nests the shared variance
+            shared = self._shared_variance_fit(panel)
+            self.nested_logliks_["variance=shared"] = shared.loglik_
+            starts.append(shared.params_)
+        if init_from is not None:
+            starts += self._k_minus_1_starts(engine, init_from, stats)
+        return starts
+
+    def _shared_variance_fit(self, panel) -> LCGA:
+        """The LCGA with one shared residual variance, shared through a nesting model's cache."""
+        cache: dict = getattr(self, "_nested_cache", {})
+        if ("lcga", "shared") not in cache:
+            names = ("degree", "n_init", "n_short_iter", "n_final_starts", "max_iter", "tol")
+            settings = {name: getattr(self, name) for name in names}
+            cache[("lcga", "shared")] = LCGA(
+                self.n_classes, variance="shared", random_state=self.random_state, **settings
+            ).fit(panel)
+        return cache[("lcga", "shared")]
 
     def _k_minus_1_starts(self, engine, init_from, stats) -> list[MixtureParams]:
         """Starts from a K - 1 optimum: its classes split in turn, and its largest doubled.
@@ -229,6 +255,7 @@ class LCGA:
         rng = np.random.default_rng(self.random_state)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             params, short_iter = self._short_stage(engine, panel.n_participants, rng)
+            self.nested_logliks_: dict[str, float] = {}
             seeded = self._seeded_starts(panel, stats, engine, init_from)
             for extra in seeded:
                 params = stack_params(params, extra)
@@ -259,6 +286,8 @@ class LCGA:
             bool(converged[best]),
             int(n_iter[best] + short_iter[best]),
         )
+        self.below_nested_models_ = below_nested(self.loglik_, self.nested_logliks_)
+        self.below_nested_ = bool(self.below_nested_models_)
         if not self.converged_:
             warnings.warn(
                 f"{type(self).__name__} with K = {self.n_classes} did not converge in "
@@ -324,91 +353,3 @@ class LCGA:
         k, p = self.n_classes, self.degree + 1
         n_var = k if self.variance == "class" else 1
         return int(k * p + n_var + (k - 1))
-
-    # --- results ---------------------------------------------------------------------
-    def predict_proba(self, data: pd.DataFrame | PanelData | None = None, **columns) -> np.ndarray:
-        """Posterior class probabilities, of the fitted participants or of new ones.
-
-        Parameters
-        ----------
-        data : pandas.DataFrame, PanelData or None
-            None: the fitted participants (``posterior_``). Otherwise a long table (column
-            names as keyword arguments ``participant``, ``time``, ``outcome``, defaults those
-            of the fitted panel); time is mapped with the fitted range, so new participants
-            are scored on the fitted model's scale.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(n_participants, K)``, rows in sorted participant order.
-        """
-        if data is None:
-            return self.posterior_
-        names = {
-            "participant": self.panel_.participant,
-            "time": self.panel_.time_column,
-            "outcome": self.panel_.outcome_column,
-            **columns,
-        }
-        panel = data if isinstance(data, PanelData) else prepare_panel(data, **names)
-        stats = sufficient_stats(panel, self.degree, domain=self.time_domain_)
-        engine = self._engine(stats)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            _, posterior, _, _ = engine.e_step(self.params_)
-        return posterior[0].T if engine.class_major else posterior[0]
-
-    def predict(self, data: pd.DataFrame | PanelData | None = None, **columns) -> np.ndarray:
-        """MAP class (1-based) of the fitted participants or of new ones (see :meth:`predict_proba`)."""
-        return self.predict_proba(data, **columns).argmax(axis=1) + 1
-
-    def predict_curves(self, times: np.ndarray) -> np.ndarray:
-        """Fitted class means at ``times``, shape ``(K, len(times))``."""
-        times = np.asarray(times, dtype=float)
-        basis = legendre_basis(times, self.degree, self.time_domain_)
-        return self.coef_legendre_ @ basis.T
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per class: share, MAP size, raw-time coefficients, residual SD."""
-        counts = np.bincount(self.labels_ - 1, minlength=self.n_classes)
-        table = pd.DataFrame(
-            {"class": np.arange(1, self.n_classes + 1), "weight": self.weights_, "n_map": counts}
-        )
-        for j in range(self.degree + 1):
-            table[f"coef_time{j}"] = self.coef_[:, j]
-        table["sigma"] = self.sigma_
-        if self.random_cov_ is not None:
-            table["sd_random_intercept"] = np.sqrt(self.random_cov_[:, 0, 0])
-            if self.random_cov_.shape[1] == 2:
-                table["sd_random_slope_legendre"] = np.sqrt(self.random_cov_[:, 1, 1])
-        return table
-
-    def simulate(self, rng: np.random.Generator) -> pd.DataFrame:
-        """Draw a data set from the fitted model at the observed design.
-
-        Each participant keeps their observed times; the class is drawn from
-        ``weights_``, then outcomes from the class's mean curve plus residual
-        noise (and random effects for the GMM).
-
-        Parameters
-        ----------
-        rng : numpy.random.Generator
-
-        Returns
-        -------
-        pandas.DataFrame
-            Long table with the fitted panel's column names.
-        """
-        panel = self.panel_
-        n, width = panel.time.shape
-        classes = rng.choice(self.n_classes, size=n, p=self.weights_ / self.weights_.sum())
-        basis = legendre_basis(panel.time, self.degree, self.time_domain_)  # (n, T, p)
-        mean = np.einsum("ntp,np->nt", basis, self.coef_legendre_[classes])
-        noise = rng.standard_normal((n, width)) * self.sigma_[classes][:, None]
-        values = mean + noise
-        if self.random_cov_ is not None:
-            q = self.random_cov_.shape[1]
-            chol = np.linalg.cholesky(self.random_cov_)  # (K, q, q)
-            effects = np.einsum("nab,nb->na", chol[classes], rng.standard_normal((n, q)))
-            values = values + np.einsum("ntq,nq->nt", basis[..., :q], effects)
-        return panel.to_long(values)

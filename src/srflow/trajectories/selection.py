@@ -33,7 +33,7 @@ Certification (mixture models): a K-class model nests the K - 1 one (a class of 
 so its maximised log-likelihood is never below it. A K fit that is below is refitted with
 starts seeded from the K - 1 optimum (its classes split in turn); a fit still below, or a GMM
 below a nested model whose optimum seeded it (the LCGA, shared variances, a random intercept
-without the slope: :func:`srflow.trajectories.gmm.nesting_tolerance`), is marked ``suspect``
+without the slope: :func:`srflow.trajectories.nesting.nesting_tolerance`), is marked ``suspect``
 (``certification`` says why) rather than reported as ``ok``.
 """
 
