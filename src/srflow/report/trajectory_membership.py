@@ -173,8 +173,8 @@ def predictors_block(
             "note",
             tone="warn",
             text=(
-                f"No class-membership effects for the chosen K = {label(chosen)} (the predictors rule's log says why: "
-                "e.g. a constant predictor or a reference class beyond K)."
+                f"No class-membership effects for the chosen K = {label(chosen)} (the predictors rule's log says "
+                "why: e.g. a predictor that is not a column of the scores table)."
             ),
         )
         return
