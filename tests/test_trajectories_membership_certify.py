@@ -3,8 +3,9 @@
 Known answers:
 * Separation: two classes (levels 2 and 10, residual SD 1.5, 5 waves, 300 participants, seed 3)
   are recovered without error (all posteriors ~0/1), so a predictor equal to the modal class
-  separates them; the logit has no finite maximum (the effect walks to > 10 log-odds per SD) and
-  the K is ``failed`` with NaN estimates, for every method. A predictor and a copy of it times 2
+  separates them; the logit has no finite maximum (the optimiser walks off, the information
+  along the separating direction falls below 1e-6 of the design's) and the K is ``failed``
+  with NaN estimates, for every method. So is a binary predictor constant within one class. A predictor and a copy of it times 2
   make the information exactly singular: ``failed``.
 * A normal predictor (w + class, SD 1) gives an ``ok`` fit whose estimates equal the
   uncertified BFGS optimum (the restart agrees to 1e-8 relative, so the first optimum is kept).
@@ -65,7 +66,7 @@ def test_the_two_classes_are_recovered_without_error(separated):
 @pytest.mark.parametrize("method", ["ml", "bch", "modal"])
 def test_a_separating_predictor_fails_with_the_reason(separated, method):
     model, people, classes = separated
-    with pytest.raises(ModelError, match="drifts to infinity"):
+    with pytest.raises(ModelError, match="no finite maximum"):
         pred.fit_class_predictors(model.posterior_, people[["z", "w"]], method)
     table, notes = predictor_table(classes, people[["z", "w"]], method)
     assert list(table.columns) == PREDICTOR_COLUMNS
@@ -77,7 +78,7 @@ def test_a_separating_predictor_fails_with_the_reason(separated, method):
     numbers = ["estimate", "se", "statistic", "p", "ci_low", "ci_high", "odds_ratio"]
     assert table[numbers].isna().all().all() and (table["status"] == "failed").all()
     assert table["reason"].str.contains("separates the classes").all()
-    assert len(notes) == 1 and notes[0].startswith("K = 2: the effect of z")
+    assert len(notes) == 1 and notes[0].startswith("K = 2: no finite maximum")
     assert table["method"].str.startswith(f"{method}: ").all()
 
 
@@ -177,3 +178,29 @@ def test_the_report_says_a_failed_chosen_k_in_words():
         else:
             assert "could not be certified" in boxes[0]
             assert "Predictors of class membership" in html
+
+
+def _three_class_posterior(seed: int = 1, n: int = 600):
+    """Posterior 0.96 on each participant's class (0.02 on the others), classes uniform."""
+    rng = np.random.default_rng(seed)
+    classes = rng.integers(0, 3, n)
+    posterior = np.full((n, 3), 0.02)
+    posterior[np.arange(n), classes] = 0.96
+    return rng, classes, posterior
+
+
+@pytest.mark.parametrize("method", ["ml", "bch", "modal"])
+def test_a_binary_predictor_constant_within_a_class_fails(method):
+    """z is 0 for every member of class 3 and 0/1 at random elsewhere: no finite effect of z on
+    class 3 against 1 (its log-odds go to -infinity); a rare z held only by 6 members of class 2
+    (a quasi-separation the per-SD size check misses: SE ~1e4) fails the same way."""
+    rng, classes, posterior = _three_class_posterior()
+    w = rng.normal(size=len(classes))
+    z = np.where(classes == 2, 0.0, (rng.random(len(classes)) < 0.5).astype(float))
+    rare = np.zeros(len(classes))
+    rare[np.flatnonzero(classes == 1)[:6]] = 1.0
+    for frame in (pd.DataFrame({"z": z, "w": w}), pd.DataFrame({"rare": rare, "w": w})):
+        with pytest.raises(ModelError, match="no finite maximum"):
+            pred.fit_class_predictors(posterior, frame, method)
+    ok = pred.fit_class_predictors(posterior, pd.DataFrame({"w": w + classes}), method)
+    assert (ok["status"] == "ok").all()

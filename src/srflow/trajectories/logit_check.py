@@ -3,13 +3,13 @@
 The three-step and one-step estimators maximise a log-likelihood of the multinomial logit of
 the class on the predictors by BFGS. Its result is reported ``ok`` only when three checks pass:
 
-* **existence** (else ``failed``, estimates NaN): the information matrix (the Hessian of the
-  negative log-likelihood, scaled to unit diagonal so units do not matter) is positive definite
-  with a condition number below :data:`MAX_CONDITION`, and no effect exceeds
-  :data:`MAX_LOGODDS_PER_SD` log-odds per SD of its predictor. A predictor that separates two
-  classes (or a class in which a binary predictor never varies) has no finite maximum: the
-  optimiser walks off towards infinity, the log-likelihood flattens and the curvature along
-  that direction vanishes. Collinear predictors make the information singular the same way.
+* **existence** (else ``failed``, estimates NaN): the predictors are not collinear, the
+  information matrix (the Hessian of the negative log-likelihood) is at least
+  :data:`MIN_RELATIVE_INFORMATION` of the design's own in every direction, and no effect
+  exceeds :data:`MAX_LOGODDS_PER_SD` log-odds per SD of its predictor. A predictor that
+  separates two classes (or a class in which a binary predictor never varies) has no finite
+  maximum: the optimiser walks off towards infinity, the log-likelihood flattens and the
+  curvature along that direction vanishes.
 * **stationarity** (else ``suspect``): at the optimum a Newton step would gain at most
   :data:`MAX_NEWTON_GAIN` in log-likelihood (``g' H^-1 g / 2``, ``g`` the gradient).
 * **a restart** (else ``suspect``): BFGS restarted :data:`RESTART_SES` standard errors away
@@ -28,6 +28,7 @@ __all__ = [
     "MAX_CONDITION",
     "MAX_LOGODDS_PER_SD",
     "MAX_NEWTON_GAIN",
+    "MIN_RELATIVE_INFORMATION",
     "RESTART_SES",
     "RESTART_TOL",
     "LogitCheck",
@@ -36,8 +37,11 @@ __all__ = [
     "stationarity_problem",
 ]
 
-#: scaled information matrix condition number beyond which it counts as singular
-MAX_CONDITION = 1e10
+#: condition number of the predictors' scaled cross-products beyond which they are collinear
+MAX_CONDITION = 1e12
+#: smallest information, relative to the design's (``pi (1 - pi)`` of a logit, <= 1/4), of an
+#: estimable model; separation drives it to ~exp(-|eta|)
+MIN_RELATIVE_INFORMATION = 1e-6
 #: |effect| x SD(predictor) beyond this many log-odds (an odds ratio of ~22000 per SD) is a
 #: drift to infinity, not an estimate
 MAX_LOGODDS_PER_SD = 10.0
@@ -82,11 +86,23 @@ def existence_problem(hess: np.ndarray, theta: np.ndarray, x: np.ndarray, names)
     names : sequence of str
         The p term names.
 
+    Notes
+    -----
+    The information is measured against the design's own: the smallest eigenvalue of
+    ``H`` relative to ``I (x) X'X`` (a generalised eigenvalue, free of the predictors' units) is
+    about ``pi (1 - pi)`` of the least informative direction, at most 1/4 and well above
+    :data:`MIN_RELATIVE_INFORMATION` for any estimable model; along a separating direction it
+    falls like ``exp(-|eta|)`` as the optimiser walks off.
+
     Examples
     --------
     >>> x = np.column_stack([np.ones(4), [0.0, 0.0, 1.0, 1.0]])
-    >>> existence_problem(np.diag([2.0, 1.0]), np.array([0.1, 0.5]), x, ["(intercept)", "z"])
-    >>> existence_problem(np.diag([2.0, 1.0]), np.array([0.1, 40.0]), x, ["(intercept)", "z"])[:37]
+    >>> xtx = x.T @ x
+    >>> existence_problem(0.2 * xtx, np.array([0.1, 0.5]), x, ["(intercept)", "z"]) is None
+    True
+    >>> existence_problem(1e-9 * xtx, np.array([0.1, 0.5]), x, ["(intercept)", "z"])[:37]
+    'no finite maximum: the information al'
+    >>> existence_problem(0.2 * xtx, np.array([0.1, 40.0]), x, ["(intercept)", "z"])[:37]
     'the effect of z on class contrast 1 i'
     """
     diag = np.diag(hess)
@@ -95,15 +111,23 @@ def existence_problem(hess: np.ndarray, theta: np.ndarray, x: np.ndarray, names)
             "the information matrix is singular (a predictor has no effect on the likelihood): "
             "no finite maximum, a predictor may separate the classes"
         )
-    scale = 1.0 / np.sqrt(diag)
-    eig = np.linalg.eigvalsh(hess * scale[:, None] * scale[None, :])
+    gram = x.T @ x
+    scale = 1.0 / np.sqrt(np.diag(gram))
+    eig = np.linalg.eigvalsh(gram * scale[:, None] * scale[None, :])
     if eig[0] <= eig[-1] / MAX_CONDITION:
         return (
-            f"the information matrix is singular (condition number "
-            f"{'inf' if eig[0] <= 0 else f'{eig[-1] / eig[0]:.3g}'}): a predictor separates "
-            "the classes or the predictors are collinear, so there is no finite maximum"
+            f"the information matrix is singular: the predictors are collinear (condition number "
+            f"of their cross-products {'inf' if eig[0] <= 0 else f'{eig[-1] / eig[0]:.3g}'})"
         )
     p = x.shape[1]
+    chol = np.linalg.cholesky(np.kron(np.eye(theta.shape[0] // p), gram))
+    half = np.linalg.solve(chol, np.linalg.solve(chol, hess).T)  # L^-1 H L^-T
+    relative = float(np.linalg.eigvalsh((half + half.T) / 2)[0])
+    if relative <= MIN_RELATIVE_INFORMATION:
+        return (
+            f"no finite maximum: the information along one direction is {relative:.3g} of the "
+            "data's (a predictor separates the classes, or does not vary within a class)"
+        )
     sd = x.std(axis=0)
     per_sd = np.abs(theta.reshape(-1, p)) * sd[None, :]
     per_sd[:, 0] = 0.0  # the intercept has no SD

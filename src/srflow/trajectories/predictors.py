@@ -112,9 +112,12 @@ def _weighted_terms(weights):
 def _fit_logit(weights_fn, x, k, ref, start=None):
     fun = _objective(weights_fn, x, k, ref)
     theta0 = np.zeros((k - 1) * x.shape[1]) if start is None else start
-    result = optimize.minimize(
-        fun, theta0, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000}
-    )
+    # a separated model walks off towards infinity and overflows on the way: the certificate
+    # (logit_check) says so, the arithmetic warnings would only be noise
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = optimize.minimize(
+            fun, theta0, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000}
+        )
     return result.x, fun
 
 
@@ -156,7 +159,8 @@ def _certified_optimum(method, terms, x, k, ref, names):
     theta, fun = _fit_logit(terms, x, k, ref)
     check = LogitCheck()
     for attempt in range(2):  # the first optimum, then (if better) the restart's
-        hess = _hessian(fun, theta)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite Hessian is a finding
+            hess = _hessian(fun, theta)
         problem = existence_problem(hess, theta, x, names)
         if problem:
             raise ModelError(problem)
