@@ -101,3 +101,36 @@ def test_unconverged_replicates_are_excluded_and_counted(two_classes):
     table = bootstrap_columns(selection, reps, [1, 2]).set_index("K")
     assert table.loc[2, "blrt_replicates"] == 0 and table.loc[2, "blrt_excluded_replicates"] == 3
     assert np.isnan(table.loc[2, "blrt_p"])
+
+
+def test_bootstrap_stage_records_an_excluded_replicate(tmp_path, monkeypatch, capsys):
+    """The stage writes the library's certification: status, the reason with the job's identity."""
+    import json
+
+    from srflow import trajectories
+    from srflow.stages import trajectory_bootstrap_stage
+
+    series = tmp_path / "series.parquet"
+    pd.DataFrame({"participant_id": ["a"], "wave": [1], "P": [1.0]}).to_parquet(series)
+    result = {
+        "K": 2,
+        "replicate": 4,
+        "loglik_null_observed": -10.0,
+        "loglik_null": -9.0,
+        "loglik_alt": -9.5,
+        "lr": -1.0,
+        "refitted": True,
+        "status": "excluded",
+        "reason": "the K fit did not converge, even refitted from the K - 1 optimum",
+    }
+    monkeypatch.setattr(trajectories, "bootstrap_lrt_replicate", lambda *a, **k: dict(result))
+    spec = {"variable": "P", "time": "wave", "method": "lcga", "degree": 1, "variance": "shared"}
+    out = tmp_path / "rep.json"
+    trajectory_bootstrap_stage({**spec, "starts": 2}, 5, "c", "s", 2, 4, str(series), str(out))
+    record = json.loads(out.read_text())
+    assert record["status"] == "excluded" and record["refitted"] is True
+    assert record["reason"] == (
+        "bootstrap replicate 4 of K=2 excluded: the K fit did not converge, even refitted from "
+        "the K - 1 optimum"
+    )
+    assert record["reason"] in capsys.readouterr().err
