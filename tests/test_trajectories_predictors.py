@@ -45,6 +45,8 @@ def _slopes(model, people, mapping, method):
     reference = next(c for c, t in mapping.items() if t == 1)
     density = one_step_density(model) if method == "one_step" else None
     table = fit_class_predictors(model.posterior_, people[["x"]], method, reference, density)
+    # every method's optimum is certified here (stationary, a restart agrees, EM converged)
+    assert (table["status"] == "ok").all(), table["reason"].iloc[0]
     rows = table[table["term"] == "x"].assign(true=lambda t: t["class"].map(mapping))
     rows = rows.sort_values("true")
     return rows["estimate"].to_numpy(), rows["se"].to_numpy()

@@ -15,6 +15,10 @@ model is ``log P(C = k | x) / P(C = r | x) = x' gamma_k`` (``r`` the reference c
   class curves held at their optimum (they ignore the curves' own uncertainty).
 * ``modal``: a multinomial logit of the modal class, naive SEs. It treats the classification
   as error-free, so its effects are attenuated towards zero; it is there for comparison.
+
+Every optimum is certified (:mod:`srflow.trajectories.logit_check`): no finite maximum
+(separation, singular information) raises, a non-stationary point, a restart that disagrees or
+(one_step) an EM that did not converge make the fit ``suspect`` with the reason.
 """
 
 from __future__ import annotations
@@ -158,6 +162,7 @@ def _certified_optimum(method, terms, x, k, ref, names):
     """The logit's optimum, its covariance and its certificate (:mod:`.logit_check`)."""
     theta, fun = _fit_logit(terms, x, k, ref)
     check = LogitCheck()
+    check.add(getattr(terms, "problem", None))  # one_step: its EM's convergence
     for attempt in range(2):  # the first optimum, then (if better) the restart's
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite Hessian is a finding
             hess = _hessian(fun, theta)
@@ -259,6 +264,7 @@ def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
     tau = posterior
     theta = None
     previous = -np.inf
+    converged = False
     for _ in range(n_iter):  # EM iterations; each is vectorised over participants
         log_f = class_density(tau)
         terms = _weighted_terms(tau)
@@ -268,6 +274,7 @@ def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
         tau = np.exp(joint - total)
         loglik = float(total.sum())
         if abs(loglik - previous) <= tol * (1 + abs(loglik)):
+            converged = True
             break
         previous = loglik
 
@@ -276,6 +283,9 @@ def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
         total = special.logsumexp(joint, axis=1, keepdims=True)
         return float(total.sum()), np.exp(joint - total) - np.exp(log_pi)
 
+    weights_fn.problem = (  # read by the certificate
+        None if converged else f"the one-step EM did not converge in {n_iter} iterations"
+    )
     return weights_fn
 
 
