@@ -1,7 +1,7 @@
 """Starting values of a mixture fit taken from the optima of the models nested in it.
 
 A richer mixture contains a poorer one as a special case, so its maximised log-likelihood can
-never be lower: K classes contain K - 1 (a class of weight 0), class-specific variances
+never be lower: K classes contain K - 1 (one class doubled), class-specific variances
 contain shared ones, a growth mixture contains the LCGA (random-effect covariance ``D = 0``)
 and a random intercept and slope contain the random intercept alone (slope variance and
 covariance 0). EM from random starts can still end below the nested optimum (a local
