@@ -363,7 +363,8 @@ def test_job_seeds_depend_on_identity_only():
 def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
     """x is higher in the falling class (odd participants: mean 1 against 0, SD 1); age has one
     missing value (participant S000 dropped, said so); a constant predictor or a reference class
-    beyond K gives a message and an empty table, not a failure."""
+    beyond K gives a message and rows with NaN estimates, status "failed" and the reason, not
+    a failure of the job."""
     from srflow.stages import trajectory_predictors_stage
 
     scores = _two_class_scores()
@@ -413,6 +414,7 @@ def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
     )
     table = pd.read_csv(target)
     assert set(table["term"]) == {"(intercept)", "x", "age"} and set(table["K"]) == {2}
+    assert (table["status"] == "ok").all() and table["reason"].isna().all()
     assert (
         "1 of 40 participants dropped for a missing baseline predictor (age 1)"
         in capsys.readouterr().err
@@ -427,7 +429,16 @@ def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
         str(series),
         str(target),
     )
-    assert pd.read_csv(target).empty and "single value" in capsys.readouterr().err
+    table = pd.read_csv(target)
+    # K = 2 keeps its rows (class 2 against 1; intercept, x, site): NaN, failed, the reason
+    assert table[["K", "class", "term"]].values.tolist() == [
+        [2, 2, "(intercept)"],
+        [2, 2, "x"],
+        [2, 2, "site"],
+    ]
+    assert table["estimate"].isna().all() and (table["status"] == "failed").all()
+    assert table["reason"].str.contains("site take a single value in the sample").all()
+    assert "single value" in capsys.readouterr().err
     trajectory_predictors_stage(
         {**spec, "predictors": ["x"], "reference_class": 3},
         11,
@@ -438,9 +449,16 @@ def test_predictors_stage_reports_dropped_and_bad_predictors(tmp_path, capsys):
         str(series),
         str(target),
     )
-    assert (
-        pd.read_csv(target).empty and "reference_class 3 does not exist" in capsys.readouterr().err
-    )
+    table = pd.read_csv(target)
+    # no class is the reference: both classes of K = 2 get failed rows
+    assert table[["K", "class", "term"]].values.tolist() == [
+        [2, 1, "(intercept)"],
+        [2, 1, "x"],
+        [2, 2, "(intercept)"],
+        [2, 2, "x"],
+    ]
+    assert table["se"].isna().all() and (table["status"] == "failed").all()
+    assert "reference_class 3 does not exist" in capsys.readouterr().err
 
 
 def test_distal_stage_writes_bch_means_and_reports_bad_outcomes(tmp_path, capsys):

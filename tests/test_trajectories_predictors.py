@@ -45,6 +45,8 @@ def _slopes(model, people, mapping, method):
     reference = next(c for c, t in mapping.items() if t == 1)
     density = one_step_density(model) if method == "one_step" else None
     table = fit_class_predictors(model.posterior_, people[["x"]], method, reference, density)
+    # every method's optimum is certified here (stationary, a restart agrees, EM converged)
+    assert (table["status"] == "ok").all(), table["reason"].iloc[0]
     rows = table[table["term"] == "x"].assign(true=lambda t: t["class"].map(mapping))
     rows = rows.sort_values("true")
     return rows["estimate"].to_numpy(), rows["se"].to_numpy()
@@ -99,7 +101,7 @@ def test_bad_predictors_give_clear_messages(fitted):
         baseline_predictors(scores, ["agee"])
 
 
-def test_predictor_table_skips_a_k_without_the_reference_class(fitted):
+def test_predictor_table_fails_a_k_without_the_reference_class(fitted):
     model, people, _ = fitted
     classes = pd.DataFrame(
         {"participant_id": model.participants_, "K": 4, "class": model.labels_, "label": "x"}
@@ -107,12 +109,19 @@ def test_predictor_table_skips_a_k_without_the_reference_class(fitted):
     for j in range(4):
         classes[f"post_{j + 1}"] = model.posterior_[:, j]
     table, notes = predictor_table(classes, people[["x"]], "ml", reference_class=5)
-    assert table.empty and "reference_class 5 does not exist" in notes[0]
+    assert "reference_class 5 does not exist" in notes[0]
+    # every class of K = 4 (none is the reference) and term: NaN estimates, failed, the reason
+    assert table[["class", "term"]].values.tolist() == [
+        [c, t] for c in (1, 2, 3, 4) for t in ("(intercept)", "x")
+    ]
+    assert table["estimate"].isna().all() and (table["status"] == "failed").all()
+    assert table["reason"].str.startswith("reference_class 5 does not exist").all()
     table, notes = predictor_table(classes, people[["x"]], "ml", reference_class=1)
     assert (
         notes == [] and set(table["class"]) == {2, 3, 4} and (table["reference_class"] == 1).all()
     )
     assert table["method"].str.startswith("ml: bias-adjusted").all()
+    assert (table["status"] == "ok").all() and (table["reason"] == "").all()
 
 
 def test_bch_distal_means_recover_class_means(fitted):

@@ -132,6 +132,30 @@ def effect_sentence(row: pd.Series, labels: Mapping[Any, str]) -> str:
     return sentence + "."
 
 
+def certification_note(part: pd.DataFrame, chosen: Any, words: str) -> str | None:
+    """Words for a chosen K whose membership model failed or is suspect (None when ok).
+
+    Examples
+    --------
+    >>> part = pd.DataFrame({"status": ["failed"], "reason": ["a predictor separates the classes"]})
+    >>> certification_note(part, 3, "ML")[-80:]
+    'could not be estimated: a predictor separates the classes. No effects are shown.'
+    """
+    status = set(part["status"].astype(str))
+    reason = "; ".join(dict.fromkeys(str(r) for r in part["reason"] if isinstance(r, str) and r))
+    if "failed" in status:
+        return (
+            f"The class-membership model at the chosen K = {label(chosen)} ({words}) could not be "
+            f"estimated: {reason}. No effects are shown."
+        )
+    if "suspect" in status:
+        return (
+            f"The optimum of the class-membership model at the chosen K = {label(chosen)} could not "
+            f"be certified: {reason}. Read its effects with caution."
+        )
+    return None
+
+
 def predictors_block(
     ctx: ReportContext,
     section: Section,
@@ -149,13 +173,18 @@ def predictors_block(
             "note",
             tone="warn",
             text=(
-                f"No class-membership effects for the chosen K = {label(chosen)} (the predictors rule's log says why: "
-                "e.g. a constant predictor or a reference class beyond K)."
+                f"No class-membership effects for the chosen K = {label(chosen)} (the predictors rule's log says "
+                "why: e.g. a predictor that is not a column of the scores table)."
             ),
         )
         return
     key = method_key(part["method"].iloc[0])
     words = METHOD_WORDS.get(key, f"method '{key}'")
+    status = certification_note(part, chosen, words)
+    if status is not None:
+        section.add("note", tone="warn", text=status)
+    if (part["status"] == "failed").all():
+        return
     if key == "modal":
         section.add(
             "note",

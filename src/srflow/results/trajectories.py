@@ -63,7 +63,9 @@ SELECTION_TABLE = TableContract(
         col("inertia", "float", required=False),
         col("blrt_lr", "float", required=False),  # with a bootstrap: K - 1 against K
         col("blrt_p", "float", required=False),
-        col("blrt_replicates", "int", required=False),
+        col("blrt_replicates", "int", required=False),  # replicates used in blrt_p
+        col("blrt_excluded_replicates", "int", required=False),  # not certified or failed
+        col("blrt_refitted_replicates", "int", required=False),  # used after a refit from K - 1
         col("n_anchored", "int", required=False),  # anchored specs
         col("n_unanchored", "int", required=False),
         col("certification", "text", required=False),  # why a fit is suspect ("" when certified)
@@ -124,7 +126,8 @@ CLASSIFICATION_TABLE = TableContract(
     ),
 )
 
-#: ``predictors.csv``: log-odds of each class against the reference class, per K >= 2 and term.
+#: ``predictors.csv``: log-odds of each class against the reference class, per K >= 2 and term;
+#: ``status`` "ok" (optimum certified), "suspect" or "failed" (estimates NaN), ``reason`` why.
 PREDICTORS_TABLE = TableContract(
     what="class-membership predictors table",
     rule=PREDICTOR_RULE,
@@ -142,6 +145,8 @@ PREDICTORS_TABLE = TableContract(
         col("ci_high", "float"),
         col("odds_ratio", "float"),
         col("method", "text"),
+        col("status", "text"),
+        col("reason", "text"),
     ),
 )
 

@@ -34,8 +34,9 @@ def trajectory_bootstrap_stage(
     replicate : int
         Replicate index (0, 1, ...).
     replicate_out : str
-        JSON: ``K, replicate, seed, status, reason, lr, loglik_null, loglik_alt,
-        loglik_null_observed``.
+        JSON: ``K, replicate, seed, status ("ok", "excluded": the fits are not certified
+        optima even after refitting K from the K - 1 optimum, or "failed"), reason, lr,
+        loglik_null, loglik_alt, loglik_null_observed, refitted``.
     """
     from srflow import trajectories
     from srflow.errors import ModelError
@@ -72,5 +73,12 @@ def trajectory_bootstrap_stage(
         say(record["reason"])
     else:
         record.update(result)
-        say(f"K={n_classes} replicate {replicate}: LR {result['lr']:.4f}")
+        refit = " (K refitted from the K - 1 optimum)" if result["refitted"] else ""
+        if result["status"] == "ok":
+            say(f"K={n_classes} replicate {replicate}: LR {result['lr']:.4f}{refit}")
+        else:
+            record["reason"] = (
+                f"bootstrap replicate {replicate} of K={n_classes} excluded: " + (result["reason"])
+            )
+            say(record["reason"])
     write_json(record, replicate_out)

@@ -26,8 +26,10 @@ def trajectory_predictors_stage(
 
     Baseline (first-wave) values of the spec's ``predictors`` enter a multinomial logit of the
     class by ``predictor_method`` against ``reference_class``. Problems with the data (missing
-    or constant predictors, a reference class beyond K) are printed; the table then holds the K
-    that could be modelled (possibly none), and the other trajectory outputs are unaffected.
+    or constant predictors, a reference class beyond K, a predictor separating the classes) are
+    printed; a K that cannot be modelled keeps its rows with NaN estimates, ``status`` "failed"
+    and the ``reason``, an uncertified optimum is "suspect"; an unknown predictor column gives
+    an empty table. The other trajectory outputs are unaffected.
 
     Parameters
     ----------
@@ -73,8 +75,11 @@ def trajectory_predictors_stage(
         table = pd.DataFrame({c: pd.Series(dtype="float64") for c in membership.PREDICTOR_COLUMNS})
     for note in notes:
         say(f"{spec_name} predictors: {note}")
-    say(
-        f"{spec_name}: class-membership effects ({method}) for K = "
-        f"{', '.join(map(str, sorted(table['K'].unique()))) or 'none'}"
-    )
+    for status in ("ok", "suspect", "failed"):
+        ks = sorted(table.loc[table["status"] == status, "K"].unique())
+        if ks or status == "ok":
+            say(
+                f"{spec_name}: class-membership effects ({method}) {status} for K = "
+                f"{', '.join(map(str, ks)) or 'none'}"
+            )
     results.PREDICTORS_TABLE.write(table, predictors_out)

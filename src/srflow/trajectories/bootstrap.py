@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from srflow.errors import ConfigError, ModelError
+from srflow.errors import ConfigError, ConvergenceWarning, ModelError
 from srflow.trajectories.panel import prepare_panel
-from srflow.trajectories.selection import make_model, model_seed
+from srflow.trajectories.selection import _below, clone, make_model, model_seed
 
 __all__ = ["bootstrap_lrt_pvalue", "bootstrap_lrt_replicate"]
 
@@ -64,8 +65,13 @@ def bootstrap_lrt_replicate(
     -------
     dict
         ``K, replicate, loglik_null, loglik_alt, lr`` with
-        ``lr = 2 (loglik_alt - loglik_null)`` on the simulated data, and
-        ``loglik_null_observed``, the K - 1 class fit's log-likelihood on ``data``.
+        ``lr = 2 (loglik_alt - loglik_null)`` on the simulated data,
+        ``loglik_null_observed``, the K - 1 class fit's log-likelihood on ``data``, and the
+        certification: ``refitted`` (the K fit was below the K - 1 fit or not converged and was
+        refitted from the K - 1 optimum, classes split), ``status`` ("ok", or "excluded" when
+        even so the two fits are not certified optima: not converged, K below K - 1, a GMM
+        below a nested model) and ``reason`` (None when ok). Excluded replicates do not enter
+        :func:`bootstrap_lrt_pvalue`.
     """
     if method not in ("lcga", "gmm"):
         raise ConfigError("the bootstrap LR test needs a likelihood model: method 'lcga' or 'gmm'.")
@@ -91,6 +97,8 @@ def bootstrap_lrt_replicate(
     fit_null.fit(simulated)
     fit_alt = make_model(method, k, random_state=model_seed(seed, k, replicate, 3), **settings)
     fit_alt.fit(simulated)
+    fit_alt, refitted = _refit_if_uncertified(fit_alt, fit_null, simulated)
+    problems = _problems(fit_null, fit_alt)
     return {
         "K": k,
         "replicate": int(replicate),
@@ -98,7 +106,45 @@ def bootstrap_lrt_replicate(
         "loglik_null": float(fit_null.loglik_),
         "loglik_alt": float(fit_alt.loglik_),
         "lr": float(2.0 * (fit_alt.loglik_ - fit_null.loglik_)),
+        "refitted": refitted,
+        "status": "excluded" if problems else "ok",
+        "reason": "; ".join(problems) if problems else None,
     }
+
+
+def _refit_if_uncertified(fit_alt, fit_null, panel) -> tuple[object, bool]:
+    """The K fit, or its refit from the K - 1 optimum (classes split) when it is not certified.
+
+    A K fit below the K - 1 fit (impossible at a true maximum: K nests K - 1) or not converged
+    is refitted with starts seeded from the K - 1 optimum; the refit is kept when it is better
+    (converged first, then higher log-likelihood).
+    """
+    if fit_alt.converged_ and not _below(fit_alt.loglik_, fit_null.loglik_):
+        return fit_alt, False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # said in the replicate's reason
+        refit = clone(fit_alt).fit(panel, init_from=fit_null)
+    if (refit.converged_, refit.loglik_) > (fit_alt.converged_, fit_alt.loglik_):
+        return refit, True
+    return fit_alt, False
+
+
+def _problems(fit_null, fit_alt) -> list[str]:
+    """Why a replicate's LR is not that of two certified optima (empty: use it)."""
+    problems = []
+    if not fit_null.converged_:
+        problems.append("the K - 1 fit did not converge")
+    if not fit_alt.converged_:
+        problems.append("the K fit did not converge, even refitted from the K - 1 optimum")
+    if _below(fit_alt.loglik_, fit_null.loglik_):
+        problems.append(
+            f"the K fit's log-likelihood {fit_alt.loglik_:.4f} is below the K - 1 fit's "
+            f"{fit_null.loglik_:.4f}, even refitted from its optimum (not a maximum)"
+        )
+    for name, fit in (("K - 1", fit_null), ("K", fit_alt)):
+        for nested in getattr(fit, "below_nested_models_", []):
+            problems.append(f"the {name} fit is below the nested {nested} model")
+    return problems
 
 
 def bootstrap_lrt_pvalue(

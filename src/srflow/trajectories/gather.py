@@ -40,7 +40,10 @@ def _frame(split: Mapping[str, Any]) -> pd.DataFrame:
 def bootstrap_columns(
     selection: pd.DataFrame, replicates: Sequence[Mapping[str, Any]], k_values: Iterable[int]
 ) -> pd.DataFrame:
-    """blrt_lr, blrt_p, blrt_replicates per K (K - 1 against K), from the replicate records."""
+    """blrt_lr, blrt_p and the replicates used, excluded (or failed) and refitted-and-used per K.
+
+    K - 1 against K, from the replicate records; only replicates with status "ok" enter p.
+    """
     ok = selection["status"] != "failed"
     if "loglik" in selection.columns:
         fitted = selection.loc[ok, ["K", "loglik"]]
@@ -50,11 +53,16 @@ def bootstrap_columns(
     rows = []
     for k in k_values:
         done = [r for r in replicates if r["K"] == k and r["status"] == "ok"]
+        left_out = sum(r["K"] == k and r["status"] != "ok" for r in replicates)  # excluded, failed
         row = {
             "K": k,
             "blrt_lr": np.nan,
             "blrt_p": np.nan,
             "blrt_replicates": len(done) if k >= 2 else pd.NA,
+            "blrt_excluded_replicates": left_out if k >= 2 else pd.NA,
+            "blrt_refitted_replicates": sum(bool(r.get("refitted")) for r in done)
+            if k >= 2
+            else pd.NA,
         }
         null = loglik.get(k - 1, done[0]["loglik_null_observed"] if done else None)
         if k >= 2 and done and k in loglik and null is not None:
@@ -62,7 +70,8 @@ def bootstrap_columns(
             row.update(blrt_lr=test["lr_observed"], blrt_p=test["p_value"])
         rows.append(row)
     table = pd.DataFrame(rows)
-    table["blrt_replicates"] = table["blrt_replicates"].astype("Int64")
+    for name in ("blrt_replicates", "blrt_excluded_replicates", "blrt_refitted_replicates"):
+        table[name] = table[name].astype("Int64")
     return table
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from srflow.errors import ModelError
 from srflow.trajectories.accelerate import run_squarem
 from srflow.trajectories.em import MixtureParams, run_em
 from srflow.trajectories.gmm_engine import DEFAULT_SPLIT, GmmEngine
 from srflow.trajectories.mixture import LCGA, VARIANCE_CHOICES
+from srflow.trajectories.nesting import at_random_intercept, at_zero_random_effects
 from srflow.trajectories.panel import PanelData
 
 __all__ = ["GMM", "RANDOM_CHOICES"]
@@ -50,7 +50,11 @@ class GMM(LCGA):
         on the outcome scale at the mid-point of that range.
     nested_logliks_ : dict
         Log-likelihoods of the nested models whose optima seeded this fit (``"lcga"``,
-        ``"variance=shared"``, ``"random_variance=shared"``, ...); the fit is at least each.
+        ``"variance=shared"``, ``"random_variance=shared"``, ``"random=intercept"``); the fit
+        is at least each, up to :func:`srflow.trajectories.nesting.nesting_tolerance`.
+    below_nested_models_ : list of str
+        The keys of ``nested_logliks_`` this fit is below (a fit to report as suspect);
+        ``below_nested_`` is whether there is any.
 
     Examples
     --------
@@ -147,17 +151,6 @@ class GMM(LCGA):
         return super()._count_params() + n_cov
 
     # --- seeded starts: nested models' optima ---------------------------------------------
-    def _nested_specs(self) -> list[tuple[str, str]]:
-        """(variance, random_variance) of the models nested in this one by sharing a block."""
-        if self.n_classes == 1:
-            return []
-        specs = []
-        if self.variance == "class":
-            specs.append(("shared", self.random_variance))
-        if self.random_variance == "class":
-            specs.append((self.variance, "shared"))
-        return specs
-
     def _seeded_starts(self, panel: PanelData, stats, engine, init_from) -> list[MixtureParams]:
         cache: dict = getattr(self, "_nested_cache", {})
         self.nested_logliks_ = {}
@@ -169,65 +162,70 @@ class GMM(LCGA):
                 variance=self.variance,
                 n_init=self.n_init,
                 random_state=self.random_state,
-            ).fit(panel)
-            cache[("lcga", self.variance)] = lcga
+            )
+            lcga._nested_cache = cache  # a class-specific LCGA is seeded from the shared one
+            cache[("lcga", self.variance)] = lcga.fit(panel)
         self.nested_logliks_["lcga"] = lcga.loglik_
         # the LCGA optimum is the GMM with D = 0: start at it (D at its floor, so the fit is
         # never below the LCGA) and inside it, with two variance splits
-        at_lcga = MixtureParams(
-            lcga.params_.weights,
-            lcga.params_.beta,
-            lcga.params_.sigma2,
-            engine.floor_d(np.zeros((1, self.n_classes, engine.q, engine.q))),
-        )
-        starts = [at_lcga, self._from_posterior(engine, lcga.posterior_)]
+        starts = [at_zero_random_effects(lcga.params_, engine)]
+        starts.append(self._from_posterior(engine, lcga.posterior_))
         starts.append(
             engine.m_step(lcga.posterior_[None], init=True, split=np.array([[0.15, 0.02]]))
         )
-        for variance, random_variance in self._nested_specs():
-            key = (variance, random_variance)
-            nested = cache.get(key)
-            if nested is None:
-                nested = self._nested_model(variance, random_variance, cache).fit(panel)
-                cache[key] = nested
-            self.nested_logliks_[
-                f"variance={variance}"
-                if variance != self.variance
-                else f"random_variance={random_variance}"
-            ] = nested.loglik_
-            starts.append(nested.params_)
+        for random, variance, random_variance in self._nested_specs():
+            nested = self._nested_fit(panel, cache, random, variance, random_variance)
+            self.nested_logliks_[_nested_name(self, random, variance)] = nested.loglik_
+            if len(random) == self._n_random:
+                starts.append(nested.params_)
+            else:  # the random-intercept optimum with the slope variance ~0 and inside it
+                starts.append(at_random_intercept(nested.params_, engine))
         if init_from is not None:
-            starts += [self._from_posterior(engine, p) for p in self._splits(init_from, stats)]
+            starts += self._k_minus_1_starts(engine, init_from, stats)
         return starts
 
-    def _nested_model(self, variance: str, random_variance: str, cache: dict) -> GMM:
-        nested = GMM(
-            self.n_classes,
-            degree=self.degree,
-            variance=variance,
-            random=self.random,
-            random_variance=random_variance,
-            n_init=self.n_init,
-            n_short_iter=self.n_short_iter,
-            n_final_starts=self.n_final_starts,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            random_state=self.random_state,
-            accelerate=self.accelerate,
-        )
-        nested._nested_cache = cache
-        return nested
+    def _nested_specs(self) -> list[tuple[tuple[str, ...], str, str]]:
+        """(random, variance, random_variance) of the models nested in this one.
 
-    def fit(
-        self,
-        data: pd.DataFrame | PanelData,
-        participant: str = "participant_id",
-        time: str = "time",
-        outcome: str = "P",
-        init_from: LCGA | None = None,
-    ) -> GMM:
-        """Fit the model (see :meth:`LCGA.fit`); nested models' optima seed extra starts."""
-        super().fit(data, participant, time, outcome, init_from=init_from)
-        best_nested = max(self.nested_logliks_.values(), default=-np.inf)
-        self.below_nested_ = bool(self.loglik_ < best_nested - max(1e-6, 1e-9 * abs(best_nested)))
-        return self
+        Sharing a variance block (K >= 2), or dropping the random slope (any K).
+        """
+        random = tuple(self.random)
+        specs = []
+        if self.n_classes > 1 and self.variance == "class":
+            specs.append((random, "shared", self.random_variance))
+        if self.n_classes > 1 and self.random_variance == "class":
+            specs.append((random, self.variance, "shared"))
+        if self._n_random == 2:
+            specs.append((("intercept",), self.variance, self.random_variance))
+        return specs
+
+    def _nested_fit(self, panel, cache: dict, random, variance: str, random_variance: str) -> GMM:
+        """A nested model's fit, shared through ``cache`` by every model of one fit."""
+        key = (random, variance, random_variance)
+        if key not in cache:
+            nested = GMM(
+                self.n_classes,
+                degree=self.degree,
+                variance=variance,
+                random=random,
+                random_variance=random_variance,
+                n_init=self.n_init,
+                n_short_iter=self.n_short_iter,
+                n_final_starts=self.n_final_starts,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                random_state=self.random_state,
+                accelerate=self.accelerate,
+            )
+            nested._nested_cache = cache
+            cache[key] = nested.fit(panel)
+        return cache[key]
+
+
+def _nested_name(model: GMM, random: tuple[str, ...], variance: str) -> str:
+    """Key of a nested model in ``nested_logliks_``: the setting it changes."""
+    if len(random) != model._n_random:
+        return "random=intercept"
+    if variance != model.variance:
+        return f"variance={variance}"
+    return "random_variance=shared"

@@ -1,8 +1,11 @@
 """The predictors table of a trajectory spec: baseline covariates -> class membership, per K.
 
 Notes about the data (participants dropped for missing values, a constant predictor, a
-reference class beyond K) are returned as text for the stage to print once; a K that cannot
-be modelled is left out of the table, the other K are kept.
+reference class beyond K) are returned as text for the stage to print once. A K whose
+membership model cannot be estimated (no finite maximum: a predictor separates the classes,
+singular information; a constant predictor; a reference class beyond K) keeps its rows, one
+per class and term, with NaN estimates, ``status`` "failed" and the ``reason``; the other K
+are unaffected.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from srflow.errors import ModelError
-from srflow.trajectories.predictors import bch_distal_means, fit_class_predictors
+from srflow.trajectories.predictors import NOTES, bch_distal_means, fit_class_predictors
 
 __all__ = [
     "DISTAL_COLUMNS",
@@ -53,6 +56,8 @@ PREDICTOR_COLUMNS = [
     "ci_high",
     "odds_ratio",
     "method",
+    "status",
+    "reason",
 ]
 
 
@@ -132,9 +137,10 @@ def predictor_table(
     Returns
     -------
     table : pandas.DataFrame
-        :data:`PREDICTOR_COLUMNS`, one row per K, non-reference class and term.
+        :data:`PREDICTOR_COLUMNS`, one row per K, non-reference class and term (every class
+        when the reference class is beyond K); a K that failed has NaN estimates.
     notes : list of str
-        Why a K was left out.
+        Why a K failed.
     """
     frames, notes = [], []
     for k in sorted(int(k) for k in classes["K"].unique() if int(k) >= 2):  # loop over K
@@ -151,7 +157,7 @@ def predictor_table(
             )
         except ModelError as error:
             notes.append(f"K = {k}: {error}")
-            continue
+            table = _failed_rows(k, reference_class, predictors.columns, method, str(error))
         table.insert(0, "K", k)
         table.insert(2, "reference_class", int(reference_class))
         table.insert(3, "label", table["class"].map(labels).fillna("").astype(str))
@@ -159,6 +165,26 @@ def predictor_table(
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in PREDICTOR_COLUMNS}), notes
     return pd.concat(frames, ignore_index=True)[PREDICTOR_COLUMNS], notes
+
+
+def _failed_rows(
+    k: int, reference_class: int, columns: Sequence[str], method: str, reason: str
+) -> pd.DataFrame:
+    """NaN rows of a K whose membership model could not be estimated, with the reason."""
+    classes = [c for c in range(1, k + 1) if c != int(reference_class)]
+    terms = ["(intercept)", *columns]
+    nan = np.full(len(classes) * len(terms), np.nan)
+    return pd.DataFrame(
+        {
+            "class": np.repeat(classes, len(terms)),
+            "term": np.tile(terms, len(classes)),
+            **{name: nan for name in ("estimate", "se", "statistic", "p", "ci_low", "ci_high")},
+            "odds_ratio": nan,
+            "method": f"{method}: {NOTES.get(method, method)}",
+            "status": "failed",
+            "reason": reason,
+        }
+    )
 
 
 def _aligned(density: Callable, fitted: pd.Index, keep: pd.Index) -> Callable:

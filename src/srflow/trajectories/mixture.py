@@ -20,7 +20,8 @@ random effects and the noise) are each run for ``n_short_iter`` EM iterations; t
 ``n_final_starts`` best are run to convergence and the best log-likelihood is kept.
 ``n_starts_at_best_`` counts the final-stage runs that reached it (a check on local maxima).
 The GMM adds seeded final-stage runs: from the LCGA optimum (a GMM with ``D -> 0``), from the
-optimum of the model with shared variances nested in a class-specific one, and (``init_from``)
+optimum of the model with shared variances nested in a class-specific one, from the
+random-intercept optimum nested in a random intercept and slope (:mod:`.nesting`), and (``init_from``)
 from splits of the classes of a K - 1 solution, so a richer model starts where the poorer one
 ended; it converges by SQUAREM-accelerated EM (:mod:`srflow.trajectories.accelerate`).
 
@@ -39,10 +40,17 @@ import pandas as pd
 
 from srflow.errors import ConvergenceWarning, ModelError
 from srflow.trajectories.em import LcgaEngine, MixtureParams, run_em
+from srflow.trajectories.fitted import FittedMixture
+from srflow.trajectories.nesting import (
+    below_nested,
+    duplicate_class,
+    one_hot,
+    split_class,
+    stack_params,
+)
 from srflow.trajectories.panel import (
     PanelData,
     check_fittable,
-    legendre_basis,
     legendre_to_raw,
     prepare_panel,
     sufficient_stats,
@@ -53,31 +61,7 @@ __all__ = ["LCGA", "VARIANCE_CHOICES"]
 VARIANCE_CHOICES = ("class", "shared")
 
 
-def _one_hot(assignment: np.ndarray, k: int) -> np.ndarray:
-    posterior = np.zeros((*assignment.shape, k))
-    np.put_along_axis(posterior, assignment[..., None], 1.0, axis=-1)
-    return posterior
-
-
-def _split_class(model, stats, j: int) -> np.ndarray:
-    """Posteriors (n, K + 1) of a fitted K-class model with class ``j`` split in two.
-
-    Members of class j go to j or to the new class by the sign of their mean residual from
-    class j's curve (above or below the median), so the two halves differ in level.
-    """
-    posterior = model.posterior_
-    fitted_sum = stats.xx[:, 0, :] @ model.coef_legendre_[j]  # Legendre column 0 is 1
-    residual = (stats.xy[:, 0] - fitted_sum) / stats.n_obs
-    weight = posterior[:, j]
-    centre = np.median(residual[weight > 0.5]) if np.any(weight > 0.5) else np.median(residual)
-    upper = residual > centre
-    split = np.concatenate((posterior, np.zeros((posterior.shape[0], 1))), axis=1)
-    split[upper, -1] = weight[upper]
-    split[upper, j] = 0.0
-    return split
-
-
-class LCGA:
+class LCGA(FittedMixture):
     """Latent class growth analysis fitted by EM with emEM random starts.
 
     Parameters
@@ -126,6 +110,10 @@ class LCGA:
         Final-stage runs within ``max(1e-3, 1e-8 |loglik|)`` of the best log-likelihood.
     final_logliks_ : ndarray
         Log-likelihoods of all final-stage runs, best first.
+    nested_logliks_ : dict
+        Log-likelihoods of the nested models whose optima seeded this fit (LCGA with
+        class-specific variance: ``"variance=shared"``); ``below_nested_models_`` lists those
+        the fit is still below (:func:`srflow.trajectories.nesting.below_nested`: suspect).
 
     Examples
     --------
@@ -179,9 +167,35 @@ class LCGA:
         return engine.m_step(np.ascontiguousarray(posterior.transpose(0, 2, 1)), init=True)
 
     def _seeded_starts(self, panel, stats, engine, init_from) -> list[MixtureParams]:
-        if init_from is None:
-            return []
-        return [self._from_posterior(engine, p) for p in self._splits(init_from, stats)]
+        starts = []
+        if self.variance == "class" and self.n_classes > 1:  # nests the shared variance
+            shared = self._shared_variance_fit(panel)
+            self.nested_logliks_["variance=shared"] = shared.loglik_
+            starts.append(shared.params_)
+        if init_from is not None:
+            starts += self._k_minus_1_starts(engine, init_from, stats)
+        return starts
+
+    def _shared_variance_fit(self, panel) -> LCGA:
+        """The LCGA with one shared residual variance, shared through a nesting model's cache."""
+        cache: dict = getattr(self, "_nested_cache", {})
+        if ("lcga", "shared") not in cache:
+            names = ("degree", "n_init", "n_short_iter", "n_final_starts", "max_iter", "tol")
+            settings = {name: getattr(self, name) for name in names}
+            cache[("lcga", "shared")] = LCGA(
+                self.n_classes, variance="shared", random_state=self.random_state, **settings
+            ).fit(panel)
+        return cache[("lcga", "shared")]
+
+    def _k_minus_1_starts(self, engine, init_from, stats) -> list[MixtureParams]:
+        """Starts from a K - 1 optimum: its classes split in turn, and its largest doubled.
+
+        The doubled class (two identical halves) is the K - 1 optimum itself as a K-class
+        model, so the K fit is never below it; the splits move away from it.
+        """
+        starts = [self._from_posterior(engine, p) for p in self._splits(init_from, stats)]
+        largest = int(np.argsort(-np.asarray(init_from.weights_), kind="stable")[0])
+        return [*starts, duplicate_class(init_from.params_, largest)]
 
     def _from_posterior(self, engine, posterior: np.ndarray) -> MixtureParams:
         return self._initial_params(engine, posterior[None], None)
@@ -193,7 +207,7 @@ class LCGA:
                 f"init_from must have {self.n_classes - 1} classes, it has {init_from.n_classes}."
             )
         order = np.argsort(-np.asarray(init_from.weights_), kind="stable")[:5]
-        return [_split_class(init_from, stats, int(j)) for j in order]
+        return [split_class(init_from, stats, int(j)) for j in order]
 
     def _converge(self, engine, params: MixtureParams):
         return run_em(engine, params, self.max_iter, self.tol)
@@ -218,8 +232,8 @@ class LCGA:
             Column names.
         init_from : LCGA or GMM, optional
             A fitted model of the same kind with K - 1 classes on the same data: its classes
-            split in turn give extra final-stage starts, so the K solution starts where the
-            K - 1 one ended.
+            split in turn, and its largest class doubled, give extra final-stage starts, so the
+            K solution starts where the K - 1 one ended and is never below it.
 
         Returns
         -------
@@ -241,10 +255,12 @@ class LCGA:
         rng = np.random.default_rng(self.random_state)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             params, short_iter = self._short_stage(engine, panel.n_participants, rng)
+            self.nested_logliks_: dict[str, float] = {}
             seeded = self._seeded_starts(panel, stats, engine, init_from)
             for extra in seeded:
-                params = _stack(params, extra)
-            short_iter = np.concatenate((short_iter, np.zeros(len(seeded), dtype=int)))
+                params = stack_params(params, extra)
+            n_seeded = sum(extra.weights.shape[0] for extra in seeded)
+            short_iter = np.concatenate((short_iter, np.zeros(n_seeded, dtype=int)))
             params, loglik, n_iter, converged, worst_drop = self._converge(engine, params)
         loglik = np.where(np.isfinite(loglik), loglik, -np.inf)
         best = int(np.lexsort((np.arange(loglik.shape[0]), -loglik))[0])
@@ -259,8 +275,8 @@ class LCGA:
         self.final_logliks_ = np.sort(loglik)[::-1]
         self.n_final_starts_ = int(loglik.shape[0])
         self.max_loglik_decrease_ = float(worst_drop[best])
-        self.n_seeded_starts_ = len(seeded)
-        self.best_start_seeded_ = bool(best >= loglik.shape[0] - len(seeded))
+        self.n_seeded_starts_ = n_seeded
+        self.best_start_seeded_ = bool(best >= loglik.shape[0] - n_seeded)
         self._finish(
             panel,
             stats,
@@ -270,6 +286,8 @@ class LCGA:
             bool(converged[best]),
             int(n_iter[best] + short_iter[best]),
         )
+        self.below_nested_models_ = below_nested(self.loglik_, self.nested_logliks_)
+        self.below_nested_ = bool(self.below_nested_models_)
         if not self.converged_:
             warnings.warn(
                 f"{type(self).__name__} with K = {self.n_classes} did not converge in "
@@ -286,7 +304,7 @@ class LCGA:
         n_final = self.n_final_starts if self.n_final_starts is not None else max(2, n_starts // 5)
         n_final = int(min(max(1, n_final), n_starts))
         # random partitions: each participant to a uniformly drawn class
-        posterior = _one_hot(rng.integers(0, k, size=(n_starts, n)), k)
+        posterior = one_hot(rng.integers(0, k, size=(n_starts, n)), k)
         params = self._initial_params(engine, posterior, rng)
         short_iter = np.zeros(n_starts, dtype=int)
         if k > 1 and n_final < n_starts:
@@ -335,101 +353,3 @@ class LCGA:
         k, p = self.n_classes, self.degree + 1
         n_var = k if self.variance == "class" else 1
         return int(k * p + n_var + (k - 1))
-
-    # --- results ---------------------------------------------------------------------
-    def predict_proba(self, data: pd.DataFrame | PanelData | None = None, **columns) -> np.ndarray:
-        """Posterior class probabilities, of the fitted participants or of new ones.
-
-        Parameters
-        ----------
-        data : pandas.DataFrame, PanelData or None
-            None: the fitted participants (``posterior_``). Otherwise a long table (column
-            names as keyword arguments ``participant``, ``time``, ``outcome``, defaults those
-            of the fitted panel); time is mapped with the fitted range, so new participants
-            are scored on the fitted model's scale.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(n_participants, K)``, rows in sorted participant order.
-        """
-        if data is None:
-            return self.posterior_
-        names = {
-            "participant": self.panel_.participant,
-            "time": self.panel_.time_column,
-            "outcome": self.panel_.outcome_column,
-            **columns,
-        }
-        panel = data if isinstance(data, PanelData) else prepare_panel(data, **names)
-        stats = sufficient_stats(panel, self.degree, domain=self.time_domain_)
-        engine = self._engine(stats)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            _, posterior, _, _ = engine.e_step(self.params_)
-        return posterior[0].T if engine.class_major else posterior[0]
-
-    def predict(self, data: pd.DataFrame | PanelData | None = None, **columns) -> np.ndarray:
-        """MAP class (1-based) of the fitted participants or of new ones (see :meth:`predict_proba`)."""
-        return self.predict_proba(data, **columns).argmax(axis=1) + 1
-
-    def predict_curves(self, times: np.ndarray) -> np.ndarray:
-        """Fitted class means at ``times``, shape ``(K, len(times))``."""
-        times = np.asarray(times, dtype=float)
-        basis = legendre_basis(times, self.degree, self.time_domain_)
-        return self.coef_legendre_ @ basis.T
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per class: share, MAP size, raw-time coefficients, residual SD."""
-        counts = np.bincount(self.labels_ - 1, minlength=self.n_classes)
-        table = pd.DataFrame(
-            {"class": np.arange(1, self.n_classes + 1), "weight": self.weights_, "n_map": counts}
-        )
-        for j in range(self.degree + 1):
-            table[f"coef_time{j}"] = self.coef_[:, j]
-        table["sigma"] = self.sigma_
-        if self.random_cov_ is not None:
-            table["sd_random_intercept"] = np.sqrt(self.random_cov_[:, 0, 0])
-            if self.random_cov_.shape[1] == 2:
-                table["sd_random_slope_legendre"] = np.sqrt(self.random_cov_[:, 1, 1])
-        return table
-
-    def simulate(self, rng: np.random.Generator) -> pd.DataFrame:
-        """Draw a data set from the fitted model at the observed design.
-
-        Each participant keeps their observed times; the class is drawn from
-        ``weights_``, then outcomes from the class's mean curve plus residual
-        noise (and random effects for the GMM).
-
-        Parameters
-        ----------
-        rng : numpy.random.Generator
-
-        Returns
-        -------
-        pandas.DataFrame
-            Long table with the fitted panel's column names.
-        """
-        panel = self.panel_
-        n, width = panel.time.shape
-        classes = rng.choice(self.n_classes, size=n, p=self.weights_ / self.weights_.sum())
-        basis = legendre_basis(panel.time, self.degree, self.time_domain_)  # (n, T, p)
-        mean = np.einsum("ntp,np->nt", basis, self.coef_legendre_[classes])
-        noise = rng.standard_normal((n, width)) * self.sigma_[classes][:, None]
-        values = mean + noise
-        if self.random_cov_ is not None:
-            q = self.random_cov_.shape[1]
-            chol = np.linalg.cholesky(self.random_cov_)  # (K, q, q)
-            effects = np.einsum("nab,nb->na", chol[classes], rng.standard_normal((n, q)))
-            values = values + np.einsum("ntq,nq->nt", basis[..., :q], effects)
-        return panel.to_long(values)
-
-
-def _stack(params: MixtureParams, extra: MixtureParams) -> MixtureParams:
-    """Append the starts of ``extra`` to ``params``."""
-    return MixtureParams(
-        np.concatenate((params.weights, extra.weights)),
-        np.concatenate((params.beta, extra.beta)),
-        np.concatenate((params.sigma2, extra.sigma2)),
-        None if params.d is None else np.concatenate((params.d, extra.d)),
-    )

@@ -15,6 +15,10 @@ model is ``log P(C = k | x) / P(C = r | x) = x' gamma_k`` (``r`` the reference c
   class curves held at their optimum (they ignore the curves' own uncertainty).
 * ``modal``: a multinomial logit of the modal class, naive SEs. It treats the classification
   as error-free, so its effects are attenuated towards zero; it is there for comparison.
+
+Every optimum is certified (:mod:`srflow.trajectories.logit_check`): no finite maximum
+(separation, singular information) raises, a non-stationary point, a restart that disagrees or
+(one_step) an EM that did not converge make the fit ``suspect`` with the reason.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ from scipy import optimize, special
 
 from srflow.errors import ModelError
 from srflow.trajectories.em import MixtureParams
+from srflow.trajectories.logit_check import (
+    LogitCheck,
+    existence_problem,
+    restart_check,
+    stationarity_problem,
+)
 from srflow.trajectories.panel import sufficient_stats
 
 __all__ = [
@@ -106,9 +116,12 @@ def _weighted_terms(weights):
 def _fit_logit(weights_fn, x, k, ref, start=None):
     fun = _objective(weights_fn, x, k, ref)
     theta0 = np.zeros((k - 1) * x.shape[1]) if start is None else start
-    result = optimize.minimize(
-        fun, theta0, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000}
-    )
+    # a separated model walks off towards infinity and overflows on the way: the certificate
+    # (logit_check) says so, the arithmetic warnings would only be noise
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = optimize.minimize(
+            fun, theta0, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000}
+        )
     return result.x, fun
 
 
@@ -130,8 +143,8 @@ def _scores(weights_fn_resid, theta, x, k, ref):
     return (resid[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
 
 
-def _covariance(method, fun, theta, terms, x, k, ref):
-    hess = _hessian(fun, theta)
+def _covariance(method, hess, theta, terms, x, k, ref):
+    """Inverse information and the reported covariance (the sandwich for BCH)."""
     try:
         inv = np.linalg.inv(hess)
     except np.linalg.LinAlgError as exc:
@@ -141,8 +154,36 @@ def _covariance(method, fun, theta, terms, x, k, ref):
         ) from exc
     if method == "bch":
         scores = _scores(terms, theta, x, k, ref)
-        return inv @ (scores.T @ scores) @ inv
-    return inv
+        return inv, inv @ (scores.T @ scores) @ inv
+    return inv, inv
+
+
+def _certified_optimum(method, terms, x, k, ref, names):
+    """The logit's optimum, its covariance and its certificate (:mod:`.logit_check`)."""
+    theta, fun = _fit_logit(terms, x, k, ref)
+    check = LogitCheck()
+    check.add(getattr(terms, "problem", None))  # one_step: its EM's convergence
+    for attempt in range(2):  # the first optimum, then (if better) the restart's
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite Hessian is a finding
+            hess = _hessian(fun, theta)
+        problem = existence_problem(hess, theta, x, names)
+        if problem:
+            raise ModelError(problem)
+        inv, cov = _covariance(method, hess, theta, terms, x, k, ref)
+        if attempt == 1:
+            break
+        restarted, note = restart_check(
+            fun,
+            theta,
+            np.sqrt(np.abs(np.diag(cov))),
+            lambda start: _fit_logit(terms, x, k, ref, start=start)[0],
+        )
+        check.add(note)
+        if restarted is theta:
+            break
+        theta = restarted
+    check.add(stationarity_problem(fun(theta)[1], inv))
+    return theta, cov, check
 
 
 def fit_class_predictors(
@@ -170,13 +211,16 @@ def fit_class_predictors(
     Returns
     -------
     pandas.DataFrame
-        ``class, term, estimate, se, statistic, p, ci_low, ci_high, odds_ratio, method`` for
-        every non-reference class and term (``(intercept)`` and the predictors).
+        ``class, term, estimate, se, statistic, p, ci_low, ci_high, odds_ratio, method,
+        status, reason`` for every non-reference class and term (``(intercept)`` and the
+        predictors); ``status`` is "ok" when the optimum is certified (stationary, a restart
+        agrees: :mod:`srflow.trajectories.logit_check`), else "suspect" and ``reason`` says why.
 
     Raises
     ------
     ModelError
-        Unknown method or reference class, a constant predictor, too few participants.
+        Unknown method or reference class, a constant predictor, too few participants, or no
+        finite maximum (a predictor separates the classes, singular information).
     """
     if method not in PREDICTOR_METHODS:
         raise ModelError(f"predictor_method must be one of {PREDICTOR_METHODS}, got {method!r}.")
@@ -209,9 +253,10 @@ def fit_class_predictors(
         if class_density is None:
             raise ModelError("predictor_method one_step needs the fitted model's class densities.")
         terms = _one_step_terms(posterior, x, k, ref, class_density)
-    theta, fun = _fit_logit(terms, x, k, ref)
-    cov = _covariance(method, fun, theta, terms, x, k, ref)
-    return _coefficient_table(theta, cov, ["(intercept)", *predictors.columns], k, ref, method)
+    names = ["(intercept)", *predictors.columns]
+    theta, cov, check = _certified_optimum(method, terms, x, k, ref, names)
+    table = _coefficient_table(theta, cov, names, k, ref, method)
+    return table.assign(status=check.status, reason=check.reason)
 
 
 def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
@@ -219,6 +264,7 @@ def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
     tau = posterior
     theta = None
     previous = -np.inf
+    converged = False
     for _ in range(n_iter):  # EM iterations; each is vectorised over participants
         log_f = class_density(tau)
         terms = _weighted_terms(tau)
@@ -228,6 +274,7 @@ def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
         tau = np.exp(joint - total)
         loglik = float(total.sum())
         if abs(loglik - previous) <= tol * (1 + abs(loglik)):
+            converged = True
             break
         previous = loglik
 
@@ -236,6 +283,9 @@ def _one_step_terms(posterior, x, k, ref, class_density, n_iter=200, tol=1e-8):
         total = special.logsumexp(joint, axis=1, keepdims=True)
         return float(total.sum()), np.exp(joint - total) - np.exp(log_pi)
 
+    weights_fn.problem = (  # read by the certificate
+        None if converged else f"the one-step EM did not converge in {n_iter} iterations"
+    )
     return weights_fn
 
 

@@ -29,11 +29,12 @@ Seeds: the model for K is fitted with a seed derived from ``(random_state, K)``,
 adding or dropping a K does not change the other fits, and every output is
 identical for the same input and seed.
 
-Certification (mixture models): a K-class model nests the K - 1 one (a class of weight 0),
-so its maximised log-likelihood is never below it. A K fit that is below is refitted with
-starts seeded from the K - 1 optimum (its classes split in turn); a fit still below, or a GMM
-below a nested model whose optimum seeded it, is marked ``suspect`` (``certification`` says
-why) rather than reported as ``ok``.
+Certification (mixture models): a K-class model nests the K - 1 one (a class doubled), so its
+maximised log-likelihood is never below it. A K fit that is below is refitted with starts
+seeded from the K - 1 optimum (its classes split in turn, its largest doubled); a fit still
+below, or a fit below a nested model whose optimum seeded it (the LCGA, shared variances, a
+random intercept without the slope: :func:`srflow.trajectories.nesting.nesting_tolerance`),
+is marked ``suspect`` (``certification`` says why) rather than reported as ``ok``.
 """
 
 from __future__ import annotations
@@ -282,11 +283,10 @@ def certify_fit(model, nested_k, panel) -> tuple[object, str]:
                 f"(first fit {first:.4f}, refitted from the K - 1 optimum); a local optimum: "
                 "raise starts"
             )
-    if getattr(model, "below_nested_", False):
-        worst = max(model.nested_logliks_.items(), key=lambda item: item[1])
+    for name in getattr(model, "below_nested_models_", []):
         notes.append(
-            f"log-likelihood {model.loglik_:.4f} is below the nested {worst[0]} model's "
-            f"{worst[1]:.4f}"
+            f"log-likelihood {model.loglik_:.4f} is below the nested {name} model's "
+            f"{model.nested_logliks_[name]:.4f} (its optimum seeded this fit)"
         )
     return model, "; ".join(notes)
 
