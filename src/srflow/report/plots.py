@@ -262,6 +262,17 @@ def _draw_band(ax: Any, cls: dict, color: str, gid: str) -> None:
         )
 
 
+def _legend_headroom(ax, entries: int) -> None:
+    """Raise the (shared) y limit so an upper-left legend of ``entries`` lines sits above the data.
+
+    A legend line at 7 pt takes about 8% of a panel's height; "best" placement cannot avoid
+    four or five crossing curves in a small panel, so the curves are kept below the legend.
+    """
+    bottom, top = ax.get_ylim()
+    share = min(0.08 * entries + 0.04, 0.5)
+    ax.set_ylim(bottom, top + (top - bottom) * share / (1 - share))
+
+
 def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figure:
     """Class mean curves, one panel per number of classes; the chosen K is framed.
 
@@ -273,7 +284,9 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
     n = len(panels)
     ncols = min(n, 3)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = new_figure(7.2, 2.5 * nrows + 0.3, ncols=ncols, nrows=nrows, sharey=True)
+    most = max((len(panel["classes"]) for panel in panels), default=1)
+    row_height = 2.5 + 0.12 * max(most - 2, 0)  # room for the legend above the curves
+    fig, axes = new_figure(7.2, row_height * nrows + 0.3, ncols=ncols, nrows=nrows, sharey=True)
     flat = axes.ravel()
     with matplotlib.rc_context(STYLE):
         for number, (ax, panel) in enumerate(zip(flat, panels, strict=False)):  # spare axes
@@ -298,7 +311,8 @@ def trajectory_panels(panels: list[dict], time_label: str, y_label: str) -> Figu
                     spine.set_color("#c2562b")
                     spine.set_linewidth(1.8)
             ax.set_xlabel(time_label)
-            ax.legend(loc="best", fontsize=7)
+            ax.legend(loc="upper left", fontsize=7)
+        _legend_headroom(flat[0], most)
         for ax in flat[n:]:
             ax.set_visible(False)
         for row in axes:

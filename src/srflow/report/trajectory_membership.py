@@ -163,10 +163,13 @@ def predictors_block(
     chosen: Any,
     labels: Mapping[Any, str],
     provisional: str,
-) -> None:
-    """The chosen K's odds ratios of class membership, the estimator in words and one sentence per effect."""
+) -> bool:
+    """The chosen K's odds ratios of class membership, the estimator in words and one sentence per effect.
+
+    Returns whether an effects table was shown (not for a K whose membership model failed).
+    """
     if table is None:
-        return
+        return False
     part = table[table["K"] == chosen].sort_values(["class", "term"], kind="stable")
     if part.empty:
         section.add(
@@ -177,14 +180,14 @@ def predictors_block(
                 "why: e.g. a predictor that is not a column of the scores table)."
             ),
         )
-        return
+        return False
     key = method_key(part["method"].iloc[0])
     words = METHOD_WORDS.get(key, f"method '{key}'")
     status = certification_note(part, chosen, words)
     if status is not None:
         section.add("note", tone="warn", text=status)
     if (part["status"] == "failed").all():
-        return
+        return False
     if key == "modal":
         section.add(
             "note",
@@ -236,6 +239,7 @@ def predictors_block(
     if not effects.empty:
         section.add("p", text="Class-membership effects in words:")
         section.add("bullets", items=[effect_sentence(r, labels) for _, r in effects.iterrows()])
+    return True
 
 
 def distal_block(

@@ -151,11 +151,10 @@ def _trajectory(
         shown["classification"] = tm.classification_block(
             ctx, section, result.classification, chosen
         )
-        tm.predictors_block(ctx, section, result.predictors, chosen, summary.labels, provisional)
-        tm.distal_block(ctx, section, result.distal, chosen, summary.labels, provisional)
-        shown["predictors"] = result.predictors is not None and bool(
-            (result.predictors["K"] == chosen).any()
+        shown["predictors"] = tm.predictors_block(
+            ctx, section, result.predictors, chosen, summary.labels, provisional
         )
+        tm.distal_block(ctx, section, result.distal, chosen, summary.labels, provisional)
         shown["distal"] = result.distal is not None and bool((result.distal["K"] == chosen).any())
     return TrajectoryFacts(
         trajectory_results=True,
