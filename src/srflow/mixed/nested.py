@@ -171,7 +171,9 @@ def nested_pieces(theta: np.ndarray, ns: NestedStatistics) -> NestedPieces:
     cross = sum_crossprod(solved[:, : p + 1], solved[:, : p + 1])
     ones = solved[:, p + 1]  # L^{-1} Lambda' Z'1, (q, G)
     one_h_xy = ns.ones_xy - np.einsum("qg,qmg->mg", ones, solved[:, : p + 1])
-    one_h_one = s.counts - (ones**2).sum(axis=0)
+    # 1'H^{-1}1 > 0 exactly; the Woodbury difference can cancel below 0 at the huge theta an
+    # optimiser or a profile may probe, so it is kept at 0 there (the deviance is huge anyway).
+    one_h_one = np.maximum(s.counts - (ones**2).sum(axis=0), 0.0)
     site_c = ns.per_site(one_h_one)
     site_r = ns.per_site(one_h_xy)
     site_w = t2 / (1.0 + t2 * site_c)
