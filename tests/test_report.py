@@ -1850,3 +1850,16 @@ def test_suspect_composite_is_said_in_the_warning_box():
     scores = section_html(build_report(inputs), "scores")
     boxes = re.findall(r'<p class="note note-warn">(.*?)</p>', scores, flags=re.S)
     assert any(f"The composite P is suspect: {summary.P.reason}" in visible_text(b) for b in boxes)
+
+
+def test_methods_name_the_upper_level_of_a_nested_model_and_the_curve_bands():
+    from types import SimpleNamespace
+
+    from srflow.report.methods_text import _mixed_paragraph, _trajectory_paragraph
+
+    spec = {"outcome": "P", "fixed": ["E"], "random": ["E"], "nested_in": "site"}
+    text = _mixed_paragraph(SimpleNamespace(mixed_models={"by_site": spec}), [])
+    assert ", with participants nested in site (a random intercept per site level)." in text
+    trajectories = {"problems": {"variable": "P", "method": "gmm", "random": ["intercept"]}}
+    words = _trajectory_paragraph(SimpleNamespace(trajectories=trajectories), [])
+    assert "pointwise 95% confidence bands from the observed information" in words

@@ -148,6 +148,11 @@ def _mixed_paragraph(cohort: Any, used: list[str]) -> str:
             f"Model '{name}', {mixed_formula(spec)}, was fitted by {method}, with {words}"
             + (f" ({cite(key, used)})" if key else "")
         )
+        if spec.get("nested_in"):
+            sentence += (
+                f", with participants nested in {spec['nested_in']} (a random intercept per "
+                f"{spec['nested_in']} level)"
+            )
         if spec.get("compare_to"):
             sentence += f", and compared with model '{spec['compare_to']}' by a likelihood-ratio test on ML fits"
         sentences.append(sentence + ".")
@@ -203,8 +208,9 @@ def _trajectory_paragraph(cohort: Any, used: list[str]) -> str:
         "was chosen as the lowest BIC among solutions without a degenerate class; AIC, sample-size-adjusted BIC "
         f"and entropy are reported alongside, a BIC within 2 of another K's is said not to distinguish them "
         f"({cite('raftery1995', used)}), and classes under 5% of the sample or 25 participants are flagged. "
-        "Classification quality is given as the mean posterior probabilities by assigned class. Classes were named "
-        "by explicit rules on the class curves: Bonanno's prototypical trajectories "
+        "Classification quality is given as the mean posterior probabilities by assigned class; mixture models' class "
+        "curves carry pointwise 95% confidence bands from the observed information of the mixture likelihood. Classes "
+        "were named by explicit rules on the class curves: Bonanno's prototypical trajectories "
         f"({cite('bonanno2004', used)}: resilient, recovery, chronic, delayed) only where a curve fits one, "
         "descriptive names (such as 'moderate falling') otherwise, no prototype for a one-class solution, and SR "
         "names (better than, as or worse than expected) for SR series."
