@@ -309,12 +309,7 @@ def _fit(y, X, Z, groups, reml, x_names, z_names, starts) -> LmmFit:
     dof = n - p if reml else n
     sigma2 = ev.pwrss / dof
     lam = theta_to_lambda(theta, q)
-    cov_re = sigma2 * lam @ lam.T
-    sd_re = np.sqrt(np.diag(cov_re))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr_re = cov_re / np.outer(sd_re, sd_re)
-    corr_re[~np.isfinite(corr_re)] = np.nan
-    np.fill_diagonal(corr_re, 1.0)
+    cov_re, sd_re, corr_re = random_effect_moments(sigma2, lam)
     beta_cov = sigma2 * np.linalg.inv(ev.xtvx)
     beta_cov = 0.5 * (beta_cov + beta_cov.T)
 
@@ -370,6 +365,22 @@ def _fit(y, X, Z, groups, reml, x_names, z_names, starts) -> LmmFit:
         suspect_reason=optimum.reason,
         certificates=optimum.certificates,
     )
+
+
+def random_effect_moments(
+    sigma2: float, lam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Covariance, SDs and correlations of the random effects, ``sigma^2 Lambda Lambda'``.
+
+    A correlation with a zero SD is NaN (undefined), the diagonal 1.
+    """
+    cov = sigma2 * lam @ lam.T
+    sd = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(sd, sd)
+    corr[~np.isfinite(corr)] = np.nan
+    np.fill_diagonal(corr, 1.0)
+    return cov, sd, corr
 
 
 def _fit_warnings(optimum, on_boundary: bool) -> list[str]:

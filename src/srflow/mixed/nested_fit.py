@@ -25,6 +25,7 @@ from srflow.mixed.engine import (
     LmmFit,
     _fit_warnings,
     fit_lmm,
+    random_effect_moments,
     theta_layout,
 )
 from srflow.mixed.nested import (
@@ -159,12 +160,7 @@ def _assemble(
     deviance = nested_deviance(full_theta, ns, reml)
     sigma2 = pwrss / (n - p if reml else n)
     lam, t = pieces.lam, float(full_theta[-1])
-    cov_re = sigma2 * lam @ lam.T
-    sd_re = np.sqrt(np.diag(cov_re))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr_re = cov_re / np.outer(sd_re, sd_re)
-    corr_re[~np.isfinite(corr_re)] = np.nan
-    np.fill_diagonal(corr_re, 1.0)
+    cov_re, sd_re, corr_re = random_effect_moments(sigma2, lam)
     beta_cov = sigma2 * xtvx_inv
     beta_cov = 0.5 * (beta_cov + beta_cov.T)
     ranef, ranef_sd, site_ranef, site_sd = _conditional_modes(ns, pieces, beta, t, sigma2)
