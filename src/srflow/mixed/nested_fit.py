@@ -39,9 +39,8 @@ from srflow.mixed.nested import (
     nested_varpar_deviance,
 )
 from srflow.mixed.optimise import minimise_from, moment_start
-from srflow.mixed.satterthwaite import HESSIAN_TOLERANCE, Satterthwaite
+from srflow.mixed.satterthwaite import Satterthwaite
 from srflow.mixed.statistics import batched_forward_solve, left_multiply, single_threaded_blas
-from srflow.mixed.varpar import richardson_hessian, richardson_jacobian
 
 #: The one-level optimum is started with this site ``t`` (t = 0 is a stationary point).
 SITE_START = 0.1
@@ -243,9 +242,9 @@ def _conditional_modes(ns: NestedStatistics, pieces, beta: np.ndarray, t: float,
 def nested_satterthwaite(lmm: LmmFit, ns: NestedStatistics) -> Satterthwaite:
     """Satterthwaite's df at a nested fit: Hessian and Jacobian over ``(theta, t, sigma)``."""
     varpar = np.concatenate([lmm.theta, [lmm.upper_theta, lmm.sigma]])
-    hess = richardson_hessian(lambda v: nested_varpar_deviance(v, ns, lmm.reml), varpar)
-    values, vectors = np.linalg.eigh(0.5 * (hess + hess.T))
-    keep = values > HESSIAN_TOLERANCE
-    h_inv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
-    jacobian = richardson_jacobian(lambda v: nested_beta_covariance(v, ns), varpar)
-    return Satterthwaite(lmm.beta, lmm.beta_cov, 2.0 * h_inv, jacobian)
+    return Satterthwaite.from_functions(
+        lmm,
+        lambda v: nested_varpar_deviance(v, ns, lmm.reml),
+        lambda v: nested_beta_covariance(v, ns),
+        varpar,
+    )

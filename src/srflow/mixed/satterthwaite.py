@@ -19,6 +19,7 @@ import numpy as np
 from srflow.mixed.engine import GroupStatistics, LmmFit
 from srflow.mixed.varpar import (
     beta_covariance,
+    deviance_steps,
     richardson_hessian,
     richardson_jacobian,
     varpar_deviance,
@@ -80,11 +81,25 @@ class Satterthwaite:
         Satterthwaite
         """
         varpar = np.append(lmm.theta, lmm.sigma)
-        hess = richardson_hessian(lambda v: varpar_deviance(v, s, lmm.reml), varpar)
+
+        def deviance(v: np.ndarray) -> float:
+            return varpar_deviance(v, s, lmm.reml)
+
+        return cls.from_functions(lmm, deviance, lambda v: beta_covariance(v, s), varpar)
+
+    @classmethod
+    def from_functions(cls, lmm: LmmFit, deviance, covariance, varpar: np.ndarray) -> Satterthwaite:
+        """From the deviance and the fixed effects' covariance as functions of ``varpar``.
+
+        Both are differenced with the same steps, widened where a relative step would not
+        move the deviance above its rounding noise (:func:`deviance_steps`).
+        """
+        steps = deviance_steps(deviance, varpar)
+        hess = richardson_hessian(deviance, varpar, steps=steps)
         values, vectors = np.linalg.eigh(0.5 * (hess + hess.T))
         keep = values > HESSIAN_TOLERANCE  # as lmerTest: a pseudo-inverse on the positive part
         h_inv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
-        jacobian = richardson_jacobian(lambda v: beta_covariance(v, s), varpar)
+        jacobian = richardson_jacobian(covariance, varpar, steps=steps)
         return cls(lmm.beta, lmm.beta_cov, 2.0 * h_inv, jacobian)
 
     def contrast_df(self, contrast: np.ndarray) -> float:
