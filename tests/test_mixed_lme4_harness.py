@@ -27,7 +27,8 @@ Checks, per cohort and method (tolerances):
 * srflow calls a fit singular only if lme4 does, or if srflow's optimum is on the boundary
   and at least as high as lme4's (to 1e-7): lme4 then stopped inside a flat region next to
   the boundary (its smallest diagonal of theta 1e-4 to 0.1 where srflow's is 0, and its
-  log-likelihood 1e-9 to 1e-4 lower: 23 of the 600 fits, 11 of them with lme4 at 1e-4 to 6e-4); every fit is certified.
+  log-likelihood 1e-9 to 1e-4 lower: 23 of the 600 fits, 11 of them with lme4 at 1e-4 to
+  6e-4); every fit is certified.
 
 Measured when the reference was made: srflow >= lme4's best - 3e-8 in all 600 fits (and up
 to 0.29 units higher where lme4's optimisers all stopped short); where the optima agree,
