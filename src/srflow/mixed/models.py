@@ -189,6 +189,12 @@ def _variance_components(lmm: LmmFit) -> dict:
             "group": lmm.upper_name,
             "n_groups": len(lmm.upper_labels),
             "sd": {INTERCEPT: float(lmm.upper_sd)},
+            # each level's conditional mode and conditional SD (lme4's ranef(condVar = TRUE))
+            "effects": {
+                "level": [str(label) for label in lmm.upper_labels],
+                "estimate": [float(v) for v in lmm.upper_ranef],
+                "sd": [float(v) for v in lmm.upper_ranef_sd],
+            },
         }
     return out
 

@@ -70,9 +70,9 @@ class VarianceComponents(Record):
     residual_sd: float | None
     ci: Json = ABSENT  # profile-likelihood intervals: {sd, corr, residual_sd}, [low, high] pairs
     ci_method: str = ABSENT
-    nested_in: Json = (
-        ABSENT  # the upper level's random intercept: {group, n_groups, sd: {Intercept}}
-    )
+    # the upper level's random intercept: {group, n_groups, sd: {Intercept},
+    # effects: {level, estimate, sd}} (each level's conditional mode and conditional SD)
+    nested_in: Json = ABSENT
 
 
 @record
