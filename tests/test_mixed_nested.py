@@ -426,6 +426,12 @@ def test_stage_writes_the_site_sd_and_the_report_shows_it(tmp_path):
     table = variance_ci_table(fit.variance_components, "")
     site_row = [row for row in table.rows if row[0] == "SD Intercept (site)"]
     assert len(site_row) == 1 and site_row[0][2] != format_number(None)
+    effects = fit.variance_components.nested_in["effects"]
+    low = int(np.argmin(effects["estimate"]))
+    assert (
+        f"site effects (conditional modes) range from {format_number(min(effects['estimate']))} "
+        f"(site {effects['level'][low]}) to "
+    ) in table.caption
     bad = json.loads((tmp_path / "bad.fit.json").read_text())
     assert bad["status"] == "failed" and bad["reason"].startswith("mixed_models.bad.nested_in")
 

@@ -156,6 +156,22 @@ def r2_sentence(fit: results.MixedFit) -> str:
     )
 
 
+def _upper_effects_text(vc: results.VarianceComponents) -> str:
+    """The range of the upper level's effects (its conditional modes), when there is one."""
+    effects = vc.nested_in.get("effects") if vc.has("nested_in") else None
+    if not effects or not effects["estimate"]:
+        return ""
+    values = np.asarray(effects["estimate"], dtype=float)
+    low, high = int(np.argmin(values)), int(np.argmax(values))
+    group = vc.nested_in["group"]
+    return (
+        f" The {len(values)} {group} effects (conditional modes) range from "
+        f"{format_number(values[low])} ({group} {effects['level'][low]}) to "
+        f"{format_number(values[high])} ({group} {effects['level'][high]}); each with its conditional "
+        "SD is in the model's fit.json."
+    )
+
+
 def variance_ci_table(vc: results.VarianceComponents, centre: str) -> Table:
     """Each SD, correlation and the residual SD with its 95% profile interval (a dash where there is none)."""
     ci = vc.ci if vc.has("ci") and vc.ci else {}
@@ -196,7 +212,8 @@ def variance_ci_table(vc: results.VarianceComponents, centre: str) -> Table:
         ["component", "estimate", "95% CI low", "95% CI high"],
         rows,
         caption=f"Variance components (standard deviations and correlations as fitted). {interval} "
-        f"{centre} The intercept SD is the spread of the intercepts there.",
+        f"{centre} The intercept SD is the spread of the intercepts there."
+        + _upper_effects_text(vc),
         numeric=[False, True, True, True],
     )
 
