@@ -42,7 +42,7 @@ from srflow.mixed.statistics import (
     left_multiply,
     sum_crossprod,
 )
-from srflow.mixed.varpar import richardson_hessian
+from srflow.mixed.varpar import deviance_hessian
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -314,7 +314,7 @@ class NestedProblem:
         return ev.deviance, ev.gradient
 
     def hessian_at(self, theta: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-        hess = richardson_hessian(self.deviance, np.asarray(theta, dtype=float))
+        hess = deviance_hessian(self.deviance, np.asarray(theta, dtype=float))
         return hess if np.isfinite(hess).all() else np.full_like(hess, np.nan)
 
     def to_original(self, theta_w: np.ndarray) -> np.ndarray:

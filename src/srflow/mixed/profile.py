@@ -19,7 +19,7 @@ from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
 from srflow.mixed.engine import GroupStatistics, LmmFit, theta_layout
-from srflow.mixed.varpar import richardson_hessian, varpar_deviance
+from srflow.mixed.varpar import deviance_hessian, varpar_deviance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,7 +260,7 @@ def all_intervals(profiler: _Profiler, level: float) -> list[list[float | None]]
     """[low, high] of every parameter of ``profiler`` (None where a bound is not found)."""
     cutoff = float(special.chdtri(1, 1.0 - level))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        hess = richardson_hessian(profiler.deviance, profiler.estimate)
+        hess = deviance_hessian(profiler.deviance, profiler.estimate)
         finite = np.isfinite(hess).all()
         se = (
             np.sqrt(np.abs(np.diag(np.linalg.pinv(hess))) * 2.0)

@@ -19,8 +19,8 @@ import numpy as np
 from srflow.mixed.engine import GroupStatistics, LmmFit
 from srflow.mixed.varpar import (
     beta_covariance,
+    deviance_hessian,
     deviance_steps,
-    richardson_hessian,
     richardson_jacobian,
     varpar_deviance,
 )
@@ -95,7 +95,7 @@ class Satterthwaite:
         move the deviance above its rounding noise (:func:`deviance_steps`).
         """
         steps = deviance_steps(deviance, varpar)
-        hess = richardson_hessian(deviance, varpar, steps=steps)
+        hess = deviance_hessian(deviance, varpar, steps=steps)
         values, vectors = np.linalg.eigh(0.5 * (hess + hess.T))
         keep = values > HESSIAN_TOLERANCE  # as lmerTest: a pseudo-inverse on the positive part
         h_inv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T

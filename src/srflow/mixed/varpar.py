@@ -138,30 +138,44 @@ def deviance_steps(
     rounding noise, and the second difference is noise: at 20,000 participants that put
     Satterthwaite df 4-14% off, depending on the step. Each coordinate's step is doubled
     until the second difference reaches ``min_change`` (a few hundredths of a deviance
-    unit: a small fraction of the parameter's standard error, far above the noise).
-    Coordinates whose relative step already moves the deviance keep it.
+    unit: a small fraction of the parameter's standard error, far above the noise), but not
+    beyond a tenth of ``max(|x|, 1)`` (the second coordinate below stops there).
+    Coordinates whose relative step already moves the deviance keep it. Every mixed-model
+    deviance Hessian (Satterthwaite, profile starts, the nested fit's certificate) uses them.
 
     Examples
     --------
     >>> import numpy as np
     >>> f = lambda v: 1e6 + 2e4 * v[0] ** 2 + v[1] ** 2
     >>> [float(h) for h in deviance_steps(f, np.array([1e-5, 1.0]))]  # both widened
-    [0.00065536, 0.128]
+    [0.00065536, 0.064]
     >>> [float(h) for h in deviance_steps(lambda v: 1e6 + 1e5 * v[0] ** 2, np.array([2.0]))]
     [0.002]
     """
     x = np.asarray(x, dtype=float)
     f0 = f(x)
     steps = _steps(x, relative)
+    # A flat direction (a non-identified parameter) must not send the step far away.
+    largest = 0.1 * np.maximum(np.abs(x), 1.0)
     for i in range(x.size):
         unit = np.zeros(x.size)
         unit[i] = 1.0
-        for _ in range(40):
+        while 2.0 * steps[i] <= largest[i]:
             change = f(x + steps[i] * unit) + f(x - steps[i] * unit) - 2.0 * f0
             if not np.isfinite(change) or abs(change) >= min_change:
                 break
             steps[i] *= 2.0
     return steps
+
+
+def deviance_hessian(
+    deviance: Callable[[np.ndarray], float], x: np.ndarray, steps: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`richardson_hessian` of a deviance with :func:`deviance_steps` (or ``steps``)."""
+    x = np.asarray(x, dtype=float)
+    return richardson_hessian(
+        deviance, x, steps=deviance_steps(deviance, x) if steps is None else steps
+    )
 
 
 def richardson_hessian(
